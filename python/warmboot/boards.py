@@ -1,0 +1,163 @@
+"""Boards are data: coreboot-config/boards/<board>/board.toml plus a defconfig fragment.
+
+Generic code (the SCons tools, the QEMU runner, the tests) reads a Board and
+never names a board itself. Every board fills the same contract below.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import WarmbootError
+
+HANDOFF_FLAVOURS = ("coreboot-table", "device-tree", "efi")
+ARCHES = ("x86_64", "aarch64")
+
+
+class BoardError(WarmbootError):
+    """A board is unknown or its description is malformed."""
+
+
+@dataclass(frozen=True)
+class CorebootSpec:
+    mainboard: str
+    rom_size_kib: int
+    defconfig: Path
+
+
+@dataclass(frozen=True)
+class LinuxSpec:
+    arch: str
+    config: tuple[Path, ...]
+    image: str
+    target: str
+    cross_compile: str
+    cmdline: str
+
+
+@dataclass(frozen=True)
+class QemuSpec:
+    system: str
+    machine: str
+    memory: str
+    smp: int
+    firmware: tuple[str, ...]
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    directory: Path
+    description: str
+    arch: str
+    handoff: str
+    coreboot: CorebootSpec
+    linux: LinuxSpec
+    busybox_source: str
+    console_device: str
+    console_baud: int
+    qemu: QemuSpec
+
+    def qemu_command(self, rom: Path, extra: tuple[str, ...] = ()) -> list[str]:
+        """The QEMU command line that boots rom on this board (serial not included)."""
+        q = self.qemu
+        firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
+        return [q.system, "-M", q.machine, "-m", q.memory, "-smp", str(q.smp),
+                *firmware, *q.args, *extra]
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "arch": self.arch,
+            "handoff": self.handoff,
+            "coreboot_mainboard": self.coreboot.mainboard,
+            "rom_size_kib": self.coreboot.rom_size_kib,
+            "qemu_machine": self.qemu.machine,
+        }
+
+
+def boards_dir(top: Path) -> Path:
+    return Path(top) / "coreboot-config" / "boards"
+
+
+def known_boards(top: Path) -> list[str]:
+    root = boards_dir(top)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "board.toml").is_file())
+
+
+def _get(table: dict, key: str, where: str, kind=str):
+    if key not in table:
+        raise BoardError(f"{where}: missing {key!r}")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise BoardError(f"{where}: {key!r} must be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def load_board(top: Path, name: str) -> Board:
+    """Read and check a board description; unknown boards list the known ones."""
+    top = Path(top)
+    directory = boards_dir(top) / name
+    path = directory / "board.toml"
+    if not name or "/" in name or not path.is_file():
+        known = ", ".join(known_boards(top)) or "(none)"
+        raise BoardError(f"unknown board {name!r}; known boards: {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BoardError(f"{path}: not valid TOML: {exc}") from None
+    where = str(path)
+    arch = _get(data, "arch", where)
+    if arch not in ARCHES:
+        raise BoardError(f"{where}: arch {arch!r} is not one of {', '.join(ARCHES)}")
+    handoff = _get(data, "handoff", where)
+    if handoff not in HANDOFF_FLAVOURS:
+        raise BoardError(f"{where}: handoff {handoff!r} is not one of {', '.join(HANDOFF_FLAVOURS)}")
+    cb = _get(data, "coreboot", where, dict)
+    lx = _get(data, "linux", where, dict)
+    ir = _get(data, "initramfs", where, dict)
+    con = _get(data, "console", where, dict)
+    qm = _get(data, "qemu", where, dict)
+    defconfig = directory / _get(cb, "defconfig", where + " [coreboot]")
+    if not defconfig.is_file():
+        raise BoardError(f"{where}: defconfig fragment {defconfig} does not exist")
+    fragments = tuple(top / p for p in _get(lx, "config", where + " [linux]", list))
+    for frag in fragments:
+        if not frag.is_file():
+            raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+    return Board(
+        name=name,
+        directory=directory,
+        description=data.get("description", name),
+        arch=arch,
+        handoff=handoff,
+        coreboot=CorebootSpec(
+            mainboard=_get(cb, "mainboard", where + " [coreboot]"),
+            rom_size_kib=_get(cb, "rom_size_kib", where + " [coreboot]", int),
+            defconfig=defconfig,
+        ),
+        linux=LinuxSpec(
+            arch=_get(lx, "arch", where + " [linux]"),
+            config=fragments,
+            image=_get(lx, "image", where + " [linux]"),
+            target=_get(lx, "target", where + " [linux]"),
+            cross_compile=lx.get("cross_compile", ""),
+            cmdline=_get(lx, "cmdline", where + " [linux]"),
+        ),
+        busybox_source=_get(ir, "busybox", where + " [initramfs]"),
+        console_device=_get(con, "device", where + " [console]"),
+        console_baud=_get(con, "baud", where + " [console]", int),
+        qemu=QemuSpec(
+            system=_get(qm, "system", where + " [qemu]"),
+            machine=_get(qm, "machine", where + " [qemu]"),
+            memory=_get(qm, "memory", where + " [qemu]"),
+            smp=_get(qm, "smp", where + " [qemu]", int),
+            firmware=tuple(_get(qm, "firmware", where + " [qemu]", list)),
+            args=tuple(qm.get("args", [])),
+        ),
+    )

@@ -1,0 +1,66 @@
+"""SCons tool: put the LinuxBoot payload (and later other files) into the ROM.
+
+cbfstool add-payload is used rather than coreboot's CONFIG_PAYLOAD_LINUX,
+whose Makefile expands '$' inside CONFIG_LINUX_COMMAND_LINE.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from SCons.Action import Action
+
+from warmboot.build.steps import StepError, fresh_log, run_logged, say, scons_step
+
+PAYLOAD_NAME = "fallback/payload"
+
+
+def cbfs_print(cbfstool: Path, rom: Path) -> str:
+    result = subprocess.run([str(cbfstool), str(rom), "print"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StepError(f"cbfstool {rom} print failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@scons_step
+def _add_payload(target, source, env):
+    rom_out = Path(str(target[0]))
+    base_rom, cbfstool, kernel, initramfs = (Path(str(s)) for s in source[:4])
+    cmdline = env["WB_CMDLINE"]
+    log = fresh_log(Path(env.subst("$WB_LOGS")) / "cbfs.log")
+    tmp = rom_out.with_name(f".{rom_out.name}.tmp")
+    tmp.write_bytes(base_rom.read_bytes())
+    try:
+        run_logged("cbfs", f"adding {PAYLOAD_NAME} (kernel {kernel.name}, initramfs, "
+                           f"cmdline {cmdline!r})",
+                   [str(cbfstool), str(tmp), "add-payload", "-n", PAYLOAD_NAME,
+                    "-f", str(kernel), "-I", str(initramfs), "-C", cmdline], log)
+        with open(log, "a") as out:
+            out.write(cbfs_print(cbfstool, tmp))
+        os.replace(tmp, rom_out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    say("cbfs", f"{rom_out} ready")
+    return 0
+
+
+def cbfs_image(env, board, coreboot, kernel, initramfs):
+    """Target: coreboot.rom = the payload-less ROM plus the LinuxBoot payload."""
+    base_rom, cbfstool = coreboot[0], coreboot[1]
+    settings = {"cmdline": board.linux.cmdline, "payload": PAYLOAD_NAME}
+    return env.Command(
+        "$WB_BUILD/coreboot.rom",
+        [base_rom, cbfstool, kernel[0], initramfs, env.Value(json.dumps(settings, sort_keys=True))],
+        Action(_add_payload, "[cbfs] assembling $TARGET"),
+        WB_CMDLINE=board.linux.cmdline,
+    )
+
+
+def generate(env):
+    env.AddMethod(cbfs_image, "CbfsImage")
+
+
+def exists(env):
+    return True

@@ -1,0 +1,127 @@
+"""What SConstruct dispatches to: checks the board and the host first, sets up
+the construction environment, and wires one board's build graph together."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import SCons.Script as S
+
+from warmboot import toolchain
+from warmboot.errors import WarmbootError
+from warmboot.boards import BoardError, known_boards, load_board
+from warmboot.sources.cache import SourceCache
+
+from warmboot.build import coreboot as coreboot_tool
+from warmboot.build import linux as linux_tool
+
+TOOLS = ("sources", "coreboot", "linux", "initramfs", "cbfs", "manifest", "qemu")
+TOP = Path(__file__).resolve().parents[3]
+
+
+def boards() -> list[str]:
+    return known_boards(TOP)
+
+
+def help_text(variables_help: str) -> str:
+    lines = [
+        "warmboot: coreboot + LinuxBoot images with firmware-assisted crash dumps",
+        "",
+        "usage:  scons board=<board> [run] [variable=value ...]",
+        "        scons board=<board> -c          remove build/<board>",
+        "",
+        "targets:",
+        "  (default)   build build/<board>/coreboot.rom and build/<board>/manifest.json",
+        "  run         build, then boot the image in QEMU with the serial console here",
+        "",
+        "boards:",
+    ]
+    for name in boards():
+        try:
+            lines.append(f"  {name:12s}{load_board(TOP, name).description}")
+        except BoardError as exc:
+            lines.append(f"  {name:12s}(broken: {exc})")
+    lines += ["", "variables:", variables_help,
+              "environment: COREBOOT_SRC, LINUX_SRC (local source trees), WARMBOOT_CACHE,",
+              "             WARMBOOT_MIRRORS (base URLs of source mirrors), WARMBOOT_ACCEL", ""]
+    return "\n".join(lines)
+
+
+def fail(message: str) -> None:
+    print(f"warmboot: error: {message}", file=sys.stderr)
+    S.Exit(2)
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "-C", str(TOP), "rev-parse", "HEAD"], capture_output=True,
+                         text=True)
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def configure(env):
+    """Validate the board and the toolchain, then set the WB_* variables."""
+    name = env.get("board", "")
+    if not name:
+        fail("no board given: run `scons board=<board>`; known boards: " + ", ".join(boards()))
+    try:
+        board = load_board(TOP, name)
+    except BoardError as exc:
+        fail(str(exc))
+    try:
+        toolchain.check(toolchain.BUILD)
+        if "run" in S.COMMAND_LINE_TARGETS:
+            toolchain.check(toolchain.RUN_X86_64 if board.arch == "x86_64" else ())
+        if board.linux.cross_compile:
+            toolchain.check(toolchain.cross_requirements(board.linux.cross_compile))
+    except toolchain.ToolchainError as exc:
+        fail(str(exc))
+
+    cache = SourceCache(Path(env["cache"]).resolve() if env.get("cache") else None)
+    build = Path(env["builddir"]).resolve() if env.get("builddir") else TOP / "build" / name
+    env.Replace(
+        WB_TOP=str(TOP),
+        WB_LOCK=str(TOP / "coreboot-config" / "sources.lock.toml"),
+        WB_BOARD=name,
+        WB_BOARD_OBJ=board,
+        WB_BUILD=str(build),
+        WB_LOGS=str(build / "logs"),
+        WB_CACHE=str(cache.root),
+        WB_COMMIT=_commit(),
+        WB_TOOL_VERSIONS={"coreboot": coreboot_tool.tool_versions(),
+                          "linux": linux_tool.tool_versions(),
+                          "initramfs": {"xz": toolchain.tool_version(["xz", "--version"])}},
+    )
+    # Content signatures, but skip re-hashing files whose timestamp is unchanged.
+    env.Decider("content-timestamp")
+    cache.scons.mkdir(parents=True, exist_ok=True)
+    env.CacheDir(str(cache.scons))
+    S.SConsignFile(str(build / ".sconsign"))
+    return board
+
+
+def image(env, board):
+    """The board's build graph; returns the default targets."""
+    try:
+        return _image(env, board)
+    except WarmbootError as exc:
+        fail(str(exc))
+
+
+def _image(env, board):
+    coreboot = env.CorebootBuild(board)
+    kernel = env.LinuxBuild(board)
+    initramfs = env.InitramfsBuild(board)
+    rom = env.CbfsImage(board, coreboot, kernel, initramfs)
+    manifest = env.BuildManifest(
+        board,
+        outputs={"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
+                 "coreboot.config": coreboot[2], "linux.config": kernel[1]},
+        sources=["coreboot", "linux", board.busybox_source],
+        configs={"coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
+                 **{f"linux_fragment:{p.name}": str(p.relative_to(TOP))
+                    for p in board.linux.config}},
+    )
+    env.QemuRun(board, rom)
+    env.Clean(rom, env.subst("$WB_BUILD"))
+    return [rom, manifest]

@@ -1,0 +1,110 @@
+"""SCons tool: a reproducible busybox initramfs.
+
+The archive is written by the kernel's own usr/gen_init_cpio (built from the
+pinned Linux tree): entries in a fixed order, uid/gid 0, one fixed mtime. It
+is compressed with a small xz dictionary, because a kernel confined to little
+memory fails with "XZ decompressor ran out of memory" on xz -9's 64 MiB one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from SCons.Action import Action
+
+from warmboot.build.steps import StepError, copy_file, fresh_log, host_env, run_logged, say, scons_step
+
+XZ_ARGS = ["xz", "-T1", "--check=crc32", "--lzma2=preset=9,dict=1MiB"]
+MTIME = "0"
+
+
+def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]]) -> str:
+    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files."""
+    lines = [l for l in skeleton.read_text().splitlines() if l and not l.startswith("#")]
+    lines.append(f"file /bin/busybox {busybox} 0755 0 0")
+    made = {l.split()[1] for l in lines if l.startswith("dir ")}
+    for path in sorted(rootfs.rglob("*")):
+        rel = "/" + path.relative_to(rootfs).as_posix()
+        if path.is_dir():
+            if rel not in made:
+                lines.append(f"dir {rel} 0755 0 0")
+                made.add(rel)
+        else:
+            mode = "0755" if os.access(path, os.X_OK) else "0644"
+            lines.append(f"file {rel} {path} {mode} 0 0")
+    for dest, src in sorted(extra):
+        lines.append(f"file {dest} {src} 0755 0 0")
+    return "\n".join(lines) + "\n"
+
+
+@scons_step
+def _build_gen_init_cpio(target, source, env):
+    src = env.SourceTree("linux").path / "usr" / "gen_init_cpio.c"
+    out = Path(str(target[0]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = fresh_log(Path(env.subst("$WB_LOGS")) / "gen_init_cpio.log")
+    run_logged("initramfs", "compiling the kernel's gen_init_cpio",
+               ["gcc", "-O2", "-o", str(out), str(src)], log)
+    return 0
+
+
+@scons_step
+def _build_initramfs(target, source, env):
+    board = env["WB_BOARD_OBJ"]
+    out = Path(str(target[0]))
+    top = Path(env.subst("$WB_TOP"))
+    gen = Path(str(source[0]))
+    busybox = env.SourceTree(board.busybox_source).path
+    extra = [(dest, Path(src)) for dest, src in env["WB_INITRAMFS_EXTRA"]]
+    listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox,
+                        top / "linuxboot/initramfs/rootfs", extra)
+    logs = Path(env.subst("$WB_LOGS"))
+    log = fresh_log(logs / "initramfs.log")
+    (logs / "initramfs.list").write_text(listing)
+    say("initramfs", f"packing {listing.count(chr(10))} entries (list: {logs / 'initramfs.list'})")
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "wb") as xz_out, open(log, "ab") as err:
+        gen_proc = subprocess.Popen([str(gen), "-t", MTIME, "/dev/stdin"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, env=host_env())
+        xz = subprocess.Popen(XZ_ARGS, stdin=gen_proc.stdout, stdout=xz_out, stderr=err,
+                              env=host_env())
+        gen_proc.stdout.close()
+        gen_proc.stdin.write(listing.encode())
+        gen_proc.stdin.close()
+        if gen_proc.wait() != 0 or xz.wait() != 0:
+            tmp.unlink(missing_ok=True)
+            raise StepError(f"initramfs: gen_init_cpio or xz failed; see {log}")
+    os.replace(tmp, out)
+    say("initramfs", f"{out} ({out.stat().st_size} bytes)")
+    return 0
+
+
+def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None):
+    """Target: initramfs.cpio.xz. extra: (path in the initramfs, SCons node) pairs."""
+    top = Path(env.Dir("#").abspath)
+    gen = env.Command("$WB_BUILD/host/gen_init_cpio", env.PinnedSource("linux"),
+                      Action(_build_gen_init_cpio, "[initramfs] building gen_init_cpio"))
+    rootfs = sorted(p for p in (top / "linuxboot/initramfs/rootfs").rglob("*") if p.is_file())
+    extra = extra or []
+    modes = {str(p.relative_to(top)): oct(p.stat().st_mode & 0o777) for p in rootfs}
+    settings = {"xz": XZ_ARGS, "mtime": MTIME, "modes": modes,
+                "extra": [dest for dest, _ in extra], "busybox": board.busybox_source}
+    return env.Command(
+        "$WB_BUILD/initramfs/initramfs.cpio.xz",
+        [gen, env.PinnedSource(board.busybox_source),
+         str(top / "linuxboot/initramfs/skeleton.list"), *map(str, rootfs),
+         *[node for _, node in extra], env.Value(json.dumps(settings, sort_keys=True))],
+        Action(_build_initramfs, "[initramfs] packing initramfs for $WB_BOARD"),
+        WB_INITRAMFS_EXTRA=[(dest, env.File(node).abspath if not isinstance(node, list)
+                             else env.File(node[0]).abspath) for dest, node in extra],
+    )
+
+
+def generate(env):
+    env.AddMethod(initramfs_build, "InitramfsBuild")
+
+
+def exists(env):
+    return True

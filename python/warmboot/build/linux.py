@@ -1,0 +1,109 @@
+"""SCons tool: build a small Linux 6.1 kernel from tinyconfig plus fragments.
+
+The verified tree in the source cache is never written to: the kernel builds
+out of tree (O=) in build/<board>/linux/obj, so make's own incremental build
+applies when only a fragment changes. After merge_config.sh, every option a
+fragment asked for is checked, because Kconfig silently drops options whose
+dependencies are unmet.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from SCons.Action import Action
+
+from warmboot.toolchain import tool_version
+
+from warmboot.build.steps import (check_config, config_options, copy_file, fresh_log, host_env, jobs,
+                    run_logged, say, scons_step)
+
+# Pinned so that the kernel's version string (uname -v) never varies.
+KBUILD_ENV = {
+    "KBUILD_BUILD_TIMESTAMP": "1970-01-01 00:00:00 UTC",
+    "KBUILD_BUILD_USER": "warmboot",
+    "KBUILD_BUILD_HOST": "warmboot",
+    "KBUILD_BUILD_VERSION": "1",
+}
+
+
+def kernel_make(src: Path, obj: Path, spec) -> list[str]:
+    cmd = ["make", "-C", str(src), f"O={obj}", f"ARCH={spec.arch}"]
+    if spec.cross_compile:
+        cmd.append(f"CROSS_COMPILE={spec.cross_compile}")
+    return cmd
+
+
+def configure_kernel(src: Path, obj: Path, spec, log: Path, env: dict[str, str]) -> str:
+    """tinyconfig + fragments -> obj/.config; returns the merged config text."""
+    make = kernel_make(src, obj, spec)
+    obj.mkdir(parents=True, exist_ok=True)
+    run_logged("linux", "make tinyconfig", [*make, "tinyconfig"], log, env=env)
+    fragments = [str(p) for p in spec.config]
+    run_logged("linux", "merging config fragments",
+               [str(src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(obj),
+                str(obj / ".config"), *fragments], log, cwd=src, env=env)
+    run_logged("linux", "make olddefconfig", [*make, "olddefconfig"], log, env=env)
+    merged = (obj / ".config").read_text()
+    wanted: dict[str, str | None] = {}
+    for frag in spec.config:
+        wanted.update(config_options(Path(frag).read_text()))
+    check_config("linux", wanted, merged)
+    return merged
+
+
+@scons_step
+def _build_kernel(target, source, env):
+    board = env["WB_BOARD_OBJ"]
+    spec = board.linux
+    image_out, config_out = (Path(str(t)) for t in target)
+    obj = Path(env.subst("$WB_BUILD")) / "linux" / "obj"
+    log = fresh_log(Path(env.subst("$WB_LOGS")) / "linux.log")
+    src = env.SourceTree("linux").path
+    make_env = host_env(KBUILD_ENV)
+    configure_kernel(src, obj, spec, log, make_env)
+    seconds = run_logged("linux", f"building {spec.target} ({spec.arch}) with {jobs()} jobs",
+                         [*kernel_make(src, obj, spec), f"-j{jobs()}", spec.target],
+                         log, env=make_env)
+    say("linux", f"done in {seconds:.0f} s")
+    copy_file(obj / spec.image, image_out)
+    copy_file(obj / ".config", config_out)
+    return 0
+
+
+def linux_build(env, board):
+    """Targets: the kernel image and its merged .config."""
+    spec = board.linux
+    stamp = env.PinnedSource("linux")
+    compiler = (spec.cross_compile or "") + "gcc"
+    settings = {
+        "arch": spec.arch, "target": spec.target, "image": spec.image,
+        "cross_compile": spec.cross_compile, "kbuild": KBUILD_ENV,
+        "tools": {"gcc": tool_version([compiler, "--version"]),
+                  **env["WB_TOOL_VERSIONS"]["linux"]},
+    }
+    image_name = Path(spec.image).name
+    targets = env.Command(
+        [f"$WB_BUILD/linux/{image_name}", "$WB_BUILD/linux/config"],
+        [stamp, *map(str, spec.config), env.Value(json.dumps(settings, sort_keys=True))],
+        Action(_build_kernel, f"[linux] building {image_name} for $WB_BOARD"),
+    )
+    if env.IsOverride("linux"):
+        env.AlwaysBuild(targets)
+    return targets
+
+
+def tool_versions() -> dict[str, str]:
+    return {
+        "ld": tool_version(["ld", "--version"]),
+        "make": tool_version(["make", "--version"]),
+        "bc": tool_version(["bc", "--version"]),
+    }
+
+
+def generate(env):
+    env.AddMethod(linux_build, "LinuxBuild")
+
+
+def exists(env):
+    return True

@@ -1,0 +1,29 @@
+"""SCons tool: `scons board=<b> run` boots the board's image in QEMU, with the
+serial console on the terminal and a copy in build/<board>/logs/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from SCons.Action import Action
+
+from warmboot.qemu import run_interactive
+
+
+def _run(target, source, env):
+    board = env["WB_BOARD_OBJ"]
+    log = Path(env.subst("$WB_LOGS")) / "run-serial.log"
+    return run_interactive(board, Path(str(source[0])), log)
+
+
+def qemu_run(env, board, rom):
+    run = env.Alias("run", rom, Action(_run, "[qemu] booting $SOURCE"))
+    env.AlwaysBuild(run)
+    return run
+
+
+def generate(env):
+    env.AddMethod(qemu_run, "QemuRun")
+
+
+def exists(env):
+    return True

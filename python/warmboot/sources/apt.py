@@ -1,0 +1,240 @@
+"""Debian's archive through apt, with a private configuration.
+
+The machine's own apt sources name the archive (we hard-code no host); we copy
+the Debian entries into a private directory, add the matching deb-src lines,
+and run apt-get against that directory only, so the system's apt state is
+never changed and no root-owned directory needs to be writable.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SourceUnavailableError
+
+SYSTEM_SOURCE_LIST = Path("/etc/apt/sources.list")
+SYSTEM_SOURCE_PARTS = Path("/etc/apt/sources.list.d")
+SYSTEM_LISTS = Path("/var/lib/apt/lists")
+DEBIAN_KEYRING_PREFIX = "/usr/share/keyrings/debian-archive"
+
+
+class AptError(SourceUnavailableError):
+    """apt could not deliver a pinned package."""
+
+
+@dataclass(frozen=True)
+class AptSource:
+    """One repository: what a deb line or a deb822 stanza names."""
+
+    uri: str
+    suite: str
+    components: tuple[str, ...]
+    signed_by: str = ""
+    options: tuple[str, ...] = field(default=())
+
+    def lines(self) -> list[str]:
+        opts = list(self.options)
+        if self.signed_by:
+            opts.append(f"signed-by={self.signed_by}")
+        bracket = f"[{' '.join(opts)}] " if opts else ""
+        tail = f"{self.uri} {self.suite} {' '.join(self.components)}"
+        return [f"deb {bracket}{tail}", f"deb-src {bracket}{tail}"]
+
+
+def parse_one_line(text: str) -> list[AptSource]:
+    """Parse the classic one-line format; only `deb` lines are kept."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.match(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
+        if not m or m.group(1) != "deb":
+            continue
+        opts = m.group(2).split() if m.group(2) else []
+        signed_by = ""
+        kept = []
+        for opt in opts:
+            if opt.startswith("signed-by="):
+                signed_by = opt.split("=", 1)[1]
+            elif not opt.startswith("arch="):
+                kept.append(opt)
+        out.append(AptSource(m.group(3), m.group(4), tuple(m.group(5).split()),
+                             signed_by, tuple(kept)))
+    return out
+
+
+def parse_deb822(text: str) -> list[AptSource]:
+    """Parse deb822 .sources stanzas; only enabled stanzas of Types deb are kept."""
+    out = []
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = None
+        for raw in stanza.splitlines():
+            if raw.startswith("#"):
+                continue
+            if raw[:1] in (" ", "\t") and key:
+                fields[key] += "\n" + raw.strip()
+                continue
+            if ":" in raw:
+                key, value = raw.split(":", 1)
+                key = key.strip().lower()
+                fields[key] = value.strip()
+        if "deb" not in fields.get("types", "").split():
+            continue
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        signed_by = fields.get("signed-by", "")
+        if "\n" in signed_by:
+            signed_by = ""  # an inline key block; apt falls back to its trusted keys
+        for uri in fields.get("uris", "").split():
+            for suite in fields.get("suites", "").split():
+                out.append(AptSource(uri, suite, tuple(fields.get("components", "").split()),
+                                     signed_by))
+    return out
+
+
+def _list_prefix(source: AptSource) -> str:
+    """apt's lists/ file-name prefix for a repository's InRelease."""
+    uri = re.sub(r"^[a-z+]+://", "", source.uri).rstrip("/")
+    return (uri + "/dists/" + source.suite).replace("/", "_")
+
+
+def is_debian(source: AptSource, lists: Path = SYSTEM_LISTS) -> bool:
+    """A Debian archive: signed by Debian's keyring, or its Release says so."""
+    if source.signed_by.startswith(DEBIAN_KEYRING_PREFIX):
+        return True
+    release = lists / (_list_prefix(source) + "_InRelease")
+    try:
+        text = release.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^Origin: Debian$", text, re.M) is not None
+
+
+def system_sources(list_file: Path = SYSTEM_SOURCE_LIST,
+                   parts: Path = SYSTEM_SOURCE_PARTS,
+                   lists: Path = SYSTEM_LISTS) -> list[AptSource]:
+    """The machine's Debian repositories, from its own apt configuration."""
+    found: list[AptSource] = []
+    if list_file.exists():
+        found += parse_one_line(list_file.read_text())
+    if parts.is_dir():
+        for path in sorted(parts.iterdir()):
+            if path.suffix == ".list":
+                found += parse_one_line(path.read_text())
+            elif path.suffix == ".sources":
+                found += parse_deb822(path.read_text())
+    debian = [s for s in found if is_debian(s, lists)]
+    if not debian:
+        raise AptError(
+            f"no Debian archive found in {list_file} or {parts}/ "
+            "(warmboot derives its deb-src entries from the machine's own apt sources)")
+    return debian
+
+
+def host_architecture() -> str:
+    out = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True)
+    return out.stdout.strip() or "amd64"
+
+
+class PrivateApt:
+    """apt-get confined to <root>: its own sources, lists and archives."""
+
+    def __init__(self, root: Path, architectures: tuple[str, ...] = (),
+                 sources: list[AptSource] | None = None):
+        self.root = Path(root)
+        archs = [host_architecture()]
+        archs += [a for a in architectures if a not in archs and a != "all"]
+        self.architectures = tuple(archs)
+        self._sources = sources
+
+    def _options(self) -> list[str]:
+        r = self.root
+        opts = {
+            "Dir::Etc::SourceList": r / "sources.list",
+            "Dir::Etc::SourceParts": r / "sources.list.d",
+            "Dir::State::Lists": r / "lists",
+            "Dir::Cache": r / "cache",
+            "Dir::Cache::archives": r / "archives",
+            "APT::Sandbox::User": "root" if os.geteuid() == 0 else "",
+            "APT::Get::AllowUnauthenticated": "false",
+        }
+        args = []
+        for key, value in opts.items():
+            if value != "":
+                args += ["-o", f"{key}={value}"]
+        args += ["-o", "APT::Architectures::=" + self.architectures[0]]
+        for arch in self.architectures[1:]:
+            args += ["-o", f"APT::Architectures::={arch}"]
+        return args
+
+    def _configure(self) -> bool:
+        """Write the private sources; True when they changed (lists are stale)."""
+        sources = self._sources if self._sources is not None else system_sources()
+        text = "# derived by warmboot from this machine's apt sources\n"
+        text += "".join(line + "\n" for s in sources for line in s.lines())
+        text += "# architectures: " + " ".join(self.architectures) + "\n"
+        for sub in ("sources.list.d", "lists/partial", "cache", "archives/partial"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        path = self.root / "sources.list"
+        if path.exists() and path.read_text() == text:
+            return False
+        path.write_text(text)
+        return True
+
+    def _run(self, args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+        cmd = ["apt-get", "-q", *self._options(), *args]
+        env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+
+    def update(self) -> None:
+        result = self._run(["update"])
+        if result.returncode != 0:
+            raise AptError("apt-get update (private deb-src configuration) failed:\n"
+                           + (result.stderr or result.stdout).strip()[-2000:])
+
+    def _with_fresh_lists(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+        changed = self._configure()
+        if changed or not any((self.root / "lists").glob("*Packages*")):
+            self.update()
+        result = self._run(args, cwd)
+        if result.returncode != 0:
+            # The lists may predate the pinned version; refresh once and retry.
+            self.update()
+            result = self._run(args, cwd)
+        return result
+
+    def download_source(self, package: str, version: str, dest: Path) -> list[Path]:
+        """apt-get source --download-only package=version into dest."""
+        dest.mkdir(parents=True, exist_ok=True)
+        result = self._with_fresh_lists(
+            ["source", "--download-only", f"{package}={version}"], dest)
+        if result.returncode != 0:
+            raise AptError(self._explain(package, version, result))
+        return sorted(p for p in dest.iterdir() if p.is_file())
+
+    def download_binary(self, package: str, version: str, arch: str, dest: Path) -> Path:
+        """apt-get download package:arch=version into dest; returns the .deb."""
+        dest.mkdir(parents=True, exist_ok=True)
+        spec = f"{package}:{arch}={version}" if arch and arch != "all" else f"{package}={version}"
+        result = self._with_fresh_lists(["download", spec], dest)
+        debs = sorted(dest.glob("*.deb"))
+        if result.returncode != 0 or len(debs) != 1:
+            raise AptError(self._explain(package, version, result))
+        return debs[0]
+
+    def _explain(self, package: str, version: str, result) -> str:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        return (f"Debian's archive did not deliver {package} {version}: "
+                + " / ".join(tail)
+                + f"\n  if the archive no longer carries {version}, pin the version it has "
+                  "in coreboot-config/sources.lock.toml (with its new sha256)")
+
+
+def apt_available() -> bool:
+    return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None

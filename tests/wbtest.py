@@ -1,0 +1,64 @@
+"""Helpers shared by the tests: the checkout, SCons runs, built boards.
+
+Imported as `wbtest` (tests/ is on sys.path through tests/conftest.py)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "python"))
+
+
+@dataclass(frozen=True)
+class SconsResult:
+    returncode: int
+    output: str
+    seconds: float
+
+
+def run_scons(args: list[str], cwd: Path = TOP, env: dict | None = None,
+              timeout: float = 3600) -> SconsResult:
+    """Run SCons from this interpreter's environment; output is captured."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "SCons", *args], cwd=cwd,
+                          env=env or os.environ.copy(), capture_output=True, text=True,
+                          timeout=timeout)
+    return SconsResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class BuiltBoard:
+    name: str
+    build: Path
+
+    @property
+    def rom(self) -> Path:
+        return self.build / "coreboot.rom"
+
+    @property
+    def cbfstool(self) -> Path:
+        return self.build / "coreboot" / "cbfstool"
+
+    @property
+    def manifest(self) -> Path:
+        return self.build / "manifest.json"
+
+
+def build_board(name: str) -> BuiltBoard:
+    result = run_scons([f"board={name}"])
+    log = TOP / "build" / f"pytest-scons-{name}.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(result.output)
+    if result.returncode != 0:
+        tail = "\n".join(result.output.splitlines()[-40:])
+        pytest.fail(f"scons board={name} failed (full output in {log}):\n{tail}")
+    return BuiltBoard(name, TOP / "build" / name)
+
+
