@@ -69,8 +69,9 @@ def _build_coreboot(target, source, env):
 
     apply_patches(src, [Path(p) for p in env["WB_COREBOOT_PATCHES"]], log)
     site_local = Path(env.subst("$WB_TOP")) / "coreboot-config" / "site-local"
-    if any(site_local.iterdir()):
-        shutil.copytree(site_local, src / "site-local", dirs_exist_ok=True)
+    if site_local.is_dir() and any(site_local.iterdir()):
+        shutil.copytree(site_local, src / "site-local", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.md"))
 
     fragment = board.coreboot.defconfig.read_text()
     fragment += f"\nCONFIG_COREBOOT_ROMSIZE_KB_{board.coreboot.rom_size_kib}=y\n"
@@ -101,7 +102,8 @@ def coreboot_build(env, board):
     top = Path(env.Dir("#").abspath)
     stamp = env.PinnedSource("coreboot")
     patches = sorted((top / "coreboot-config" / "patches" / COREBOOT_SERIES).glob("*.patch"))
-    site_local = sorted(p for p in (top / "coreboot-config" / "site-local").rglob("*") if p.is_file())
+    site_local = sorted(p for p in (top / "coreboot-config" / "site-local").rglob("*")
+                        if p.is_file() and p.suffix != ".md")
     settings = {
         "mainboard": board.coreboot.mainboard,
         "rom_size_kib": board.coreboot.rom_size_kib,
