@@ -16,6 +16,7 @@ from .errors import WarmbootError
 COMMAND_MODULES = (
     "warmboot.sources.cli",
     "warmboot.handoff.cli",
+    "warmboot.handoff.emit_cli",
     "warmboot.vmcore.cli",
     "warmboot.release.cli",
 )

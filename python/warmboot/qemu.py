@@ -219,6 +219,11 @@ class QemuMachine:
                         f"serial log {self.log_path}, last lines:\n" + _tail(self.log_path))
                 self._cond.wait(min(left, 1.0))
 
+    def wait_for_line(self, pattern: str, timeout: float) -> re.Match:
+        """Like wait_for, but the match must end a complete console line, so a
+        value still being printed ("6.1.19" of "6.1.192") never matches."""
+        return self.wait_for(re.compile(pattern + r"(?=\r?\n)"), timeout)
+
     def send(self, text: str) -> None:
         """Type text on the serial console."""
         if not self.proc or not self.proc.stdin:

@@ -1,0 +1,260 @@
+"""Generate the C view of the PMT (payloads/libpmt/pmt.h) and the field
+tables of docs/pmt.md from the one definition in pmt.py.
+
+Both outputs are committed; tests regenerate them in memory and fail when the
+committed files drift. `warmboot pmt gen` rewrites them, `--check` only
+compares.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pmt
+from .pmt import Field, Layout, PmtError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
+DOC_PATH = REPO_ROOT / "docs" / "pmt.md"
+REGENERATE = "warmboot pmt gen"
+
+_C_OWNER_TAG = {pmt.Owner.OS: "", pmt.Owner.FIRMWARE: " [fw]",
+                pmt.Owner.SPLIT: " [bits 16-31: fw]"}
+_C_TYPES = {"u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t"}
+
+
+def _c_field(f: Field) -> str:
+    array = f"[{f.count}]" if f.count > 1 else ""
+    return f"\t{_C_TYPES[f.kind]} {f.name}{array};"
+
+
+def _c_layout(layout: Layout) -> list[str]:
+    p = layout.c_prefix
+    lines = [f"/* {layout.name}: {layout.size} bytes */",
+             f"#define {p}_V1_SIZE {layout.size}"]
+    if layout.under_crc:
+        fw_start, fw_end = layout.firmware_bytes()
+        lines += [f"/* Firmware-owned bytes [{fw_start}, {fw_end}): read as 0 by the CRC. */",
+                  f"#define {p}_FW_START {fw_start}",
+                  f"#define {p}_FW_END {fw_end}"]
+    lines += [f"#define {p}_OFF_{f.name.upper()} {layout.offsets[f.name]}" for f in layout.fields]
+    lines += ["", f"struct {layout.c_struct} {{"]
+    width = max(len(_c_field(f).expandtabs(8)) for f in layout.fields)
+    for f in layout.fields:
+        text = _c_field(f)
+        pad = "\t" * (width // 8 + 1 - len(text.expandtabs(8)) // 8)
+        owner = _C_OWNER_TAG[f.owner]
+        lines.append(f"{text}{pad}/* {f.doc}{owner} */")
+    lines += ["};", "",
+              f"_Static_assert(sizeof(struct {layout.c_struct}) == {layout.size},",
+              f"\t       \"{layout.c_struct} size\");"]
+    for f in layout.fields:
+        lines += [f"_Static_assert(offsetof(struct {layout.c_struct}, {f.name}) == "
+                  f"{layout.offsets[f.name]}",
+                  f"\t       && sizeof(((struct {layout.c_struct} *)0)->{f.name}) == {f.size},",
+                  f"\t       \"{layout.c_struct}.{f.name} offset and size\");"]
+    return lines + [""]
+
+
+def _c_enum(name: str, prefix: str, members: list[tuple[str, int]], doc: str) -> list[str]:
+    lines = [f"/* {doc} */", f"enum {name} {{"]
+    lines += [f"\t{prefix}{member} = {value}," for member, value in members]
+    return lines + ["};", ""]
+
+
+def _c_bits(prefix: str, flags: type[enum.IntFlag], doc: str) -> list[str]:
+    lines = [f"/* {doc} */"]
+    for flag in flags:
+        lines.append(f"#define {prefix}{flag.name} (1u << {flag.value.bit_length() - 1})")
+    return lines + [""]
+
+
+def _members(enum_type: type[enum.IntEnum]) -> list[tuple[str, int]]:
+    return [(m.name, m.value) for m in enum_type]
+
+
+def _regs(names: tuple[str, ...]) -> list[tuple[str, int]]:
+    return [(n.upper(), i) for i, n in enumerate(names)]
+
+
+_C_ENUMS = (
+    ("pmt_entry_type", "PMT_ENTRY_", _members(pmt.EntryType), "entry.type"),
+    ("pmt_entry_status", "PMT_STATUS_", _members(pmt.EntryStatus),
+     "entry.fw_status, written by firmware"),
+    ("pmt_reset_cause", "PMT_RESET_", _members(pmt.ResetCause),
+     "header.reset_cause, written by firmware"),
+    ("pmt_reject_reason", "PMT_REJECT_", _members(pmt.RejectReason),
+     "header.reject_reason; also pmt_validate()'s result"),
+    ("pmt_x86_64_greg", "PMT_X86_64_", _regs(pmt.X86_64_GREGS),
+     "x86_64 gregs[] index: elf_gregset_t order"),
+    ("pmt_aarch64_greg", "PMT_AARCH64_", _regs(pmt.AARCH64_GREGS),
+     "aarch64 gregs[] index: elf_gregset_t order"),
+    ("pmt_x86_64_sysreg", "PMT_X86_64_SYS_", _regs(pmt.X86_64_SYSREGS), "x86_64 sysregs[] index"),
+    ("pmt_aarch64_sysreg", "PMT_AARCH64_SYS_", _regs(pmt.AARCH64_SYSREGS),
+     "aarch64 sysregs[] index"),
+)
+
+
+def render_header() -> str:
+    """The full text of payloads/libpmt/pmt.h."""
+    lines = [
+        "/* SPDX-License-Identifier: GPL-2.0-only */",
+        "/*",
+        " * Preserved-memory table (PMT) v1: wire layout, enums and flags.",
+        " *",
+        f" * GENERATED from python/warmboot/handoff/pmt.py by `{REGENERATE}`;",
+        " * do not edit. docs/pmt.md is the spec. All fields are little-endian;",
+        " * the structs match the wire layout on little-endian machines (asserted",
+        " * below), but pmt_validate.c reads bytes and needs neither.",
+        " */",
+        "",
+        "#ifndef WARMBOOT_PMT_H",
+        "#define WARMBOOT_PMT_H",
+        "",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+        f"#define PMT_MAGIC \"{pmt.MAGIC.decode('ascii')}\"",
+        f"#define PMT_MAGIC_SIZE {len(pmt.MAGIC)}",
+        f"#define PMT_MAJOR {pmt.MAJOR}",
+        f"#define PMT_MINOR {pmt.MINOR}",
+        f"#define PMT_PAGE_SIZE {pmt.PAGE_SIZE}",
+        f"#define PMT_NOTE_ALIGN {pmt.NOTE_ALIGN}",
+        f"#define PMT_SIZE_GRANULE {pmt.SIZE_GRANULE}",
+        f"#define PMT_NO_ENTRY {pmt.NO_ENTRY:#x}u",
+        f"#define PMT_EM_X86_64 {pmt.EM_X86_64}",
+        f"#define PMT_EM_AARCH64 {pmt.EM_AARCH64}",
+        f"#define PMT_OS_FLAGS_MASK {pmt.OS_FLAGS_MASK:#010x}u",
+        f"#define PMT_FW_FLAGS_MASK {pmt.FW_FLAGS_MASK:#010x}u",
+        f"#define PMT_CPU_RECORD_MAGIC {pmt.CPU_RECORD_MAGIC:#010x}u",
+        f"#define PMT_CPU_RECORD_VERSION {pmt.CPU_RECORD_VERSION}",
+        f"#define PMT_MAX_GREGS {pmt.MAX_GREGS}",
+        f"#define PMT_MAX_SYSREGS {pmt.MAX_SYSREGS}",
+        f"#define PMT_X86_64_NREGS {len(pmt.X86_64_GREGS)}",
+        f"#define PMT_AARCH64_NREGS {len(pmt.AARCH64_GREGS)}",
+        f"#define PMT_PRSTATUS_PR_REG_OFFSET {pmt.PRSTATUS_PR_REG_OFFSET}",
+        f"#define PMT_DEFAULT_MAX_ENTRIES {pmt.DEFAULT_LIMITS.max_entries}",
+        f"#define PMT_DEFAULT_MAX_CPUS {pmt.DEFAULT_LIMITS.max_cpus}",
+        "",
+    ]
+    for layout in pmt.LAYOUTS:
+        lines += _c_layout(layout)
+    for c_name, prefix, members, doc in _C_ENUMS:
+        lines += _c_enum(c_name, prefix, members, doc)
+    lines += _c_bits("PMT_FLAG_", pmt.PmtFlags, "header.flags")
+    lines += _c_bits("PMT_CPU_", pmt.CpuRecordFlags, "cpu record flags")
+    lines += ["#endif /* WARMBOOT_PMT_H */", ""]
+    return "\n".join(lines)
+
+
+# --- docs/pmt.md ---------------------------------------------------------
+
+def _md_layout(layout: Layout) -> str:
+    rows = ["| offset | size | type | field | written by | meaning |",
+            "| ---: | ---: | --- | --- | --- | --- |"]
+    for f in layout.fields:
+        kind = f"{f.kind}[{f.count}]" if f.count > 1 else f.kind
+        rows.append(f"| {layout.offsets[f.name]} | {f.size} | {kind} | `{f.name}` | "
+                    f"{f.owner.value} | {f.doc} |")
+    rows.append(f"| {layout.size} | | | *end of v1 {layout.name}* | | |")
+    return "\n".join(rows)
+
+
+def _md_enum(enum_type: type[enum.Enum], hex_values: bool = False) -> str:
+    rows = ["| value | name |", "| ---: | --- |"]
+    for m in enum_type:
+        rows.append(f"| {m.value:#x} | `{m.name}` |" if hex_values
+                    else f"| {m.value} | `{m.name}` |")
+    return "\n".join(rows)
+
+
+def _md_regs() -> str:
+    rows = ["| index | x86_64 gregs | aarch64 gregs | x86_64 sysregs | aarch64 sysregs |",
+            "| ---: | --- | --- | --- | --- |"]
+    columns = (pmt.X86_64_GREGS, pmt.AARCH64_GREGS, pmt.X86_64_SYSREGS, pmt.AARCH64_SYSREGS)
+    for i in range(pmt.MAX_GREGS):
+        cells = [f"`{c[i]}`" if i < len(c) else "" for c in columns]
+        rows.append(f"| {i} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def doc_sections() -> dict[str, str]:
+    """Generated Markdown for each `<!-- BEGIN GENERATED: name -->` block."""
+    return {
+        "header": _md_layout(pmt.HEADER),
+        "entry": _md_layout(pmt.ENTRY),
+        "cpu-record": _md_layout(pmt.CPU_RECORD),
+        "entry-types": _md_enum(pmt.EntryType),
+        "entry-status": _md_enum(pmt.EntryStatus),
+        "flags": _md_enum(pmt.PmtFlags, hex_values=True),
+        "reset-cause": _md_enum(pmt.ResetCause),
+        "reject-reasons": _md_enum(pmt.RejectReason),
+        "cpu-record-flags": _md_enum(pmt.CpuRecordFlags, hex_values=True),
+        "registers": _md_regs(),
+    }
+
+
+_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
+                    r"(<!-- END GENERATED: (?P=name) -->)", re.S)
+
+
+def update_doc(text: str) -> str:
+    """`text` with every generated block replaced by its current content;
+    every known block must be present exactly once."""
+    sections = doc_sections()
+    seen: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in sections:
+            raise PmtError(f"{DOC_PATH.name}: unknown generated block {name!r}")
+        seen.append(name)
+        return f"{match[1]}{sections[name]}\n{match[4]}"
+
+    out = _BLOCK.sub(fill, text)
+    missing = sorted(set(sections) - set(seen))
+    if missing or len(seen) != len(set(seen)):
+        raise PmtError(f"{DOC_PATH.name}: generated blocks missing or repeated: "
+                       f"{missing or sorted(seen)}")
+    return out
+
+
+@dataclass(frozen=True)
+class Output:
+    path: Path
+    current: str
+    wanted: str
+
+    @property
+    def stale(self) -> bool:
+        return self.current != self.wanted
+
+
+def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[Output]:
+    """Each generated file with its committed and its wanted text."""
+    def read(path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise PmtError(f"cannot read {path}: {exc.strerror}") from exc
+
+    if not doc_path.exists():
+        raise PmtError(f"{doc_path} does not exist; it holds the spec around the tables")
+    doc = read(doc_path)
+    return [Output(header_path, read(header_path), render_header()),
+            Output(doc_path, doc, update_doc(doc))]
+
+
+def write(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[Path]:
+    """Rewrite the generated files that drifted; return those rewritten."""
+    written = []
+    for out in outputs(header_path, doc_path):
+        if out.stale:
+            out.path.parent.mkdir(parents=True, exist_ok=True)
+            out.path.write_text(out.wanted, encoding="utf-8")
+            written.append(out.path)
+    return written

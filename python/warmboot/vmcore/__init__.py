@@ -1,0 +1,1 @@
+"""ELF vmcores from preserved memory: a streaming writer and a reader."""
