@@ -22,7 +22,8 @@ records = st.one_of(
               .map(tuple)),
     st.builds(ForwardRecord, u64),
     st.builds(CbmemEntryRecord, u64, u32, u32),
-    st.builds(PmtRecord, u64, u32, u32, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), u32, u64),
+    st.builds(PmtRecord, u64, u32, u32, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), u32, u64,
+              u64, u64),
     st.builds(RawRecord, st.sampled_from([0x3, 0x4, 0x10, 0x16, 0x40]),
               st.binary(max_size=40)),
 )
@@ -51,14 +52,16 @@ def test_tables_round_trip(recs):
 
 
 def test_pmt_record_layout_is_fixed():
-    record = PmtRecord(pmt_addr=0x1_2345_6000, pmt_size=0x1D8,
+    record = PmtRecord(anchor_addr=0x1_2345_6000, anchor_size=0x1D8,
                        flags=PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.REJECTED,
                        reject_reason=RejectReason.OVERLAP, reset_cause=ResetCause.WATCHDOG,
-                       reject_entry=3, generation=0x1122334455667788)
+                       reject_entry=3, generation=0x1122334455667788,
+                       boot_window_base=0x100000, boot_window_size=0x4f00000)
     data = encode_record(record)
-    assert len(data) == PMT_RECORD_SIZE == 40
-    assert struct.unpack("<IIQIIHHIQ", data) == (
-        0x5742_0001, 40, 0x1_2345_6000, 0x1D8, 0x0009_0001, 19, 2, 3, 0x1122334455667788)
+    assert len(data) == PMT_RECORD_SIZE == 56
+    assert struct.unpack("<IIQIIHHIQQQ", data) == (
+        0x5742_0001, 56, 0x1_2345_6000, 0x1D8, 0x0009_0001, 19, 2, 3, 0x1122334455667788,
+        0x100000, 0x4f00000)
     assert decode_record(data) == record
     assert decode_record(data).rejected
 

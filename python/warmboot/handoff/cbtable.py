@@ -54,11 +54,12 @@ RECORD_HEADER = struct.Struct("<II")        # struct lb_record: tag, size
 MEMORY_RANGE = struct.Struct("<QQI")        # struct lb_memory_range (lb_uint64 = lo, hi)
 FORWARD = struct.Struct("<Q")               # struct lb_forward body
 CBMEM_ENTRY = struct.Struct("<QII")         # struct lb_cbmem_entry body
-# struct lb_warmboot_pmt body: pmt_addr, pmt_size, flags, reject_reason,
-# reset_cause, reject_entry, generation (docs/handoff.md)
-PMT_RECORD = struct.Struct("<QIIHHIQ")
+# struct lb_warmboot_pmt body: anchor_addr, anchor_size, flags, reject_reason,
+# reset_cause, reject_entry, generation, boot_window_base, boot_window_size
+# (docs/handoff.md)
+PMT_RECORD = struct.Struct("<QIIHHIQQQ")
 
-PMT_RECORD_SIZE = RECORD_HEADER.size + PMT_RECORD.size   # 40: a multiple of 8
+PMT_RECORD_SIZE = RECORD_HEADER.size + PMT_RECORD.size   # 56: a multiple of 8
 assert PMT_RECORD_SIZE % 8 == 0
 
 # Where x86 firmware leaves the table (or a forwarding table) for payloads and
@@ -123,22 +124,27 @@ class CbmemEntryRecord:
 
 @dataclass(frozen=True)
 class PmtRecord:
-    """LB_TAG_WARMBOOT_PMT: where the PMT is and what firmware made of it.
+    """LB_TAG_WARMBOOT_PMT: where the OS registers its PMT, what firmware made
+    of the table it found there on this boot, and the boot memory window.
 
-    pmt_addr/pmt_size locate the table the previous OS registered (its
-    table_addr and total_size); both are 0 when firmware found none. The
+    anchor_addr/anchor_size locate the PMT anchor, the fixed CBMEM area the
+    OS writes its table into (the table's table_addr is anchor_addr). The
     status fields repeat what firmware wrote into the PMT header for this
-    boot, so the next OS learns the outcome even when the table itself is
-    unreadable (a bad magic or CRC is exactly what it would report).
+    boot (flags 0 when it found no armed table), so the next OS learns the
+    outcome even when the table itself is unreadable. boot_window_base/size
+    is the memory firmware and the payload reuse on every boot: the OS
+    registers it as its BOOT_COPY source.
     """
 
-    pmt_addr: int
-    pmt_size: int
+    anchor_addr: int
+    anchor_size: int
     flags: int = 0                       # PmtFlags, the header's as firmware left them
     reject_reason: int = RejectReason.NONE
     reset_cause: int = ResetCause.UNKNOWN
     reject_entry: int = NO_ENTRY
     generation: int = 0
+    boot_window_base: int = 0
+    boot_window_size: int = 0
 
     @property
     def rejected(self) -> bool:
@@ -173,8 +179,9 @@ def encode_record(record: Record) -> bytes:
                        CBMEM_ENTRY.pack(record.address, record.entry_size, record.id))
     if isinstance(record, PmtRecord):
         return _record(LB_TAG_WARMBOOT_PMT, PMT_RECORD.pack(
-            record.pmt_addr, record.pmt_size, record.flags, record.reject_reason,
-            record.reset_cause, record.reject_entry, record.generation))
+            record.anchor_addr, record.anchor_size, record.flags, record.reject_reason,
+            record.reset_cause, record.reject_entry, record.generation,
+            record.boot_window_base, record.boot_window_size))
     if isinstance(record, RawRecord):
         return _record(record.tag, record.data)
     raise TypeError(f"not a coreboot table record: {record!r}")

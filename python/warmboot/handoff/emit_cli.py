@@ -64,10 +64,11 @@ def _write(data: bytes | str, output: Path | None) -> None:
         raise HandoffCliError(f"cannot write {output}: {exc.strerror}") from exc
 
 
-def pmt_record(table: pmtlib.Pmt) -> PmtRecord:
-    """The coreboot record for a table firmware processed."""
-    return PmtRecord(table.table_addr, table.total_size, int(table.flags), table.reject_reason,
-                     table.reset_cause, table.reject_entry, table.generation)
+def pmt_record(table: pmtlib.Pmt, anchor_size: int | None = None) -> PmtRecord:
+    """The coreboot record for a table firmware processed in its anchor."""
+    return PmtRecord(table.table_addr, anchor_size or table.total_size, int(table.flags),
+                     table.reject_reason, table.reset_cause, table.reject_entry,
+                     table.generation)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -165,9 +166,10 @@ def cmd_cbtable(args: argparse.Namespace) -> int:
         print(f"  cbmem  {e.address:#014x} {e.entry_size:#10x} id {e.id:#010x}")
     record = table.pmt_record
     if record:
-        print(f"  warmboot PMT at {record.pmt_addr:#x}, {record.pmt_size} bytes, "
+        print(f"  warmboot PMT anchor at {record.anchor_addr:#x}, {record.anchor_size} bytes, "
               f"flags {record.flags:#x}, reject_reason {record.reject_reason}, "
-              f"reset_cause {record.reset_cause}")
+              f"reset_cause {record.reset_cause}, boot window "
+              f"{record.boot_window_base:#x}+{record.boot_window_size:#x}")
     else:
         print("  no warmboot PMT record")
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..handoff import pmt as pmtlib
+from ..handoff.pmt import PmtFlags
 from ..handoff.cbtable import find_table
 from ..handoff.emit_cli import int_argument
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError, open_memory
@@ -91,9 +92,9 @@ def _locate_pmt(memory: PhysicalMemory) -> int:
     if record is None:
         raise VmcoreError("the coreboot table has no warmboot PMT record; "
                           "this firmware does not preserve memory")
-    if not record.pmt_addr:
+    if not record.flags & PmtFlags.ARMED:
         raise VmcoreError("firmware found no armed PMT on this boot; there is nothing to capture")
-    return record.pmt_addr
+    return record.anchor_addr
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
