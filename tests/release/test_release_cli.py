@@ -1,0 +1,131 @@
+"""The real `warmboot` command, run as a subprocess: exit statuses and messages."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warmboot.release.errors import (EXIT_MISMATCH, EXIT_ROLLBACK, EXIT_UNTRUSTED,
+                                     EXIT_WRONG_BOARD)
+
+
+def warmboot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "warmboot.cli", *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def ok(cwd: Path, *args: str) -> str:
+    result = warmboot(cwd, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def signing_setup(tmp_path_factory) -> Path:
+    """Keys and a signed root made with the CLI, as an operator would."""
+    work = tmp_path_factory.mktemp("cli")
+    for name in ("root1", "root2", "rel1", "rel2"):
+        ok(work, "keys", "generate", name)
+    ok(work, "root", "create", "--out", "root.json", "--root-key", "root1.pub",
+       "--root-key", "root2.pub", "--root-threshold", "2", "--release-key", "rel1.pub",
+       "--release-key", "rel2.pub", "--release-threshold", "2")
+    ok(work, "root", "sign", "root.json", "--key", "root1.key", "--key", "root2.key")
+    (work / "manifest.json").write_text('{"sources": {}}\n')
+    return work
+
+
+def create(work: Path, rom: Path, version: str, *extra: str) -> Path:
+    ok(work, "release", "create", "--board", "qemu-q35", "--version", version,
+       "--security-version", "1", "--rom", str(rom), "--manifest", "manifest.json",
+       "--key", "rel1.key", "--key", "rel2.key", "--root", "root.json", "--dist", "dist", *extra)
+    return work / "dist" / "qemu-q35" / version
+
+
+@pytest.fixture
+def small_rom(signing_setup, make_rom) -> Path:
+    path = signing_setup / "small.rom"
+    path.write_bytes(make_rom())
+    return path
+
+
+def test_cli_generated_private_key_is_0600_and_never_overwritten(signing_setup):
+    assert stat.S_IMODE(os.stat(signing_setup / "rel1.key").st_mode) == 0o600
+    result = warmboot(signing_setup, "keys", "generate", "rel1")
+    assert result.returncode == 1
+    assert result.stderr == "warmboot: error: rel1.key already exists; refusing to overwrite it\n"
+
+
+def test_cli_happy_path_on_the_real_coreboot_rom(signing_setup, real_rom):
+    release_dir = create(signing_setup, real_rom, "1.0.0")
+    assert sorted(p.name for p in release_dir.iterdir()) == [
+        "coreboot.rom", "manifest.json", "release.json", "roots"]
+    out = ok(signing_setup, "verify", "--root", "root.json", "--board", "qemu-q35",
+             "--state", "state.json", "--commit-state", str(release_dir))
+    assert out.startswith("OK qemu-q35 1.0.0 (security_version 1)")
+    assert "signed by 2 release key(s) of root version 1" in out
+    state = json.loads((signing_setup / "state.json").read_text())
+    assert state["boards"]["qemu-q35"] == {"version": "1.0.0", "security_version": 1}
+    shown = ok(signing_setup, "release", "show", str(release_dir))
+    assert "COREBOOT                 0x00800200 0x007ffe00" in shown
+
+
+def test_cli_rejects_a_tampered_image_with_status_14(signing_setup, small_rom):
+    release_dir = create(signing_setup, small_rom, "2.0.0")
+    rom = release_dir / "coreboot.rom"
+    data = bytearray(rom.read_bytes())
+    data[100] ^= 0xFF
+    rom.write_bytes(bytes(data))
+    result = warmboot(signing_setup, "verify", "--root", "root.json", "--board", "qemu-q35",
+                      str(release_dir))
+    assert result.returncode == EXIT_MISMATCH
+    assert "coreboot.rom does not match the signed sha256" in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_rejects_another_board_with_status_13(signing_setup, small_rom):
+    release_dir = create(signing_setup, small_rom, "3.0.0")
+    result = warmboot(signing_setup, "verify", "--root", "root.json", "--board", "qemu-i440fx",
+                      str(release_dir))
+    assert result.returncode == EXIT_WRONG_BOARD
+    assert "is for board 'qemu-q35', not 'qemu-i440fx'" in result.stderr
+
+
+def test_cli_rejects_a_rollback_with_status_12(signing_setup, small_rom):
+    newer, older = create(signing_setup, small_rom, "5.0.0"), create(signing_setup, small_rom,
+                                                                      "4.0.0")
+    state = signing_setup / "rollback-state.json"
+    ok(signing_setup, "verify", "--root", "root.json", "--board", "qemu-q35", "--state",
+       str(state), "--commit-state", str(newer))
+    result = warmboot(signing_setup, "verify", "--root", "root.json", "--board", "qemu-q35",
+                      "--state", str(state), str(older))
+    assert result.returncode == EXIT_ROLLBACK
+    assert "older than version 5.0.0" in result.stderr
+
+
+def test_cli_rejects_a_release_below_threshold_until_co_signed(signing_setup, small_rom):
+    ok(signing_setup, "release", "create", "--board", "qemu-q35", "--version", "6.0.0",
+       "--security-version", "1", "--rom", str(small_rom), "--manifest", "manifest.json",
+       "--key", "rel1.key", "--root", "root.json", "--dist", "dist")
+    release_dir = signing_setup / "dist" / "qemu-q35" / "6.0.0"
+    verify = ("verify", "--root", "root.json", "--board", "qemu-q35", str(release_dir))
+    result = warmboot(signing_setup, *verify)
+    assert result.returncode == EXIT_UNTRUSTED
+    assert "signed by 1 of the 2 required release keys" in result.stderr
+    ok(signing_setup, "release", "sign", str(release_dir), "--key", "rel2.key")
+    assert ok(signing_setup, *verify).startswith("OK qemu-q35 6.0.0")
+
+
+def test_cli_refuses_to_rewrite_a_published_release(signing_setup, small_rom):
+    create(signing_setup, small_rom, "7.0.0")
+    result = warmboot(signing_setup, "release", "create", "--board", "qemu-q35", "--version",
+                      "7.0.0", "--security-version", "1", "--rom", str(small_rom), "--manifest",
+                      "manifest.json", "--key", "rel1.key", "--dist", "dist")
+    assert result.returncode == 1
+    assert "release.json already exists; a published release is never rewritten" in result.stderr
