@@ -62,3 +62,18 @@ def build_board(name: str) -> BuiltBoard:
     return BuiltBoard(name, TOP / "build" / name)
 
 
+
+
+def copy_checkout(dest: Path) -> Path:
+    """A copy of the sources a build reads, so a test can change or build
+    them without touching this checkout; build/ inside it is relative like
+    ours, so SCons' cache serves the steps whose inputs are unchanged."""
+    import shutil
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in ("SConstruct", "python", "coreboot-config", "linuxboot", "payloads"):
+        src = TOP / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    return dest

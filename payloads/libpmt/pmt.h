@@ -274,6 +274,72 @@ _Static_assert(offsetof(struct pmt_cpu_record_v1, reserved1) == 368
 	       && sizeof(((struct pmt_cpu_record_v1 *)0)->reserved1) == 16,
 	       "pmt_cpu_record_v1.reserved1 offset and size");
 
+#define LB_TAG_WARMBOOT_PMT 0x57420001u
+
+/* coreboot PMT record: 56 bytes */
+#define LB_WARMBOOT_PMT_V1_SIZE 56
+#define LB_WARMBOOT_PMT_OFF_TAG 0
+#define LB_WARMBOOT_PMT_OFF_SIZE 4
+#define LB_WARMBOOT_PMT_OFF_ANCHOR_ADDR 8
+#define LB_WARMBOOT_PMT_OFF_ANCHOR_SIZE 16
+#define LB_WARMBOOT_PMT_OFF_FLAGS 20
+#define LB_WARMBOOT_PMT_OFF_REJECT_REASON 24
+#define LB_WARMBOOT_PMT_OFF_RESET_CAUSE 26
+#define LB_WARMBOOT_PMT_OFF_REJECT_ENTRY 28
+#define LB_WARMBOOT_PMT_OFF_GENERATION 32
+#define LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_BASE 40
+#define LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_SIZE 48
+
+struct lb_warmboot_pmt {
+	uint32_t tag;			/* LB_TAG_WARMBOOT_PMT */
+	uint32_t size;			/* bytes in this record: 56 for layout 1 */
+	uint64_t anchor_addr;		/* the PMT anchor: the CBMEM area the OS writes its table into */
+	uint32_t anchor_size;		/* bytes in the anchor */
+	uint32_t flags;			/* the table's flags as firmware left them; 0: no armed table */
+	uint16_t reject_reason;		/* RejectReason, 0 when accepted */
+	uint16_t reset_cause;		/* ResetCause firmware concluded for this boot */
+	uint32_t reject_entry;		/* entry that broke a rule, or 0xFFFFFFFF */
+	uint64_t generation;		/* generation of the table firmware processed */
+	uint64_t boot_window_base;	/* memory firmware and the payload reuse every boot */
+	uint64_t boot_window_size;	/* its size: the OS's BOOT_COPY source */
+};
+
+_Static_assert(sizeof(struct lb_warmboot_pmt) == 56,
+	       "lb_warmboot_pmt size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, tag) == 0
+	       && sizeof(((struct lb_warmboot_pmt *)0)->tag) == 4,
+	       "lb_warmboot_pmt.tag offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, size) == 4
+	       && sizeof(((struct lb_warmboot_pmt *)0)->size) == 4,
+	       "lb_warmboot_pmt.size offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, anchor_addr) == 8
+	       && sizeof(((struct lb_warmboot_pmt *)0)->anchor_addr) == 8,
+	       "lb_warmboot_pmt.anchor_addr offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, anchor_size) == 16
+	       && sizeof(((struct lb_warmboot_pmt *)0)->anchor_size) == 4,
+	       "lb_warmboot_pmt.anchor_size offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, flags) == 20
+	       && sizeof(((struct lb_warmboot_pmt *)0)->flags) == 4,
+	       "lb_warmboot_pmt.flags offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, reject_reason) == 24
+	       && sizeof(((struct lb_warmboot_pmt *)0)->reject_reason) == 2,
+	       "lb_warmboot_pmt.reject_reason offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, reset_cause) == 26
+	       && sizeof(((struct lb_warmboot_pmt *)0)->reset_cause) == 2,
+	       "lb_warmboot_pmt.reset_cause offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, reject_entry) == 28
+	       && sizeof(((struct lb_warmboot_pmt *)0)->reject_entry) == 4,
+	       "lb_warmboot_pmt.reject_entry offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, generation) == 32
+	       && sizeof(((struct lb_warmboot_pmt *)0)->generation) == 8,
+	       "lb_warmboot_pmt.generation offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, boot_window_base) == 40
+	       && sizeof(((struct lb_warmboot_pmt *)0)->boot_window_base) == 8,
+	       "lb_warmboot_pmt.boot_window_base offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, boot_window_size) == 48
+	       && sizeof(((struct lb_warmboot_pmt *)0)->boot_window_size) == 8,
+	       "lb_warmboot_pmt.boot_window_size offset and size");
+
 /* entry.type */
 enum pmt_entry_type {
 	PMT_ENTRY_PRESERVE = 1,

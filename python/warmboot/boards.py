@@ -47,6 +47,15 @@ class QemuSpec:
 
 
 @dataclass(frozen=True)
+class TestOsSpec:
+    """The OS the end-to-end tests boot through LinuxBoot and crash."""
+
+    kernel: LinuxSpec
+    rootfs: str           # relative to the checkout
+    disk_mib: int
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     directory: Path
@@ -59,12 +68,15 @@ class Board:
     console_device: str
     console_baud: int
     qemu: QemuSpec
+    testos: TestOsSpec | None = None
 
-    def qemu_command(self, rom: Path, extra: tuple[str, ...] = ()) -> list[str]:
-        """The QEMU command line that boots rom on this board (serial not included)."""
+    def qemu_command(self, rom: Path, extra: tuple[str, ...] = (),
+                     memory: str | None = None) -> list[str]:
+        """The QEMU command line that boots rom on this board (serial not included);
+        memory overrides the board's RAM size."""
         q = self.qemu
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
-        return [q.system, "-M", q.machine, "-m", q.memory, "-smp", str(q.smp),
+        return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
                 *firmware, *q.args, *extra]
 
     def describe(self) -> dict:
@@ -130,8 +142,26 @@ def load_board(top: Path, name: str) -> Board:
     for frag in fragments:
         if not frag.is_file():
             raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+    testos = None
+    if "testos" in data:
+        to = _get(data, "testos", where, dict)
+        tw = where + " [testos]"
+        t_fragments = tuple(top / p for p in _get(to, "config", tw, list))
+        for frag in t_fragments:
+            if not frag.is_file():
+                raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+        testos = TestOsSpec(
+            kernel=LinuxSpec(arch=_get(lx, "arch", where + " [linux]"), config=t_fragments,
+                             image=_get(lx, "image", where + " [linux]"),
+                             target=_get(lx, "target", where + " [linux]"),
+                             cross_compile=lx.get("cross_compile", ""),
+                             cmdline=_get(to, "cmdline", tw)),
+            rootfs=_get(to, "rootfs", tw),
+            disk_mib=_get(to, "disk_mib", tw, int),
+        )
     return Board(
         name=name,
+        testos=testos,
         directory=directory,
         description=data.get("description", name),
         arch=arch,

@@ -114,10 +114,12 @@ class QemuMachine:
 
     @classmethod
     def for_board(cls, board: Board, rom: Path, log_path: Path, extra: tuple[str, ...] = (),
-                  monitor: bool = False, accel: str | None = None) -> "QemuMachine":
+                  monitor: bool = False, accel: str | None = None,
+                  memory: str | None = None) -> "QemuMachine":
         accel = accel or choose_accel(board)
-        sock = log_path.with_suffix(".monitor") if monitor else None
-        cmd = board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra))
+        # A UNIX socket path must be short (108 bytes): keep it out of the build tree.
+        sock = Path(tempfile.mkdtemp(prefix="warmboot-qemu-")) / "monitor" if monitor else None
+        cmd = board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra), memory)
         return cls(cmd, log_path, sock)
 
     # -- lifecycle --------------------------------------------------------
@@ -178,6 +180,8 @@ class QemuMachine:
                 pass
         if not self._log.closed:
             self._log.close()
+        if self.monitor_socket and self.monitor_socket.parent.name.startswith("warmboot-qemu-"):
+            shutil.rmtree(self.monitor_socket.parent, ignore_errors=True)
         return self.proc.returncode
 
     def __enter__(self) -> "QemuMachine":

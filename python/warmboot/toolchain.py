@@ -50,6 +50,7 @@ BUILD = (
     Requirement("apt-get", "apt"),
     Requirement("patch", "patch"),
     Requirement("python3", "python3"),
+    Requirement("mke2fs", "e2fsprogs", purpose="the test OS disk"),
 )
 
 RUN_X86_64 = (
@@ -65,6 +66,10 @@ TEST = (
     Requirement("qemu-system-aarch64", "qemu-system-arm", purpose="QEMU virt device trees"),
     Requirement("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu",
                 purpose="building the C validator and payloads for aarch64"),
+    Requirement("/usr/aarch64-linux-gnu/include/stdio.h", "libc6-dev-arm64-cross", "file",
+                "static aarch64 payload tools"),
+    Requirement("/usr/aarch64-linux-gnu/include/linux/kexec.h", "linux-libc-dev-arm64-cross",
+                "file", "static aarch64 payload tools"),
     Requirement("crash", "crash"),
     Requirement("makedumpfile", "makedumpfile"),
     Requirement("flashrom", "flashrom"),

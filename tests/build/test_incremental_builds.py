@@ -1,10 +1,11 @@
 """Builds are incremental: a second scons does nothing, and a change to the
 initramfs rebuilds neither coreboot nor the kernel."""
-import shutil
+import secrets
 
-from wbtest import TOP, run_scons
+from wbtest import copy_checkout, run_scons
 
-STEP_MARKERS = ("[coreboot]", "[linux]", "[initramfs]", "[cbfs]", "[manifest]", "[sources]")
+STEP_MARKERS = ("[coreboot]", "[linux]", "[initramfs]", "[cbfs]", "[manifest]", "[sources]",
+                "[payloads]", "[testos]")
 
 
 def test_second_scons_with_nothing_changed_does_no_work(q35):
@@ -20,24 +21,15 @@ def test_second_scons_with_nothing_changed_does_no_work(q35):
     print(f"no-op rebuild took {again.seconds:.2f} s")
 
 
-def copy_checkout(dest):
-    for part in ("SConstruct", "python", "coreboot-config", "linuxboot", "payloads"):
-        src = TOP / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / part)
-
-
 def test_changing_only_the_initramfs_rebuilds_neither_coreboot_nor_the_kernel(q35, tmp_path):
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    copy_checkout(checkout)
+    checkout = copy_checkout(tmp_path / "checkout")
     # The copy's first build comes out of the shared SCons cache.
     first = run_scons(["board=qemu-q35"], cwd=checkout)
     assert first.returncode == 0, first.output
     init = checkout / "linuxboot/initramfs/rootfs/init"
-    init.write_text(init.read_text().replace("exec setsid", "echo changed\nexec setsid"))
+    # A change never made before, so SCons' cache cannot already hold its result.
+    token = secrets.token_hex(8)
+    init.write_text(init.read_text().replace("exec setsid", f"echo {token}\nexec setsid"))
     dry = run_scons(["-n", "board=qemu-q35"], cwd=checkout)
     assert dry.returncode == 0, dry.output
     planned = [line for line in dry.output.splitlines() if line.startswith(STEP_MARKERS)]

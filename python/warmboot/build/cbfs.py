@@ -13,6 +13,7 @@ from pathlib import Path
 from SCons.Action import Action
 
 from warmboot.build.steps import StepError, fresh_log, run_logged, say, scons_step
+from warmboot.release import cbfstool_add_release_root_argv, release_root_cbfs_file
 
 PAYLOAD_NAME = "fallback/payload"
 
@@ -37,6 +38,13 @@ def _add_payload(target, source, env):
                            f"cmdline {cmdline!r})",
                    [str(cbfstool), str(tmp), "add-payload", "-n", PAYLOAD_NAME,
                     "-f", str(kernel), "-I", str(initramfs), "-C", cmdline], log)
+        root = env["WB_RELEASE_ROOT_FILE"]
+        if root:
+            # The release root, so LinuxBoot can verify what it boots (docs/releases.md).
+            embedded = Path(env.subst("$WB_BUILD")) / "release-root.json"
+            embedded.write_bytes(release_root_cbfs_file(Path(root).read_bytes()))
+            run_logged("cbfs", f"embedding the release root {root}",
+                       cbfstool_add_release_root_argv(cbfstool, tmp, embedded), log)
         with open(log, "a") as out:
             out.write(cbfs_print(cbfstool, tmp))
         os.replace(tmp, rom_out)
@@ -46,15 +54,18 @@ def _add_payload(target, source, env):
     return 0
 
 
-def cbfs_image(env, board, coreboot, kernel, initramfs):
-    """Target: coreboot.rom = the payload-less ROM plus the LinuxBoot payload."""
+def cbfs_image(env, board, coreboot, kernel, initramfs, release_root: str = ""):
+    """Target: coreboot.rom = the payload-less ROM plus the LinuxBoot payload,
+    and the newest release root when release_root names one."""
     base_rom, cbfstool = coreboot[0], coreboot[1]
-    settings = {"cmdline": board.linux.cmdline, "payload": PAYLOAD_NAME}
+    settings = {"cmdline": board.linux.cmdline, "payload": PAYLOAD_NAME,
+                "release_root": bool(release_root)}
     return env.Command(
         "$WB_BUILD/coreboot.rom",
-        [base_rom, cbfstool, kernel[0], initramfs, env.Value(json.dumps(settings, sort_keys=True))],
+        [base_rom, cbfstool, kernel[0], initramfs, *([release_root] if release_root else []),
+         env.Value(json.dumps(settings, sort_keys=True))],
         Action(_add_payload, "[cbfs] assembling $TARGET"),
-        WB_CMDLINE=board.linux.cmdline,
+        WB_CMDLINE=board.linux.cmdline, WB_RELEASE_ROOT_FILE=release_root,
     )
 
 

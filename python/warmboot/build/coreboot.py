@@ -20,6 +20,7 @@ from warmboot.build.steps import (StepError, check_config, config_options, copy_
                     jobs, run_logged, say, scons_step)
 
 COREBOOT_SERIES = "4.15"
+LIBPMT = "payloads/libpmt"
 
 
 def _make_env(src: Path) -> dict[str, str]:
@@ -68,10 +69,13 @@ def _build_coreboot(target, source, env):
             p.unlink()
 
     apply_patches(src, [Path(p) for p in env["WB_COREBOOT_PATCHES"]], log)
-    site_local = Path(env.subst("$WB_TOP")) / "coreboot-config" / "site-local"
+    top = Path(env.subst("$WB_TOP"))
+    site_local = top / "coreboot-config" / "site-local"
     if site_local.is_dir() and any(site_local.iterdir()):
         shutil.copytree(site_local, src / "site-local", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.md"))
+        # The PMT validator is shared with the payload tools: one copy in payloads/.
+        shutil.copytree(top / LIBPMT, src / "site-local" / "libpmt", dirs_exist_ok=True)
 
     fragment = board.coreboot.defconfig.read_text()
     fragment += f"\nCONFIG_COREBOOT_ROMSIZE_KB_{board.coreboot.rom_size_kib}=y\n"
@@ -104,6 +108,7 @@ def coreboot_build(env, board):
     patches = sorted((top / "coreboot-config" / "patches" / COREBOOT_SERIES).glob("*.patch"))
     site_local = sorted(p for p in (top / "coreboot-config" / "site-local").rglob("*")
                         if p.is_file() and p.suffix != ".md")
+    site_local += sorted((top / LIBPMT).glob("*.[ch]"))
     settings = {
         "mainboard": board.coreboot.mainboard,
         "rom_size_kib": board.coreboot.rom_size_kib,

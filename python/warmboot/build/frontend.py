@@ -16,7 +16,8 @@ from warmboot.sources.cache import SourceCache
 from warmboot.build import coreboot as coreboot_tool
 from warmboot.build import linux as linux_tool
 
-TOOLS = ("sources", "coreboot", "linux", "initramfs", "cbfs", "manifest", "qemu")
+TOOLS = ("sources", "coreboot", "linux", "payloads", "initramfs", "cbfs", "manifest", "sign",
+         "testos", "qemu")
 TOP = Path(__file__).resolve().parents[3]
 
 
@@ -34,6 +35,11 @@ def help_text(variables_help: str) -> str:
         "targets:",
         "  (default)   build build/<board>/coreboot.rom and build/<board>/manifest.json",
         "  run         build, then boot the image in QEMU with the serial console here",
+        "  testos      the test OS (kernel with debug info, initramfs, ext2 disk) the",
+        "              end-to-end crash-dump tests boot through LinuxBoot",
+        "  release     sign a release into dist/<board>/<version>/ (docs/releases.md):",
+        "              version=1.2.0 security_version=3 keys=a.key[,b.key]",
+        "              release_root=root1.json[,root2.json] [expires_days=365]",
         "",
         "boards:",
     ]
@@ -92,8 +98,9 @@ def configure(env):
                           "linux": linux_tool.tool_versions(),
                           "initramfs": {"xz": toolchain.tool_version(["xz", "--version"])}},
     )
-    # Content signatures, but skip re-hashing files whose timestamp is unchanged.
-    env.Decider("content-timestamp")
+    # Content signatures. content-timestamp would skip re-hashing files whose
+    # mtime looks unchanged, and so miss an edit made within the same second.
+    env.Decider("content")
     cache.scons.mkdir(parents=True, exist_ok=True)
     env.CacheDir(str(cache.scons))
     S.SConsignFile(str(build / ".sconsign"))
@@ -108,11 +115,20 @@ def image(env, board):
         fail(str(exc))
 
 
+def _roots(env) -> list[str]:
+    return [p for p in env.get("release_root", "").split(",") if p]
+
+
 def _image(env, board):
     coreboot = env.CorebootBuild(board)
     kernel = env.LinuxBuild(board)
-    initramfs = env.InitramfsBuild(board)
-    rom = env.CbfsImage(board, coreboot, kernel, initramfs)
+    tools = env.PayloadTools(board)
+    # LinuxBoot captures the crash, disarms the table and boots the OS.
+    initramfs = env.InitramfsBuild(board, extra=[(f"/bin/{name}", tools[name]) for name in
+                                                 ("dumpcap", "pmtctl", "wbkexec")])
+    roots = _roots(env)
+    rom = env.CbfsImage(board, coreboot, kernel, initramfs,
+                        release_root=str(Path(roots[-1]).resolve()) if roots else "")
     manifest = env.BuildManifest(
         board,
         outputs={"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
@@ -124,4 +140,18 @@ def _image(env, board):
     )
     env.QemuRun(board, rom)
     env.Clean(rom, env.subst("$WB_BUILD"))
+    if board.testos:
+        os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos",
+                                   vmlinux=True)
+        os_initramfs = env.InitramfsBuild(board, extra=[("/bin/pmtctl", tools["pmtctl"])],
+                                          variant="testos-initramfs",
+                                          rootfs=board.testos.rootfs)
+        disk = env.TestOsDisk(board, os_kernel[0], os_initramfs)
+        env.Alias("testos", [disk, os_kernel])
+    if "release" in S.COMMAND_LINE_TARGETS:
+        env.Release(board, rom[0], manifest[0], version=env.get("version", ""),
+                    security_version=env.get("security_version", ""),
+                    keys=env.get("keys", ""), roots=roots,
+                    dist=env.get("dist", "") or str(TOP / "dist"),
+                    expires_days=env.get("expires_days", "365"))
     return [rom, manifest]

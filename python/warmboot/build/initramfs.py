@@ -58,12 +58,13 @@ def _build_initramfs(target, source, env):
     gen = Path(str(source[0]))
     busybox = env.SourceTree(board.busybox_source).path
     extra = [(dest, Path(src)) for dest, src in env["WB_INITRAMFS_EXTRA"]]
+    variant = env["WB_INITRAMFS_VARIANT"]
     listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox,
-                        top / "linuxboot/initramfs/rootfs", extra)
+                        top / env["WB_INITRAMFS_ROOTFS"], extra)
     logs = Path(env.subst("$WB_LOGS"))
-    log = fresh_log(logs / "initramfs.log")
-    (logs / "initramfs.list").write_text(listing)
-    say("initramfs", f"packing {listing.count(chr(10))} entries (list: {logs / 'initramfs.list'})")
+    log = fresh_log(logs / f"{variant}.log")
+    (logs / f"{variant}.list").write_text(listing)
+    say("initramfs", f"packing {listing.count(chr(10))} entries (list: {logs / variant}.list)")
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "wb") as xz_out, open(log, "ab") as err:
         gen_proc = subprocess.Popen([str(gen), "-t", MTIME, "/dev/stdin"], stdin=subprocess.PIPE,
@@ -81,22 +82,33 @@ def _build_initramfs(target, source, env):
     return 0
 
 
-def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None):
-    """Target: initramfs.cpio.xz. extra: (path in the initramfs, SCons node) pairs."""
+def _gen_init_cpio(env):
+    if "WB_GEN_INIT_CPIO" not in env:
+        env["WB_GEN_INIT_CPIO"] = env.Command(
+            "$WB_BUILD/host/gen_init_cpio", env.PinnedSource("linux"),
+            Action(_build_gen_init_cpio, "[initramfs] building gen_init_cpio"))
+    return env["WB_GEN_INIT_CPIO"]
+
+
+def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
+                    variant: str = "initramfs", rootfs: str = "linuxboot/initramfs/rootfs"):
+    """Target: <variant>/initramfs.cpio.xz holding the skeleton, busybox, the
+    files under rootfs (relative to the checkout) and extra: (path in the
+    initramfs, SCons node) pairs."""
     top = Path(env.Dir("#").abspath)
-    gen = env.Command("$WB_BUILD/host/gen_init_cpio", env.PinnedSource("linux"),
-                      Action(_build_gen_init_cpio, "[initramfs] building gen_init_cpio"))
-    rootfs = sorted(p for p in (top / "linuxboot/initramfs/rootfs").rglob("*") if p.is_file())
+    gen = _gen_init_cpio(env)
+    rootfs_files = sorted(p for p in (top / rootfs).rglob("*") if p.is_file())
     extra = extra or []
-    modes = {str(p.relative_to(top)): oct(p.stat().st_mode & 0o777) for p in rootfs}
+    modes = {str(p.relative_to(top)): oct(p.stat().st_mode & 0o777) for p in rootfs_files}
     settings = {"xz": XZ_ARGS, "mtime": MTIME, "modes": modes,
                 "extra": [dest for dest, _ in extra], "busybox": board.busybox_source}
     return env.Command(
-        "$WB_BUILD/initramfs/initramfs.cpio.xz",
+        f"$WB_BUILD/{variant}/initramfs.cpio.xz",
         [gen, env.PinnedSource(board.busybox_source),
-         str(top / "linuxboot/initramfs/skeleton.list"), *map(str, rootfs),
+         str(top / "linuxboot/initramfs/skeleton.list"), *map(str, rootfs_files),
          *[node for _, node in extra], env.Value(json.dumps(settings, sort_keys=True))],
-        Action(_build_initramfs, "[initramfs] packing initramfs for $WB_BOARD"),
+        Action(_build_initramfs, f"[initramfs] packing {variant} for $WB_BOARD"),
+        WB_INITRAMFS_VARIANT=variant, WB_INITRAMFS_ROOTFS=rootfs,
         WB_INITRAMFS_EXTRA=[(dest, env.File(node).abspath if not isinstance(node, list)
                              else env.File(node[0]).abspath) for dest, node in extra],
     )

@@ -54,11 +54,11 @@ def configure_kernel(src: Path, obj: Path, spec, log: Path, env: dict[str, str])
 
 @scons_step
 def _build_kernel(target, source, env):
-    board = env["WB_BOARD_OBJ"]
-    spec = board.linux
-    image_out, config_out = (Path(str(t)) for t in target)
-    obj = Path(env.subst("$WB_BUILD")) / "linux" / "obj"
-    log = fresh_log(Path(env.subst("$WB_LOGS")) / "linux.log")
+    spec = env["WB_KERNEL_SPEC"]
+    variant = env["WB_KERNEL_VARIANT"]
+    image_out, config_out, *rest = (Path(str(t)) for t in target)
+    obj = Path(env.subst("$WB_BUILD")) / variant / "obj"
+    log = fresh_log(Path(env.subst("$WB_LOGS")) / f"{variant}.log")
     src = env.SourceTree("linux").path
     make_env = host_env(KBUILD_ENV)
     configure_kernel(src, obj, spec, log, make_env)
@@ -68,12 +68,18 @@ def _build_kernel(target, source, env):
     say("linux", f"done in {seconds:.0f} s")
     copy_file(obj / spec.image, image_out)
     copy_file(obj / ".config", config_out)
+    if rest:  # vmlinux, with its debug info, for crash(8) and gdb
+        copy_file(obj / "vmlinux", rest[0])
     return 0
 
 
-def linux_build(env, board):
-    """Targets: the kernel image and its merged .config."""
-    spec = board.linux
+def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = False):
+    """Targets: the kernel image, its merged .config and optionally vmlinux.
+
+    spec defaults to the board's LinuxBoot kernel; variant names the output
+    directory, so the test OS kernel builds beside it without interference.
+    """
+    spec = spec or board.linux
     stamp = env.PinnedSource("linux")
     compiler = (spec.cross_compile or "") + "gcc"
     settings = {
@@ -83,10 +89,14 @@ def linux_build(env, board):
                   **env["WB_TOOL_VERSIONS"]["linux"]},
     }
     image_name = Path(spec.image).name
+    outputs = [f"$WB_BUILD/{variant}/{image_name}", f"$WB_BUILD/{variant}/config"]
+    if vmlinux:
+        outputs.append(f"$WB_BUILD/{variant}/vmlinux")
     targets = env.Command(
-        [f"$WB_BUILD/linux/{image_name}", "$WB_BUILD/linux/config"],
+        outputs,
         [stamp, *map(str, spec.config), env.Value(json.dumps(settings, sort_keys=True))],
-        Action(_build_kernel, f"[linux] building {image_name} for $WB_BOARD"),
+        Action(_build_kernel, f"[linux] building {variant} {image_name} for $WB_BOARD"),
+        WB_KERNEL_SPEC=spec, WB_KERNEL_VARIANT=variant,
     )
     if env.IsOverride("linux"):
         env.AlwaysBuild(targets)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import say, scons_step
+from warmboot.build.steps import scons_step
 
 MANIFEST_FORMAT = "warmboot-build-manifest/1"
 
@@ -43,7 +43,6 @@ def _write_manifest(target, source, env):
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, out)
-    say("manifest", str(out))
     return 0
 
 

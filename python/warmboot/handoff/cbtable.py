@@ -19,7 +19,7 @@ from typing import Iterable, Union
 
 from ..errors import WarmbootError
 from .physmem import PhysicalMemory, PhysicalMemoryError
-from .pmt import NO_ENTRY, PmtFlags, RejectReason, ResetCause
+from .pmt import NO_ENTRY, Field, Layout, PmtFlags, RejectReason, ResetCause
 
 
 class CbtableError(WarmbootError):
@@ -54,12 +54,25 @@ RECORD_HEADER = struct.Struct("<II")        # struct lb_record: tag, size
 MEMORY_RANGE = struct.Struct("<QQI")        # struct lb_memory_range (lb_uint64 = lo, hi)
 FORWARD = struct.Struct("<Q")               # struct lb_forward body
 CBMEM_ENTRY = struct.Struct("<QII")         # struct lb_cbmem_entry body
-# struct lb_warmboot_pmt body: anchor_addr, anchor_size, flags, reject_reason,
-# reset_cause, reject_entry, generation, boot_window_base, boot_window_size
-# (docs/handoff.md)
-PMT_RECORD = struct.Struct("<QIIHHIQQQ")
+# struct lb_warmboot_pmt (docs/handoff.md), defined once here; payloads/libpmt/pmt.h
+# carries the generated C struct that coreboot and the payload tools use.
+PMT_RECORD_LAYOUT = Layout("coreboot PMT record", "lb_warmboot_pmt", "LB_WARMBOOT_PMT", (
+    Field("tag", "u32", "LB_TAG_WARMBOOT_PMT"),
+    Field("size", "u32", "bytes in this record: 56 for layout 1"),
+    Field("anchor_addr", "u64", "the PMT anchor: the CBMEM area the OS writes its table into"),
+    Field("anchor_size", "u32", "bytes in the anchor"),
+    Field("flags", "u32", "the table's flags as firmware left them; 0: no armed table"),
+    Field("reject_reason", "u16", "RejectReason, 0 when accepted"),
+    Field("reset_cause", "u16", "ResetCause firmware concluded for this boot"),
+    Field("reject_entry", "u32", "entry that broke a rule, or 0xFFFFFFFF"),
+    Field("generation", "u64", "generation of the table firmware processed"),
+    Field("boot_window_base", "u64", "memory firmware and the payload reuse every boot"),
+    Field("boot_window_size", "u64", "its size: the OS's BOOT_COPY source"),
+), under_crc=False)
+# The record's body, after struct lb_record's tag and size.
+PMT_RECORD = struct.Struct("<" + "".join(f.format for f in PMT_RECORD_LAYOUT.fields[2:]))
 
-PMT_RECORD_SIZE = RECORD_HEADER.size + PMT_RECORD.size   # 56: a multiple of 8
+PMT_RECORD_SIZE = PMT_RECORD_LAYOUT.size                  # 56: a multiple of 8
 assert PMT_RECORD_SIZE % 8 == 0
 
 # Where x86 firmware leaves the table (or a forwarding table) for payloads and

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pmt
+from . import cbtable, pmt
 from .pmt import Field, Layout, PmtError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -141,6 +141,9 @@ def render_header() -> str:
     ]
     for layout in pmt.LAYOUTS:
         lines += _c_layout(layout)
+    # The coreboot table record that advertises the anchor (docs/handoff.md).
+    lines += [f"#define LB_TAG_WARMBOOT_PMT {cbtable.LB_TAG_WARMBOOT_PMT:#010x}u", ""]
+    lines += _c_layout(cbtable.PMT_RECORD_LAYOUT)
     for c_name, prefix, members, doc in _C_ENUMS:
         lines += _c_enum(c_name, prefix, members, doc)
     lines += _c_bits("PMT_FLAG_", pmt.PmtFlags, "header.flags")

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Ramstage: reserve what the OS asked to keep, so neither coreboot's payload
+ * loader nor the payload kernel touches it, and tell the payload and the OS
+ * where the anchor is, what happened to the table and where the boot
+ * memory window is.
+ */
+
+#include <boot/coreboot_tables.h>
+#include <bootmem.h>
+#include <cbmem.h>
+#include <console/console.h>
+#include <string.h>
+
+#include "warmboot.h"
+
+/* The anchor's table, if romstage acted on it on this boot. */
+static const struct pmt_header_v1 *accepted_table(void)
+{
+	const struct pmt_header_v1 *hdr = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
+	struct warmboot_judge judge;
+	uint32_t bad_entry;
+
+	if (!hdr || !(hdr->flags & PMT_FLAG_ARMED) || !(hdr->flags & PMT_FLAG_COPY_DONE)
+	    || (hdr->flags & PMT_FLAG_REJECTED))
+		return NULL;
+	/* Judge again: firmware state must not rest on memory the OS can write. */
+	warmboot_judge_init(&judge, (uintptr_t)hdr, hdr->arm_cookie);
+	if (warmboot_check(hdr, &judge, &bad_entry)) {
+		printk(BIOS_ERR, "warmboot: PMT changed since romstage; not reserving\n");
+		return NULL;
+	}
+	return hdr;
+}
+
+void bootmem_platform_add_ranges(void)
+{
+	const uint64_t top = (uintptr_t)cbmem_top();
+	const struct pmt_header_v1 *hdr;
+	struct pmt_entry_v1 e;
+	void *cbmem_base;
+	size_t cbmem_size;
+	uint32_t i;
+
+	/* The band CBMEM may grow into is never the OS's (see Kconfig). */
+	cbmem_get_region(&cbmem_base, &cbmem_size);
+	if ((uintptr_t)cbmem_base < top - CONFIG_WARMBOOT_CBMEM_BAND)
+		printk(BIOS_ERR, "warmboot: CBMEM (%zu KiB) outgrew WARMBOOT_CBMEM_BAND\n",
+		       cbmem_size >> 10);
+	else if ((uintptr_t)cbmem_base > top - CONFIG_WARMBOOT_CBMEM_BAND)
+		bootmem_add_range(top - CONFIG_WARMBOOT_CBMEM_BAND,
+				  (uintptr_t)cbmem_base - (top - CONFIG_WARMBOOT_CBMEM_BAND),
+				  BM_MEM_RESERVED);
+
+	hdr = accepted_table();
+	if (!hdr)
+		return;
+	for (i = 0; i < hdr->entry_count; i++) {
+		pmt_entry_get(hdr, hdr, i, &e);
+		if (e.type == PMT_ENTRY_PRESERVE && e.base != (uintptr_t)hdr)
+			bootmem_add_range(e.base, e.size, BM_MEM_RESERVED);
+		else if (e.type == PMT_ENTRY_BOOT_COPY)
+			bootmem_add_range(e.dest, e.size, BM_MEM_RESERVED);
+	}
+	printk(BIOS_INFO, "warmboot: reserved the preserved regions of PMT generation %llu\n",
+	       (unsigned long long)hdr->generation);
+}
+
+void lb_board(struct lb_header *header)
+{
+	const struct pmt_header_v1 *hdr = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
+	struct lb_warmboot_pmt *rec;
+
+	if (!hdr)
+		return;
+	rec = (struct lb_warmboot_pmt *)lb_new_record(header);
+	memset(rec, 0, sizeof(*rec));
+	rec->tag = LB_TAG_WARMBOOT_PMT;
+	rec->size = sizeof(*rec);
+	rec->anchor_addr = (uintptr_t)hdr;
+	rec->anchor_size = CONFIG_WARMBOOT_ANCHOR_SIZE;
+	rec->boot_window_base = CONFIG_WARMBOOT_BOOT_WINDOW_BASE;
+	rec->boot_window_size = CONFIG_WARMBOOT_BOOT_WINDOW_SIZE;
+	rec->reject_entry = PMT_NO_ENTRY;
+	if (memcmp(hdr->magic, PMT_MAGIC, PMT_MAGIC_SIZE) != 0)
+		return;
+	rec->flags = hdr->flags;
+	rec->reject_reason = hdr->reject_reason;
+	rec->reset_cause = hdr->reset_cause;
+	rec->reject_entry = hdr->flags & PMT_FLAG_REJECTED ? hdr->reject_entry : PMT_NO_ENTRY;
+	rec->generation = hdr->generation;
+}

@@ -1,0 +1,66 @@
+"""SCons tool: the test OS disk, the "production" system LinuxBoot boots.
+
+An ext2 image holding boot/bzImage, boot/initramfs.cpio.xz, boot/cmdline and
+an empty crash/ directory, where LinuxBoot's capture writes its vmcores. It
+is made with mke2fs -d from a staging directory (no mounting, no root), and
+sparse, so its nominal size (room for a vmcore of all guest RAM) costs
+little disk.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from SCons.Action import Action
+
+from warmboot.build.steps import fresh_log, host_env, run_logged, say, scons_step
+
+# Fixed so two builds of the image differ only where their inputs do.
+FS_UUID = "5741524d-424f-4f54-8000-000000000001"
+
+
+@scons_step
+def _build_disk(target, source, env):
+    spec = env["WB_TESTOS"]
+    image = Path(str(target[0]))
+    kernel, initramfs = Path(str(source[0])), Path(str(source[1]))
+    stage = image.parent / "disk-root"
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "boot").mkdir(parents=True)
+    (stage / "crash").mkdir()
+    shutil.copy2(kernel, stage / "boot" / "bzImage")
+    shutil.copy2(initramfs, stage / "boot" / "initramfs.cpio.xz")
+    (stage / "boot" / "cmdline").write_text(spec.kernel.cmdline + "\n")
+    log = fresh_log(Path(env.subst("$WB_LOGS")) / "testos-disk.log")
+    tmp = image.with_name(f".{image.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    run_logged("testos", f"making the {spec.disk_mib} MiB ext2 OS disk",
+               ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-U", FS_UUID,
+                "-E", "root_owner=0:0", "-d", str(stage), str(tmp), f"{spec.disk_mib}M"],
+               log, env=host_env({"E2FSPROGS_FAKE_TIME": "1"}))
+    os.replace(tmp, image)
+    say("testos", f"{image} ready")
+    return 0
+
+
+def testos_disk(env, board, kernel, initramfs):
+    """Target: <build>/testos/os.img."""
+    spec = board.testos
+    settings = {"cmdline": spec.kernel.cmdline, "disk_mib": spec.disk_mib, "uuid": FS_UUID}
+    disk = env.Command("$WB_BUILD/testos/os.img",
+                       [kernel, initramfs, env.Value(json.dumps(settings, sort_keys=True))],
+                       Action(_build_disk, "[testos] making the OS disk for $WB_BOARD"),
+                       WB_TESTOS=spec)
+    env.NoCache(disk)  # sparse: a cache copy would write every byte
+    return disk
+
+
+def generate(env):
+    env.AddMethod(testos_disk, "TestOsDisk")
+
+
+def exists(env):
+    return True

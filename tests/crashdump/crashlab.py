@@ -1,0 +1,112 @@
+"""The crash-dump end-to-end harness (imported as crashlab): qemu-q35 firmware + LinuxBoot + the test
+OS on a virtio disk, driven over the serial console and the QEMU monitor."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from warmboot.boards import load_board
+from warmboot.qemu import QemuMachine
+from wbtest import TOP, run_scons
+
+GUEST_RAM = "512M"
+GUEST_RAM_BYTES = 512 << 20
+BANNER = "bootblock starting"
+
+
+@dataclass(frozen=True)
+class CrashImages:
+    rom: Path
+    disk: Path
+    vmlinux: Path
+    build: Path
+
+
+def build_crash_images() -> CrashImages:
+    """`scons board=qemu-q35 .`: the ROM, the test OS disk and its vmlinux."""
+    result = run_scons(["board=qemu-q35", "."])
+    log = TOP / "build" / "pytest-scons-testos.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(result.output)
+    if result.returncode != 0:
+        raise AssertionError(f"scons board=qemu-q35 . failed (see {log}):\n"
+                             + "\n".join(result.output.splitlines()[-40:]))
+    build = TOP / "build" / "qemu-q35"
+    return CrashImages(build / "coreboot.rom", build / "testos" / "os.img",
+                       build / "testos" / "vmlinux", build)
+
+
+class Lab:
+    """One test's machine: its own copy of the OS disk, its own serial log."""
+
+    def __init__(self, images: CrashImages, workdir: Path, name: str):
+        self.images = images
+        self.board = load_board(TOP, "qemu-q35")
+        self.workdir = workdir
+        self.disk = workdir / "os.img"
+        subprocess.run(["cp", "--sparse=always", str(images.disk), str(self.disk)], check=True)
+        self.logs = images.build / "logs"
+        self.name = name
+        self.ram_file: Path | None = None
+        self.boots = 0
+
+    def start(self, retain_ram: bool = False) -> QemuMachine:
+        """Power on. With retain_ram, guest RAM is a file that outlives QEMU,
+        like DRAM that kept its contents through a short power loss."""
+        extra = ["-drive", f"file={self.disk},if=virtio,format=raw"]
+        if retain_ram:
+            self.ram_file = self.ram_file or self.workdir / "ram"
+            extra += ["-object", f"memory-backend-file,id=ram,size={GUEST_RAM},"
+                                 f"mem-path={self.ram_file},share=on",
+                      "-machine", "memory-backend=ram"]
+        self.boots += 1
+        log = self.logs / f"{self.name}-boot{self.boots}.log"
+        return QemuMachine.for_board(self.board, self.images.rom, log, tuple(extra),
+                                     monitor=True, memory=GUEST_RAM).start()
+
+    def shell(self, vm: QemuMachine, command: str, pattern: str, timeout: float = 60):
+        """Run command in the guest shell; wait for a complete line matching pattern."""
+        vm.send(command + "\n")
+        return vm.wait_for_line(pattern, timeout)
+
+    # -- the OS disk, read on the host without mounting ------------------
+    def crash_dirs(self) -> list[str]:
+        out = subprocess.run(["debugfs", "-R", "ls -p /crash", str(self.disk)],
+                             capture_output=True, text=True, check=True).stdout
+        names = [line.split("/")[5] for line in out.splitlines() if line.startswith("/")]
+        return sorted(n for n in names if n not in (".", ".."))
+
+    def crash_files(self, directory: str) -> list[str]:
+        out = subprocess.run(["debugfs", "-R", f"ls -p /crash/{directory}", str(self.disk)],
+                             capture_output=True, text=True, check=True).stdout
+        names = [line.split("/")[5] for line in out.splitlines() if line.startswith("/")]
+        return sorted(n for n in names if n not in (".", ".."))
+
+    def extract(self, path: str, dest: Path) -> Path:
+        subprocess.run(["debugfs", "-R", f"dump {path} {dest}", str(self.disk)],
+                       capture_output=True, check=True)
+        if not dest.exists():
+            raise AssertionError(f"{path} is not on the OS disk")
+        return dest
+
+    def put(self, host_file: Path, path: str) -> None:
+        """Copy a host file onto the OS disk (QEMU must not be running)."""
+        subprocess.run(["debugfs", "-w", "-R", f"write {host_file} {path}", str(self.disk)],
+                       capture_output=True, check=True)
+
+
+def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
+    """Wait for LinuxBoot, then the OS it kexecs; returns seconds since power-on."""
+    vm.wait_for("warmboot: linuxboot ready", timeout)
+    vm.wait_for("warmboot: booting the OS", timeout)
+    vm.wait_for("warmboot: os armed", timeout)
+    vm.wait_for("warmboot: os ready", 60)
+    return vm.elapsed()
+
+
+def count(text: str, needle: str) -> int:
+    return len(re.findall(re.escape(needle), text))

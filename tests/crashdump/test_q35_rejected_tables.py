@@ -1,0 +1,76 @@
+"""Firmware refuses a table with a bad CRC, one with overlapping regions and
+one whose copy destination lies over firmware memory: each time it logs the
+reason and boots normally; nothing is copied and nothing is captured."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from crashlab import BANNER, boot_to_os, count
+from warmboot.handoff import pmt as pmtlib
+
+
+def registered_table(vm, path) -> bytes:
+    """The table the OS armed, read from guest memory by the host."""
+    anchor = int(re.search(r"warmboot: PMT anchor at (0x[0-9a-f]+)", vm.output).group(1), 16)
+    vm.monitor(f'pmemsave {anchor:#x} {pmtlib.HEADER_SIZE:#x} "{path}"')
+    header = path.read_bytes()
+    size = int.from_bytes(header[24:28], "little")
+    vm.monitor(f'pmemsave {anchor:#x} {size:#x} "{path}"')
+    return path.read_bytes()
+
+
+def corrupt(table: bytes, how: str) -> bytes:
+    t = pmtlib.decode(table)
+    if how == "bad-crc":
+        data = bytearray(table)
+        data[pmtlib.HEADER_SIZE + 1] ^= 0x40          # an entry byte; CRC not updated
+        return bytes(data)
+    if how == "overlap":
+        first = next(e for e in t.entries if e.type == pmtlib.EntryType.PRESERVE)
+        clash = dataclasses.replace(first, base=first.base, size=first.size)
+        return pmtlib.encode(dataclasses.replace(t, entries=t.entries + (clash,)))
+    if how == "dest-in-firmware":
+        cbmem = t.table_addr + 0x10000        # just above the anchor: coreboot's CBMEM
+        entries = tuple(dataclasses.replace(e, dest=cbmem)
+                        if e.type == pmtlib.EntryType.BOOT_COPY else e for e in t.entries)
+        return pmtlib.encode(dataclasses.replace(t, entries=entries))
+    raise ValueError(how)
+
+
+@pytest.mark.parametrize("how, reason, code", [
+    ("bad-crc", "bad CRC", "BAD_CRC"),
+    ("overlap", "overlapping entries", "OVERLAP"),
+    ("dest-in-firmware", "destination in firmware memory", "DEST_IN_FIRMWARE"),
+])
+def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, reason, code):
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        good = registered_table(vm, tmp_path / "armed.bin")
+    pmtlib.validate(good)
+    bad = corrupt(good, how)
+    (tmp_path / "bad.bin").write_bytes(bad)
+    lab.put(tmp_path / "bad.bin", "/bad.bin")
+
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/bad.bin && "
+                "echo WRITTEN\n")
+        vm.wait_for_line("WRITTEN", 60)
+        mark = len(vm.output)
+        vm.send("reboot -f\n")                 # a warm reset with the broken table armed
+        vm.wait_for(f"warmboot: PMT rejected: {reason}", 120)
+        boot_to_os(lab, vm)
+        # The coreboot record tells the OS what firmware made of the table.
+        status = lab.shell(vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'",
+                           r"BOOT: (flags .*)").group(1)
+        rest = vm.output[mark:]
+    assert count(rest, BANNER) == 1
+    assert "accepted" not in rest and "copied" not in rest
+    assert "crash dump" not in rest
+    assert lab.crash_dirs() == []
+    assert "REJECTED" in status and f"reject {code}" in status, status
