@@ -1,0 +1,32 @@
+"""Lab flashing: put a signed warmboot release on a lab board, or leave the board as it was.
+
+`warmboot-lab flash` (cli.py) runs the flow in flow.py for one place of a
+lab configuration (config.py, a TOML file): download the release (download.py),
+verify it with warmboot.release, check the flash chip's identity and back it
+up (flashrom.py), write and verify, power-cycle (power.py) and watch the
+serial console (console.py) for the boot markers; on any failure after the
+write started, restore the backup and check that it boots. A lock per place
+(lock.py) and deferred signals (signals.py) keep two runs, or a Ctrl-C, from
+leaving half a chip behind. Every run leaves <run-dir>/result.json
+(record.py). The format, the flow and the outcomes are in docs/lab.md.
+
+Every failure is a `LabError` subclass (errors.py), or a
+`warmboot.release.ReleaseError` from verification.
+"""
+from .config import (BootMarker, BootSettings, FlashromSettings, LabConfig, LabSettings, Place,
+                     PowerSettings, SerialConsole, TcpConsole, load_lab_config, parse_lab_config)
+from .errors import (BackupError, BoardIdentityError, BootCheckError, ConfigError, ConsoleError,
+                     DownloadError, FlashromError, FlashVerifyError, LabError, PlaceBusyError,
+                     PowerError, RunInterruptedError)
+from .flashrom import ProbedChip, parse_probe_output, select_chip
+from .flow import FlashRequest, flash_place
+from .record import EXIT_CODES, Outcome, RunRecord
+
+__all__ = [
+    "BackupError", "BoardIdentityError", "BootCheckError", "BootMarker", "BootSettings",
+    "ConfigError", "ConsoleError", "DownloadError", "EXIT_CODES", "FlashRequest",
+    "FlashVerifyError", "FlashromError", "FlashromSettings", "LabConfig", "LabError",
+    "LabSettings", "Outcome", "Place", "PlaceBusyError", "PowerError", "PowerSettings",
+    "ProbedChip", "RunInterruptedError", "RunRecord", "SerialConsole", "TcpConsole",
+    "flash_place", "load_lab_config", "parse_lab_config", "parse_probe_output", "select_chip",
+]

@@ -1,0 +1,100 @@
+"""A flashrom that misbehaves on purpose, for fault injection in the lab tests.
+
+The lab config names it as the flashrom command:
+
+    command = [PYTHON, "fake_flashrom.py", MODE, CHIP_FILE, STATE_DIR]
+
+and warmboot-lab appends flashrom's own arguments. Everything not touched by
+MODE is passed to the real flashrom (the dummy programmer on CHIP_FILE), with
+the same standard input, so probes, reads, writes and verifies stay real.
+STATE_DIR counts the writes (`writes`) and reads (`reads`) and holds
+`writing` (`reading`) while a slow write (read) is in progress, so a test
+knows when to signal.
+
+Modes:
+  fail-first-write     the first write erases 4 MiB of the chip (FMAP, CBFS), then
+                       fails: a half-written chip
+  fail-every-write     every write does that: the rollback cannot restore the chip
+  lie-on-first-write   the first write flips a byte of the image, writes it, and
+                       reports success
+  slow-first-write     the first write waits 3 s before it starts (time to send a signal)
+  hang-on-first-write  the first write never ends (a programmer that stopped answering)
+  slow-reads           every read waits 3 s before it starts
+  unstable-reads       the second read returns contents with one byte changed
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# The qemu-q35 image's FMAP and COREBOOT region (its CBFS) start at 8 MiB.
+ERASED_OFFSET = 8 << 20
+ERASED_LENGTH = 4 << 20
+LIE_OFFSET = (8 << 20) + (1 << 20)  # inside fallback/payload
+
+
+def count(state: Path, what: str) -> int:
+    """Increment and return STATE/what (1 for the first call)."""
+    path = state / what
+    number = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(number))
+    return number
+
+
+def half_write(chip: Path) -> int:
+    """What a write cut off by a programmer failure leaves: erased blocks, then an error."""
+    sys.stdin.buffer.read()
+    with open(chip, "r+b") as handle:
+        handle.seek(ERASED_OFFSET)
+        handle.write(b"\xff" * ERASED_LENGTH)
+    print(f"Erasing and writing flash chip... FAILED at {ERASED_OFFSET:#010x}!")
+    print("Your flash chip is in an unknown state.")
+    return 1
+
+
+def real_flashrom(args: list[str], stdin: bytes | None = None) -> int:
+    return subprocess.run(["flashrom", *args], input=stdin,
+                          stdin=None if stdin is not None else sys.stdin).returncode
+
+
+def main() -> int:
+    mode, chip, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    args = sys.argv[4:]
+    state.mkdir(parents=True, exist_ok=True)
+    if "-w" in args:
+        writes = count(state, "writes")
+        if mode == "fail-every-write" or (mode == "fail-first-write" and writes == 1):
+            return half_write(chip)
+        if mode == "lie-on-first-write" and writes == 1:
+            image = bytearray(sys.stdin.buffer.read())
+            image[LIE_OFFSET] ^= 0xFF
+            real_flashrom(args, bytes(image))
+            return 0  # whatever flashrom said, claim success
+        if mode == "hang-on-first-write" and writes == 1:
+            while True:
+                time.sleep(60)
+        if mode == "slow-first-write" and writes == 1:
+            (state / "writing").touch()
+            time.sleep(3)
+            status = real_flashrom(args)
+            (state / "writing").unlink()
+            return status
+    if "-r" in args:
+        reads = count(state, "reads")
+        if mode == "slow-reads":
+            (state / "reading").touch()
+            time.sleep(3)
+        status = real_flashrom(args)
+        if mode == "unstable-reads" and reads == 2 and status == 0:
+            out = Path(args[args.index("-r") + 1])
+            data = bytearray(out.read_bytes())
+            data[0x1234] ^= 0x01
+            out.write_bytes(bytes(data))
+        return status
+    return real_flashrom(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
