@@ -15,3 +15,9 @@ def top() -> Path:
 def q35() -> BuiltBoard:
     """build/qemu-q35, built (or found up to date) by `scons board=qemu-q35`."""
     return build_board("qemu-q35")
+
+
+@pytest.fixture(scope="session")
+def virt() -> BuiltBoard:
+    """build/qemu-virt (aarch64), built (or found up to date) by `scons board=qemu-virt`."""
+    return build_board("qemu-virt")

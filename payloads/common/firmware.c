@@ -3,14 +3,18 @@
 
 #include "firmware.h"
 
-int wb_firmware_find(const struct wb_physmem *mem, struct wb_firmware *fw, char *why,
-		     size_t why_len)
+int wb_firmware_find(const struct wb_paths *paths, const struct wb_physmem *mem,
+		     struct wb_firmware *fw, char *why, size_t why_len)
 {
+	int rc;
+
 	/*
-	 * Only coreboot tables so far. The aarch64 boards will hand over the
-	 * anchor in the device tree instead (docs/handoff.md); that backend
-	 * reads /sys/firmware/fdt and is tried here first on aarch64.
+	 * The device tree first: an aarch64 kernel has one, an x86 kernel has
+	 * no /sys/firmware/devicetree and goes on to coreboot tables.
 	 */
+	rc = wb_dt_find(paths->sysfs, mem, fw, why, why_len);
+	if (rc <= 0)
+		return rc;
 	return wb_cbtable_find(mem, fw, why, why_len);
 }
 

@@ -5,9 +5,10 @@
  * of the table it found there, and the boot memory window it reuses on
  * every boot (docs/handoff.md, LB_TAG_WARMBOOT_PMT).
  *
- * wb_firmware_find() is the one lookup every tool uses. Its backend today
- * is x86 coreboot tables; an aarch64 device-tree backend (/chosen/
- * warmboot,pmt and warmboot,pmt-status) plugs in there.
+ * wb_firmware_find() is the one lookup every tool uses. Its backends are
+ * the device tree the kernel booted with (aarch64: /chosen/warmboot,* under
+ * SYSFS/firmware/devicetree/base, which is /proc/device-tree) and x86
+ * coreboot tables, tried in that order.
  */
 
 #ifndef WARMBOOT_FIRMWARE_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "options.h"
 #include "physmem.h"
 
 #define WB_LB_TAG_MEMORY 0x0001u
@@ -50,6 +52,12 @@ struct wb_firmware {
 	uint64_t generation;
 	uint64_t boot_window_base;
 	uint64_t boot_window_size;
+	/*
+	 * The reset mailbox of device-tree boards, where the OS's crash path
+	 * writes the arm cookie (no CMOS); size 0 when firmware has none.
+	 */
+	uint64_t mailbox_addr;
+	uint32_t mailbox_size;
 	/* Firmware's memory map (LB_TAG_MEMORY); mem_count 0 when absent. */
 	uint32_t mem_count;
 	int mem_truncated;
@@ -57,15 +65,32 @@ struct wb_firmware {
 };
 
 /*
- * Find firmware's PMT hand-off in physical memory. Returns 0, or -1 with a
- * one-line reason in why (nothing printed).
+ * Find firmware's PMT hand-off: in the device tree under paths->sysfs, else
+ * in physical memory. Returns 0, or -1 with a one-line reason in why
+ * (nothing printed).
  */
-int wb_firmware_find(const struct wb_physmem *mem, struct wb_firmware *fw, char *why,
-		     size_t why_len);
+int wb_firmware_find(const struct wb_paths *paths, const struct wb_physmem *mem,
+		     struct wb_firmware *fw, char *why, size_t why_len);
 
 /* The coreboot-table backend (x86: searched at 0x0 and 0xf0000). */
 int wb_cbtable_find(const struct wb_physmem *mem, struct wb_firmware *fw, char *why,
 		    size_t why_len);
+
+/*
+ * The device-tree backend (docs/handoff.md): /chosen/warmboot,anchor,
+ * warmboot,boot-window, warmboot,reset-mailbox, and warmboot,pmt with
+ * warmboot,pmt-status when firmware processed an armed table. 1 when the
+ * tree has no warmboot,anchor (try another backend), 0 found, -1 broken.
+ */
+int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmware *fw,
+	       char *why, size_t why_len);
+
+/* The PSCI conduit the kernel uses (/psci/method): 1 hvc, 0 smc (default). */
+int wb_dt_psci_uses_hvc(const char *sysfs);
+
+/* The reset mailbox (device-tree boards): {magic, cookie}, little-endian. */
+#define WB_MAILBOX_MAGIC 0x2154455345524257ull	/* "WBRESET!" */
+#define WB_MAILBOX_SIZE 16u
 
 const char *wb_lb_mem_type_name(uint32_t type);
 

@@ -9,6 +9,10 @@
  * read() and write() on /dev/mem also refuse every address above the last
  * page of System RAM (valid_phys_addr_range), which is where CBMEM and most
  * preserved memory lie, so a device is accessed through mmap() instead.
+ *
+ * arm64: read() serves exactly the linear map (memblock "map memory"), so
+ * it is tried first; the rest (CBMEM, carved out of /memory by coreboot) is
+ * mapped as device memory and copied with aligned accesses.
  */
 
 #ifndef WARMBOOT_PHYSMEM_H

@@ -550,6 +550,19 @@ enum {
 	WORKER_STOPPED,		/* another worker failed first */
 };
 
+/*
+ * Write the chunk out and drop it from the page cache. LinuxBoot runs in the
+ * boot window (tens of MiB): a dump of gigabytes would otherwise fill it with
+ * clean cache, and the kexec of the OS that follows needs that memory.
+ */
+static void drop_written(int fd, uint64_t offset, size_t len)
+{
+	if (sync_file_range(fd, (off_t)offset, (off_t)len,
+			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+		posix_fadvise(fd, (off_t)offset, (off_t)len, POSIX_FADV_DONTNEED);
+}
+
 /* Copy bytes [lo, hi) of the regions' data, concatenated in file order. */
 static int copy_share(const struct capture *c, const struct wb_physmem *mem, int out,
 		      uint64_t lo, uint64_t hi, size_t chunk, struct shared *sh,
@@ -588,6 +601,7 @@ static int copy_share(const struct capture *c, const struct wb_physmem *mem, int
 					 (unsigned long long)(s->offset + off), strerror(errno));
 				rc = WORKER_FAILED;
 			} else {
+				drop_written(out, s->offset + off, take);
 				off += take;
 				done += take;
 				__atomic_store_n(&me->done, done, __ATOMIC_RELAXED);
@@ -898,7 +912,7 @@ int main(int argc, char **argv)
 	}
 	if (wb_physmem_open(&mem, paths.mem, 0))
 		return EXIT_ERROR;
-	if (wb_firmware_find(&mem, &fw, why, sizeof(why))) {
+	if (wb_firmware_find(&paths, &mem, &fw, why, sizeof(why))) {
 		fprintf(stderr, "dumpcap: nothing to capture: %s\n", why);
 		wb_physmem_close(&mem);
 		return EXIT_NOTHING;

@@ -3,10 +3,11 @@
  * pmtctl: the running OS's side of warmboot's firmware-assisted crash dumps.
  *
  *   pmtctl arm        build the preserved-memory table (PMT) for this
- *                     kernel, write it into firmware's anchor, set the CMOS
- *                     arm cookie, and load the crash stub
+ *                     kernel, write it into firmware's anchor, register its
+ *                     arm cookie (CMOS, or the crash stub's reset mailbox),
+ *                     and load the crash stub
  *   pmtctl status     what firmware did this boot, and the anchor's table
- *   pmtctl disarm     clear ARMED (recomputing the CRC) and the CMOS cookie
+ *   pmtctl disarm     clear ARMED (recomputing the CRC) and the arm cookie
  *   pmtctl write-raw  put arbitrary bytes in the anchor (for tests)
  *
  * The anchor is a fixed 64 KiB firmware (CBMEM) area, e820-reserved so the
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "cmos.h"
+#include "armcookie.h"
 #include "crashstub.h"
 #include "firmware.h"
 #include "iomem.h"
@@ -34,10 +35,8 @@
 
 #if defined(__x86_64__)
 #define HOST_E_MACHINE PMT_EM_X86_64
-#define HOST_HAS_CRASH_STUB 1
 #elif defined(__aarch64__)
 #define HOST_E_MACHINE PMT_EM_AARCH64
-#define HOST_HAS_CRASH_STUB 0
 #else
 #error "pmtctl knows x86_64 and aarch64"
 #endif
@@ -56,7 +55,7 @@ enum {
 struct arm_options {
 	int has_dest;
 	uint64_t dest;
-	int crash_stub;		/* -1: the default for this architecture */
+	int crash_stub;		/* -1: the default (load it) */
 };
 
 /* The entries of the table being built. */
@@ -79,7 +78,7 @@ static void usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --dest ADDR     where firmware copies the boot window (default: cma=SIZE@BASE)\n"
-		"  --crash-stub    load the warm-reset crash stub (default on x86_64)\n"
+		"  --crash-stub    load the warm-reset crash stub (the default)\n"
 		"  --no-crash-stub do not\n"
 		WB_PATH_USAGE
 		"\n"
@@ -108,11 +107,12 @@ static void describe_entry(char *buf, size_t len, const struct pmt_entry_v1 *e)
 }
 
 /* Firmware's hand-off, with an anchor the layout convention can use. */
-static int find_anchor(const struct wb_physmem *mem, struct wb_firmware *fw)
+static int find_anchor(const struct wb_paths *paths, const struct wb_physmem *mem,
+		       struct wb_firmware *fw)
 {
 	char why[256];
 
-	if (wb_firmware_find(mem, fw, why, sizeof(why))) {
+	if (wb_firmware_find(paths, mem, fw, why, sizeof(why))) {
 		wb_err("%s", why);
 		return -1;
 	}
@@ -309,16 +309,10 @@ static int write_anchor(const struct wb_physmem *mem, uint64_t addr, const uint8
 	return rc;
 }
 
-/* 1: load the stub, 0: do not, -1: asked for on an architecture without one. */
+/* 1: load the stub (the default on every architecture), 0: do not. */
 static int want_crash_stub(const struct arm_options *opt)
 {
-	if (opt->crash_stub == 1 && !HOST_HAS_CRASH_STUB) {
-		wb_err("the crash stub is x86-only for now: pass --no-crash-stub");
-		return -1;
-	}
-	if (opt->crash_stub < 0 && !HOST_HAS_CRASH_STUB)
-		fprintf(stderr, "pmtctl: no crash stub: it is x86-only for now\n");
-	return opt->crash_stub >= 0 ? opt->crash_stub : HOST_HAS_CRASH_STUB;
+	return opt->crash_stub != 0;
 }
 
 static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
@@ -339,6 +333,7 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 		.fw_range_count = 1,
 	};
 	struct pmt_decoded dec;
+	struct crashstub_reset reset = { 0 };
 	uint64_t dest = 0, stub = 0;
 	uint8_t *anchor = NULL;
 	uint32_t half, i;
@@ -347,7 +342,7 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 
 	if (stub_wanted < 0 || wb_physmem_open(&mem, paths->mem, 1))
 		return 1;
-	if (find_anchor(&mem, &fw) || iomem_read(paths->iomem, &io)) {
+	if (find_anchor(paths, &mem, &fw) || iomem_read(paths->iomem, &io)) {
 		wb_physmem_close(&mem);
 		return 1;
 	}
@@ -420,10 +415,15 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 		goto out;
 	}
 
-	if (stub_wanted && crashstub_load(stub))
+	if (armcookie_in_mailbox(&fw)) {
+		reset.mailbox = fw.mailbox_addr;
+		reset.cookie = h.arm_cookie;
+		reset.use_hvc = wb_dt_psci_uses_hvc(paths->sysfs);
+	}
+	if (stub_wanted && crashstub_load(stub, &reset))
 		goto out;
 	if (write_anchor(&mem, fw.anchor_addr, anchor, fw.anchor_size) ||
-	    cmos_write_cookie(paths->cmos, h.arm_cookie)) {
+	    armcookie_arm(paths, &mem, &fw, h.arm_cookie)) {
 		if (stub_wanted)
 			crashstub_unload();
 		goto out;
@@ -501,12 +501,13 @@ static int cmd_status(const struct wb_paths *paths)
 	struct wb_firmware fw;
 	struct wb_table t;
 	uint64_t cookie;
+	const char *where;
 	char flags[96], index[12];
 	uint32_t i;
 
 	if (wb_physmem_open(&mem, paths->mem, 0))
 		return 1;
-	if (find_anchor(&mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
+	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
 		wb_physmem_close(&mem);
 		return 1;
 	}
@@ -523,8 +524,11 @@ static int cmd_status(const struct wb_paths *paths)
 		       (unsigned long long)(fw.mem[i].start + fw.mem[i].size - 1),
 		       wb_lb_mem_type_name(fw.mem[i].type));
 	print_table(&t);
-	if (!cmos_read_cookie(paths->cmos, &cookie))
-		printf("cmos cookie %#llx%s\n", (unsigned long long)cookie,
+	if (fw.mailbox_size)
+		printf("  reset mailbox %#llx+%#x\n", (unsigned long long)fw.mailbox_addr,
+		       fw.mailbox_size);
+	if (!armcookie_read(paths, &mem, &fw, &cookie, &where))
+		printf("%s %#llx%s\n", where, (unsigned long long)cookie,
 		       !cookie ? " (disarmed)" :
 		       !t.reject && cookie == t.hdr.arm_cookie ? " (matches the table)" :
 		       " (does not match the table: firmware will not act)");
@@ -543,7 +547,7 @@ static int cmd_disarm(const struct wb_paths *paths)
 
 	if (wb_physmem_open(&mem, paths->mem, 1))
 		return 1;
-	if (find_anchor(&mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
+	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
 		wb_physmem_close(&mem);
 		return 1;
 	}
@@ -571,7 +575,7 @@ static int cmd_disarm(const struct wb_paths *paths)
 		printf("pmtctl: generation %llu is already disarmed\n",
 		       (unsigned long long)t.hdr.generation);
 	}
-	if (!cmos_write_cookie(paths->cmos, 0))
+	if (!armcookie_clear(paths, &mem, &fw))
 		rc = 0;
 out:
 	wb_table_free(&t);
@@ -590,7 +594,7 @@ static int cmd_write_raw(const struct wb_paths *paths, const char *file)
 
 	if (wb_physmem_open(&mem, paths->mem, 1))
 		return 1;
-	if (find_anchor(&mem, &fw))
+	if (find_anchor(paths, &mem, &fw))
 		goto out;
 	bytes = wb_read_file(file, fw.anchor_size, &len);
 	if (!bytes) {
@@ -611,10 +615,11 @@ static int cmd_write_raw(const struct wb_paths *paths, const char *file)
 	}
 	if (len >= PMT_HEADER_OFF_ARM_COOKIE + 8)
 		cookie = wb_get_le64(bytes + PMT_HEADER_OFF_ARM_COOKIE);
-	if (cmos_write_cookie(paths->cmos, cookie))
+	if (armcookie_force(paths, &mem, &fw, cookie))
 		goto out;
-	printf("pmtctl: wrote %zu raw bytes at %#llx, CMOS cookie %#llx\n", len,
-	       (unsigned long long)fw.anchor_addr, (unsigned long long)cookie);
+	printf("pmtctl: wrote %zu raw bytes at %#llx, %s cookie %#llx\n", len,
+	       (unsigned long long)fw.anchor_addr,
+	       armcookie_in_mailbox(&fw) ? "reset mailbox" : "CMOS", (unsigned long long)cookie);
 	rc = 0;
 out:
 	free(bytes);

@@ -214,7 +214,7 @@ static int kept_ranges(const struct wb_paths *paths, struct wb_firmware *fw,
 
 	if (wb_physmem_open(&mem, paths->mem, 0))
 		return -1;
-	if (wb_firmware_find(&mem, fw, why, sizeof(why))) {
+	if (wb_firmware_find(paths, &mem, fw, why, sizeof(why))) {
 		wb_err("%s", why);
 		goto out_mem;
 	}
@@ -347,14 +347,21 @@ static char *build_cmdline(const struct wb_paths *paths, const char *file, int r
 			*p = ' ';
 	if (!restore)
 		return base;
-#if !defined(__x86_64__)
-	wb_err("--restore-ram is x86-only for now (memmap=)");
-	free(base);
-	return NULL;
-#endif
 	rc = kept_ranges(paths, &fw, &kept);
 	if (rc == 0)
 		return base;
+#if !defined(__x86_64__)
+	/*
+	 * kexec_file_load hands the OS this kernel's device tree, with
+	 * firmware's reservations; LinuxBoot resets instead (init).
+	 */
+	if (rc > 0)
+		wb_err("--restore-ram: firmware kept memory this boot, and giving it back "
+		       "needs memmap= (x86); reset to boot the OS with all of its memory");
+	wb_ranges_free(&kept);
+	free(base);
+	return NULL;
+#endif
 	if (rc > 0)
 		rc = read_memmap(paths->sysfs, &map);
 	if (rc == 0)

@@ -13,6 +13,10 @@ from .errors import WarmbootError
 
 HANDOFF_FLAVOURS = ("coreboot-table", "device-tree", "efi")
 ARCHES = ("x86_64", "aarch64")
+# How the LinuxBoot payload goes into CBFS: a bzImage with its initramfs and
+# command line (cbfstool add-payload -I -C, x86), or a FIT with a device tree
+# (arm64, whose coreboot 4.15 boots Linux only from a FIT).
+PAYLOAD_FORMATS = ("bzimage", "fit")
 
 
 class BoardError(WarmbootError):
@@ -24,6 +28,19 @@ class CorebootSpec:
     mainboard: str
     rom_size_kib: int
     defconfig: Path
+    # A pinned source copied into the coreboot tree before the build, and
+    # where: TF-A at 3rdparty/arm-trusted-firmware, which coreboot's arm64
+    # build turns into BL31. Empty when the board needs none.
+    bl31_source: str = ""
+    bl31_tree: str = ""
+    # Extra `make` variables for the coreboot build (NAME=VALUE).
+    make_vars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PayloadSpec:
+    format: str = "bzimage"
+    devicetree: Path | None = None    # fit: the board's DTS, compiled into the FIT
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,9 @@ class QemuSpec:
     smp: int
     firmware: tuple[str, ...]
     args: tuple[str, ...]
+    # How a raw disk image ({disk}) is attached: a virtio disk on PCI (q35) or
+    # on virtio-mmio (virt, whose `if=virtio` would pick PCI).
+    disk: tuple[str, ...] = ("-drive", "file={disk},if=virtio,format=raw")
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,7 @@ class Board:
     console_baud: int
     qemu: QemuSpec
     testos: TestOsSpec | None = None
+    payload: PayloadSpec = PayloadSpec()
 
     def qemu_command(self, rom: Path, extra: tuple[str, ...] = (),
                      memory: str | None = None) -> list[str]:
@@ -78,6 +99,10 @@ class Board:
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
         return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
                 *firmware, *q.args, *extra]
+
+    def disk_args(self, image: Path) -> tuple[str, ...]:
+        """QEMU arguments that attach a raw disk image as the OS disk (/dev/vda)."""
+        return tuple(a.replace("{disk}", str(image)) for a in self.qemu.disk)
 
     def describe(self) -> dict:
         return {
@@ -142,6 +167,25 @@ def load_board(top: Path, name: str) -> Board:
     for frag in fragments:
         if not frag.is_file():
             raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+    payload = PayloadSpec()
+    if "payload" in data:
+        pl = _get(data, "payload", where, dict)
+        pw = where + " [payload]"
+        fmt = _get(pl, "format", pw)
+        if fmt not in PAYLOAD_FORMATS:
+            raise BoardError(f"{pw}: format {fmt!r} is not one of {', '.join(PAYLOAD_FORMATS)}")
+        dts = None
+        if fmt == "fit":
+            dts = directory / _get(pl, "devicetree", pw)
+            if not dts.is_file():
+                raise BoardError(f"{pw}: device tree source {dts} does not exist")
+        payload = PayloadSpec(format=fmt, devicetree=dts)
+    make_vars = tuple(cb.get("make_vars", []))
+    for var in make_vars:
+        if not isinstance(var, str) or "=" not in var:
+            raise BoardError(f"{where} [coreboot]: make_vars entry {var!r} is not NAME=VALUE")
+    if bool(cb.get("bl31_source")) != bool(cb.get("bl31_tree")):
+        raise BoardError(f"{where} [coreboot]: bl31_source and bl31_tree go together")
     testos = None
     if "testos" in data:
         to = _get(data, "testos", where, dict)
@@ -162,6 +206,7 @@ def load_board(top: Path, name: str) -> Board:
     return Board(
         name=name,
         testos=testos,
+        payload=payload,
         directory=directory,
         description=data.get("description", name),
         arch=arch,
@@ -170,6 +215,9 @@ def load_board(top: Path, name: str) -> Board:
             mainboard=_get(cb, "mainboard", where + " [coreboot]"),
             rom_size_kib=_get(cb, "rom_size_kib", where + " [coreboot]", int),
             defconfig=defconfig,
+            bl31_source=cb.get("bl31_source", ""),
+            bl31_tree=cb.get("bl31_tree", ""),
+            make_vars=make_vars,
         ),
         linux=LinuxSpec(
             arch=_get(lx, "arch", where + " [linux]"),
@@ -189,5 +237,7 @@ def load_board(top: Path, name: str) -> Board:
             smp=_get(qm, "smp", where + " [qemu]", int),
             firmware=tuple(_get(qm, "firmware", where + " [qemu]", list)),
             args=tuple(qm.get("args", [])),
+            **({"disk": tuple(_get(qm, "disk", where + " [qemu]", list))} if "disk" in qm
+               else {}),
         ),
     )

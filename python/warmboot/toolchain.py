@@ -57,6 +57,15 @@ RUN_X86_64 = (
     Requirement("qemu-system-x86_64", "qemu-system-x86"),
 )
 
+RUN_AARCH64 = (
+    Requirement("qemu-system-aarch64", "qemu-system-arm"),
+)
+
+# An arm64 board's payload: its device tree is compiled into the FIT.
+FIT = (
+    Requirement("dtc", "device-tree-compiler", purpose="the FIT payload's device tree"),
+)
+
 # What the test suite uses to judge our outputs (later issues need them too).
 TEST = (
     Requirement("dtc", "device-tree-compiler"),
@@ -90,6 +99,8 @@ def cross_requirements(prefix: str) -> tuple[Requirement, ...]:
 GROUPS = {
     "build": BUILD,
     "run-x86_64": RUN_X86_64,
+    "run-aarch64": RUN_AARCH64,
+    "fit": FIT,
     "test": TEST,
 }
 

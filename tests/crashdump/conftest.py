@@ -4,6 +4,8 @@ import shutil
 import pytest
 
 from crashlab import Lab, build_crash_images
+from warmboot.boards import load_board
+from wbtest import TOP
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +22,23 @@ def lab(crash_images, tmp_path, request):
     lab = Lab(crash_images, tmp_path, request.node.name)
     yield lab
     # A gigabyte of sparse disk and RAM per test: do not keep it around.
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def virt_crash_images():
+    """qemu-virt (aarch64): the ROM, the test OS disk and its vmlinux."""
+    try:
+        return build_crash_images("qemu-virt")
+    except AssertionError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def virt_lab(virt_crash_images, tmp_path, request):
+    """A qemu-virt machine with the board's 1 GiB: its memory map (boot window,
+    cma=) is laid out for it (docs/crashdump.md)."""
+    lab = Lab(virt_crash_images, tmp_path, request.node.name, board="qemu-virt",
+              memory=load_board(TOP, "qemu-virt").qemu.memory)
+    yield lab
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,5 +1,6 @@
-"""The crash-dump end-to-end harness (imported as crashlab): qemu-q35 firmware + LinuxBoot + the test
-OS on a virtio disk, driven over the serial console and the QEMU monitor."""
+"""The crash-dump end-to-end harness (imported as crashlab): a board's firmware + LinuxBoot + the
+test OS on a virtio disk, driven over the serial console and the QEMU monitor. qemu-q35 by
+default; qemu-virt (aarch64) for the device-tree boards' tests."""
 from __future__ import annotations
 
 import re
@@ -26,26 +27,30 @@ class CrashImages:
     build: Path
 
 
-def build_crash_images() -> CrashImages:
-    """`scons board=qemu-q35 .`: the ROM, the test OS disk and its vmlinux."""
-    result = run_scons(["board=qemu-q35", "."])
-    log = TOP / "build" / "pytest-scons-testos.log"
+def build_crash_images(board: str = "qemu-q35") -> CrashImages:
+    """`scons board=BOARD .`: the ROM, the test OS disk and its vmlinux."""
+    result = run_scons([f"board={board}", "."])
+    suffix = "" if board == "qemu-q35" else f"-{board}"
+    log = TOP / "build" / f"pytest-scons-testos{suffix}.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text(result.output)
     if result.returncode != 0:
-        raise AssertionError(f"scons board=qemu-q35 . failed (see {log}):\n"
+        raise AssertionError(f"scons board={board} . failed (see {log}):\n"
                              + "\n".join(result.output.splitlines()[-40:]))
-    build = TOP / "build" / "qemu-q35"
+    build = TOP / "build" / board
     return CrashImages(build / "coreboot.rom", build / "testos" / "os.img",
                        build / "testos" / "vmlinux", build)
 
 
 class Lab:
-    """One test's machine: its own copy of the OS disk, its own serial log."""
+    """One test's machine: its own copy of the OS disk, its own serial log.
+    memory is the guest's RAM (QEMU's -m syntax)."""
 
-    def __init__(self, images: CrashImages, workdir: Path, name: str):
+    def __init__(self, images: CrashImages, workdir: Path, name: str,
+                 board: str = "qemu-q35", memory: str = GUEST_RAM):
         self.images = images
-        self.board = load_board(TOP, "qemu-q35")
+        self.board = load_board(TOP, board)
+        self.memory = memory
         self.workdir = workdir
         self.disk = workdir / "os.img"
         subprocess.run(["cp", "--sparse=always", str(images.disk), str(self.disk)], check=True)
@@ -57,16 +62,16 @@ class Lab:
     def start(self, retain_ram: bool = False) -> QemuMachine:
         """Power on. With retain_ram, guest RAM is a file that outlives QEMU,
         like DRAM that kept its contents through a short power loss."""
-        extra = ["-drive", f"file={self.disk},if=virtio,format=raw"]
+        extra = list(self.board.disk_args(self.disk))
         if retain_ram:
             self.ram_file = self.ram_file or self.workdir / "ram"
-            extra += ["-object", f"memory-backend-file,id=ram,size={GUEST_RAM},"
+            extra += ["-object", f"memory-backend-file,id=ram,size={self.memory},"
                                  f"mem-path={self.ram_file},share=on",
                       "-machine", "memory-backend=ram"]
         self.boots += 1
         log = self.logs / f"{self.name}-boot{self.boots}.log"
         return QemuMachine.for_board(self.board, self.images.rom, log, tuple(extra),
-                                     monitor=True, memory=GUEST_RAM).start()
+                                     monitor=True, memory=self.memory).start()
 
     def shell(self, vm: QemuMachine, command: str, pattern: str, timeout: float = 60):
         """Run command in the guest shell; wait for a complete line matching pattern."""
@@ -110,3 +115,48 @@ def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
 
 def count(text: str, needle: str) -> int:
     return len(re.findall(re.escape(needle), text))
+
+
+PAGE = 4096
+
+
+def page_differences(vmcore_path, snapshot: bytes, base: int = 0) -> dict:
+    """Per preserved region: how many pages differ between the vmcore and the
+    host's snapshot of guest RAM taken just before the panic (snapshot[0] is
+    physical address base: 0 on x86, DRAM's start on arm64)."""
+    from warmboot.vmcore.reader import read_vmcore
+    info = read_vmcore(vmcore_path)
+    diffs = {}
+    with open(vmcore_path, "rb") as core:
+        for region in info.regions:
+            core.seek(region.offset)
+            start = region.paddr - base
+            pages = 0
+            for off in range(0, region.size, PAGE):
+                if core.read(PAGE) != snapshot[start + off:start + off + PAGE]:
+                    pages += 1
+            diffs[(region.paddr, region.size)] = pages
+    return diffs
+
+
+def read_paddr(vmcore_path, info, paddr: int, size: int) -> bytes:
+    """size bytes at physical address paddr, from the vmcore's PT_LOADs."""
+    region = next(r for r in info.regions if r.paddr <= paddr and paddr + size <= r.paddr + r.size)
+    with open(vmcore_path, "rb") as core:
+        core.seek(region.offset + paddr - region.paddr)
+        return core.read(size)
+
+
+def run_crash(lab: Lab, vmcore: Path, tmp_path: Path, commands: str) -> str:
+    """crash -s vmlinux vmcore with these commands (newline-separated); its
+    output is appended to the test's crash log in the board's logs."""
+    script = tmp_path / "crash.cmds"
+    script.write_text(commands.rstrip("\n") + "\nquit\n")
+    result = subprocess.run(["crash", "-s", "-i", str(script), str(lab.images.vmlinux),
+                             str(vmcore)], capture_output=True, text=True, timeout=600,
+                            stdin=subprocess.DEVNULL)
+    lab.crash_log = lab.logs / f"{lab.name}-crash.txt"
+    with open(lab.crash_log, "a") as log:
+        log.write(f"$ crash {commands!r}\n{result.stdout}{result.stderr}\n")
+    assert result.returncode == 0, f"crash failed; see {lab.crash_log}"
+    return result.stdout

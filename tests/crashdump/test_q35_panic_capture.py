@@ -9,27 +9,11 @@ import subprocess
 
 from elftools.elf.elffile import ELFFile
 
-from crashlab import BANNER, GUEST_RAM_BYTES, boot_to_os, count
+from crashlab import (BANNER, GUEST_RAM_BYTES, PAGE, boot_to_os, count, page_differences,
+                      read_paddr, run_crash)
 from warmboot.vmcore.reader import read_vmcore
 
-PAGE = 4096
 START_KERNEL_MAP = 0xFFFFFFFF80000000   # x86_64 __START_KERNEL_map
-
-
-def page_differences(vmcore_path, snapshot: bytes) -> dict:
-    """Per preserved region: how many pages differ between the vmcore and the
-    host's snapshot of guest RAM taken just before the panic."""
-    info = read_vmcore(vmcore_path)
-    diffs = {}
-    with open(vmcore_path, "rb") as core:
-        for region in info.regions:
-            core.seek(region.offset)
-            pages = 0
-            for off in range(0, region.size, PAGE):
-                if core.read(PAGE) != snapshot[region.paddr + off:region.paddr + off + PAGE]:
-                    pages += 1
-            diffs[(region.paddr, region.size)] = pages
-    return diffs
 
 
 def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
@@ -40,26 +24,6 @@ def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
         etext = symtab.get_symbol_by_name("_etext")[0]["st_value"]
     phys_base = int(vmcoreinfo.get("NUMBER(phys_base)", "0"))
     return stext - START_KERNEL_MAP + phys_base, etext - START_KERNEL_MAP + phys_base
-
-
-def read_paddr(vmcore_path, info, paddr: int, size: int) -> bytes:
-    region = next(r for r in info.regions if r.paddr <= paddr and paddr + size <= r.paddr + r.size)
-    with open(vmcore_path, "rb") as core:
-        core.seek(region.offset + paddr - region.paddr)
-        return core.read(size)
-
-
-def run_crash(lab, vmcore, tmp_path, commands: str) -> str:
-    """crash -s vmlinux vmcore with these commands; its output is kept in the logs."""
-    script = tmp_path / "crash.cmds"
-    script.write_text(commands + "quit\n")
-    result = subprocess.run(["crash", "-s", "-i", str(script), str(lab.images.vmlinux),
-                             str(vmcore)], capture_output=True, text=True, timeout=600,
-                            stdin=subprocess.DEVNULL)
-    lab.crash_log = lab.logs / f"{lab.name}-crash.txt"
-    with open(lab.crash_log, "a") as log:
-        log.write(f"$ crash {commands!r}\n{result.stdout}{result.stderr}\n")
-    return result.stdout
 
 
 def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import build_tools
+from payloadkit import build_tools
 from warmboot.build.payloads import TOOLS
 from wbtest import TOP
 

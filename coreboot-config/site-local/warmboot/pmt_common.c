@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 
-#include <cbmem.h>
 #include <commonlib/helpers.h>
+#if CONFIG(ARCH_X86)
 #include <pc80/mc146818rtc.h>
+#endif
 #include <stdint.h>
 
 #include "warmboot.h"
 
+#if CONFIG(ARCH_X86)
 uint64_t warmboot_cmos_cookie(void)
 {
 	uint64_t cookie = 0;
@@ -16,30 +18,26 @@ uint64_t warmboot_cmos_cookie(void)
 		cookie = (cookie << 8) | cmos_read(CONFIG_WARMBOOT_CMOS_COOKIE + i);
 	return cookie;
 }
+#endif	/* arm64: pmt_mailbox.c */
 
-void warmboot_judge_init(struct warmboot_judge *judge, uintptr_t anchor, uint64_t cookie)
+void warmboot_judge_init_minimal(struct warmboot_judge *judge, uint64_t cookie)
 {
-	const uint64_t top = (uintptr_t)cbmem_top();
-	const uint64_t band = top - CONFIG_WARMBOOT_CBMEM_BAND;
-	const uint64_t anchor_end = (uint64_t)anchor + CONFIG_WARMBOOT_ANCHOR_SIZE;
 	uint32_t n = 0;
 
 	/* Low memory and the boot window: firmware and the payload reuse them. */
 	judge->fw[n].base = 0;
-	judge->fw[n++].size = CONFIG_WARMBOOT_BOOT_WINDOW_BASE + CONFIG_WARMBOOT_BOOT_WINDOW_SIZE;
-	/* CBMEM, except the anchor, which the OS owns. */
-	if (anchor > band) {
-		judge->fw[n].base = band;
-		judge->fw[n++].size = anchor - band;
+	judge->fw[n++].size = CONFIG_WARMBOOT_FIRMWARE_LOW_END;
+	if (CONFIG_WARMBOOT_FIRMWARE_LOW_END == CONFIG_WARMBOOT_BOOT_WINDOW_BASE) {
+		judge->fw[n - 1].size += CONFIG_WARMBOOT_BOOT_WINDOW_SIZE;
+	} else {
+		judge->fw[n].base = CONFIG_WARMBOOT_BOOT_WINDOW_BASE;
+		judge->fw[n++].size = CONFIG_WARMBOOT_BOOT_WINDOW_SIZE;
 	}
-	if (top > anchor_end) {
-		judge->fw[n].base = anchor_end;
-		judge->fw[n++].size = top - anchor_end;
+	/* Memory the stages before the copy use (aarch64 qemu-virt; see Kconfig). */
+	if (CONFIG_WARMBOOT_FIRMWARE_RESERVED_SIZE) {
+		judge->fw[n].base = CONFIG_WARMBOOT_FIRMWARE_RESERVED_BASE;
+		judge->fw[n++].size = CONFIG_WARMBOOT_FIRMWARE_RESERVED_SIZE;
 	}
-	/* Above the top of low RAM: MMIO, SMRAM's TSEG, flash. */
-	judge->fw[n].base = top;
-	judge->fw[n++].size = (uint64_t)0 - top;
-
 	judge->lim.max_entries = PMT_DEFAULT_MAX_ENTRIES;
 	judge->lim.max_cpus = PMT_DEFAULT_MAX_CPUS;
 	judge->lim.arm_cookie = cookie;

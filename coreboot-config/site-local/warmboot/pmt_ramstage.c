@@ -15,7 +15,7 @@
 #include "warmboot.h"
 
 /* The anchor's table, if romstage acted on it on this boot. */
-static const struct pmt_header_v1 *accepted_table(void)
+const struct pmt_header_v1 *warmboot_accepted_table(void)
 {
 	const struct pmt_header_v1 *hdr = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
 	struct warmboot_judge judge;
@@ -33,6 +33,8 @@ static const struct pmt_header_v1 *accepted_table(void)
 	return hdr;
 }
 
+/* Device-tree boards reserve in their FIT fixup instead (pmt_dt.c). */
+#if !CONFIG(WARMBOOT_DT_HANDOFF)
 void bootmem_platform_add_ranges(void)
 {
 	const uint64_t top = (uintptr_t)cbmem_top();
@@ -52,7 +54,7 @@ void bootmem_platform_add_ranges(void)
 				  (uintptr_t)cbmem_base - (top - CONFIG_WARMBOOT_CBMEM_BAND),
 				  BM_MEM_RESERVED);
 
-	hdr = accepted_table();
+	hdr = warmboot_accepted_table();
 	if (!hdr)
 		return;
 	for (i = 0; i < hdr->entry_count; i++) {
@@ -65,6 +67,7 @@ void bootmem_platform_add_ranges(void)
 	printk(BIOS_INFO, "warmboot: reserved the preserved regions of PMT generation %llu\n",
 	       (unsigned long long)hdr->generation);
 }
+#endif
 
 void lb_board(struct lb_header *header)
 {

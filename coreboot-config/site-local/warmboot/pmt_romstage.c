@@ -9,6 +9,9 @@
 #include <console/console.h>
 #include <string.h>
 #include <timer.h>
+#if CONFIG(SOUTHBRIDGE_INTEL_COMMON_PMBASE)
+#include <southbridge/intel/common/pmbase.h>
+#endif
 
 #include "warmboot.h"
 
@@ -54,6 +57,19 @@ static void copy_boot_memory(void *anchor, struct pmt_header_v1 *hdr)
 	       (unsigned long long)((copied + kept) >> 20));
 }
 
+/* Did the TCO watchdog cause this reset? Read before coreboot clears it. */
+static int watchdog_reset(const struct pmt_header_v1 *hdr)
+{
+	if (hdr->flags & PMT_FLAG_WDT_FIRED)
+		return 1;	/* the SMM handler saved the CPUs, then reset */
+#if CONFIG(SOUTHBRIDGE_INTEL_COMMON_PMBASE)
+	/* The second timeout reset the machine (TCO2_STS.SECOND_TO_STS). */
+	if (read_pmbase16(0x66) & (1 << 1))
+		return 1;
+#endif
+	return 0;
+}
+
 static void warmboot_romstage(int is_recovery)
 {
 	struct warmboot_judge judge;
@@ -92,7 +108,7 @@ static void warmboot_romstage(int is_recovery)
 	}
 
 	hdr->boot_count++;
-	hdr->reset_cause = PMT_RESET_WARM_RESET;
+	hdr->reset_cause = watchdog_reset(hdr) ? PMT_RESET_WATCHDOG : PMT_RESET_WARM_RESET;
 	warmboot_judge_init(&judge, (uintptr_t)anchor, cookie);
 	reason = warmboot_check(anchor, &judge, &bad_entry);
 	if (reason) {

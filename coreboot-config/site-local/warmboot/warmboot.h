@@ -19,7 +19,7 @@
 
 /* The table lives in the anchor's first half, CPU_STATE in its second. */
 #define WARMBOOT_TABLE_MAX	(CONFIG_WARMBOOT_ANCHOR_SIZE / 2)
-#define WARMBOOT_FW_RANGES	4
+#define WARMBOOT_FW_RANGES	6
 
 /* Firmware ranges and limits used to judge the anchor's table on this boot. */
 struct warmboot_judge {
@@ -27,11 +27,33 @@ struct warmboot_judge {
 	struct pmt_limits lim;
 };
 
-/* The 64-bit cookie the OS stored in CMOS when it armed; 0 if none. */
+/*
+ * The 64-bit cookie that registers the table; 0 if none. x86: the OS stores
+ * it in CMOS when it arms. arm64, which has no CMOS: the OS's crash path
+ * stores it in the reset mailbox before its warm reset (pmt_mailbox.c).
+ */
 uint64_t warmboot_cmos_cookie(void);
 
 /* Fill judge for the anchor at `anchor`, with the registered cookie. */
 void warmboot_judge_init(struct warmboot_judge *judge, uintptr_t anchor, uint64_t cookie);
+
+/*
+ * Only the limits that need no memory map (low memory and the boot window),
+ * for SMM, which relies on the anchor's address it was given at boot.
+ */
+void warmboot_judge_init_minimal(struct warmboot_judge *judge, uint64_t cookie);
+
+/* APMC command with which ramstage tells SMM where the anchor is (in EBX). */
+#define APM_CNT_WARMBOOT_ANCHOR	0xe7
+
+/* SMM, on the TCO watchdog's first timeout (patches/4.15/0003). */
+void mainboard_smi_tco_timeout(void);
+
+/*
+ * The anchor's table if romstage accepted and copied it on this boot and it
+ * still passes the same checks; NULL otherwise (pmt_ramstage.c).
+ */
+const struct pmt_header_v1 *warmboot_accepted_table(void);
 
 /*
  * Validate the anchor's table: the format rules (pmt_validate) plus what

@@ -68,6 +68,15 @@ def _build_coreboot(target, source, env):
         elif p.exists():
             p.unlink()
 
+    if board.coreboot.bl31_source:
+        # TF-A where coreboot's arm64 build looks for it; it builds BL31 itself.
+        bl31 = env.SourceTree(board.coreboot.bl31_source)
+        dest = src / board.coreboot.bl31_tree
+        if dest.exists():
+            shutil.rmtree(dest)
+        run_logged("coreboot", f"copying {board.coreboot.bl31_source} to "
+                               f"{board.coreboot.bl31_tree}",
+                   ["cp", "-a", str(bl31.path), str(dest)], log)
     apply_patches(src, [Path(p) for p in env["WB_COREBOOT_PATCHES"]], log)
     top = Path(env.subst("$WB_TOP"))
     site_local = top / "coreboot-config" / "site-local"
@@ -93,7 +102,8 @@ def _build_coreboot(target, source, env):
     seconds = run_logged(
         "coreboot", f"building {board.coreboot.mainboard} with {jobs()} jobs",
         # gcc 12 raises -Werror=array-compare in 4.15's src/lib/cbfs.c.
-        [*make, f"-j{jobs()}", "CONFIG_WARNINGS_ARE_ERRORS=n"], log, env=make_env)
+        [*make, f"-j{jobs()}", "CONFIG_WARNINGS_ARE_ERRORS=n", *board.coreboot.make_vars],
+        log, env=make_env)
     say("coreboot", f"done in {seconds:.0f} s")
     copy_file(src / "build" / "coreboot.rom", rom_out)
     copy_file(src / "build" / "cbfstool", cbfstool_out)
@@ -112,13 +122,22 @@ def coreboot_build(env, board):
     settings = {
         "mainboard": board.coreboot.mainboard,
         "rom_size_kib": board.coreboot.rom_size_kib,
-        "make_vars": ["CONFIG_WARNINGS_ARE_ERRORS=n", "BUILD_TIMELESS=1"],
+        "make_vars": ["CONFIG_WARNINGS_ARE_ERRORS=n", "BUILD_TIMELESS=1",
+                      *board.coreboot.make_vars],
         "tools": env["WB_TOOL_VERSIONS"]["coreboot"],
     }
+    inputs = [stamp]
+    if board.coreboot.bl31_source:
+        inputs.append(env.PinnedSource(board.coreboot.bl31_source))
+        settings["bl31"] = {"source": board.coreboot.bl31_source,
+                            "tree": board.coreboot.bl31_tree}
+    if board.arch != "x86_64":
+        # coreboot's xcompile finds the board's cross compiler on PATH.
+        settings["cross_gcc"] = tool_version([f"{board.arch}-linux-gnu-gcc", "--version"])
     targets = env.Command(
         ["$WB_BUILD/coreboot/coreboot-nopayload.rom", "$WB_BUILD/coreboot/cbfstool",
          "$WB_BUILD/coreboot/config"],
-        [stamp, str(board.coreboot.defconfig), *map(str, patches), *map(str, site_local),
+        [*inputs, str(board.coreboot.defconfig), *map(str, patches), *map(str, site_local),
          env.Value(json.dumps(settings, sort_keys=True))],
         Action(_build_coreboot, "[coreboot] building $WB_BOARD"),
         WB_COREBOOT_PATCHES=[str(p) for p in patches],

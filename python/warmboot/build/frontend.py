@@ -16,8 +16,8 @@ from warmboot.sources.cache import SourceCache
 from warmboot.build import coreboot as coreboot_tool
 from warmboot.build import linux as linux_tool
 
-TOOLS = ("sources", "coreboot", "linux", "payloads", "initramfs", "cbfs", "manifest", "sign",
-         "testos", "qemu")
+TOOLS = ("sources", "coreboot", "linux", "payloads", "initramfs", "fit", "cbfs", "manifest",
+         "sign", "testos", "qemu")
 TOP = Path(__file__).resolve().parents[3]
 
 
@@ -49,7 +49,7 @@ def help_text(variables_help: str) -> str:
         except BoardError as exc:
             lines.append(f"  {name:12s}(broken: {exc})")
     lines += ["", "variables:", variables_help,
-              "environment: COREBOOT_SRC, LINUX_SRC (local source trees), WARMBOOT_CACHE,",
+              "environment: COREBOOT_SRC, LINUX_SRC, TFA_SRC (local source trees), WARMBOOT_CACHE,",
               "             WARMBOOT_MIRRORS (base URLs of source mirrors), WARMBOOT_ACCEL", ""]
     return "\n".join(lines)
 
@@ -77,9 +77,12 @@ def configure(env):
     try:
         toolchain.check(toolchain.BUILD)
         if "run" in S.COMMAND_LINE_TARGETS:
-            toolchain.check(toolchain.RUN_X86_64 if board.arch == "x86_64" else ())
+            toolchain.check(toolchain.RUN_X86_64 if board.arch == "x86_64"
+                            else toolchain.RUN_AARCH64)
         if board.linux.cross_compile:
             toolchain.check(toolchain.cross_requirements(board.linux.cross_compile))
+        if board.payload.format == "fit":
+            toolchain.check(toolchain.FIT)
     except toolchain.ToolchainError as exc:
         fail(str(exc))
 
@@ -127,16 +130,23 @@ def _image(env, board):
     initramfs = env.InitramfsBuild(board, extra=[(f"/bin/{name}", tools[name]) for name in
                                                  ("dumpcap", "pmtctl", "wbkexec")])
     roots = _roots(env)
-    rom = env.CbfsImage(board, coreboot, kernel, initramfs,
-                        release_root=str(Path(roots[-1]).resolve()) if roots else "")
+    root = str(Path(roots[-1]).resolve()) if roots else ""
+    if board.payload.format == "fit":
+        fit = env.FitImage(board, kernel, initramfs)
+        rom = env.CbfsImage(board, coreboot, fit, None, release_root=root)
+    else:
+        rom = env.CbfsImage(board, coreboot, kernel, initramfs, release_root=root)
     manifest = env.BuildManifest(
         board,
         outputs={"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
                  "coreboot.config": coreboot[2], "linux.config": kernel[1]},
-        sources=["coreboot", "linux", board.busybox_source],
+        sources=["coreboot", "linux", board.busybox_source,
+                 *([board.coreboot.bl31_source] if board.coreboot.bl31_source else [])],
         configs={"coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
                  **{f"linux_fragment:{p.name}": str(p.relative_to(TOP))
-                    for p in board.linux.config}},
+                    for p in board.linux.config},
+                 **({"devicetree": str(board.payload.devicetree.relative_to(TOP))}
+                    if board.payload.devicetree else {})},
     )
     env.QemuRun(board, rom)
     env.Clean(rom, env.subst("$WB_BUILD"))

@@ -7,8 +7,10 @@ memory fails with "XZ decompressor ran out of memory" on xz -9's 64 MiB one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,10 +22,24 @@ XZ_ARGS = ["xz", "-T1", "--check=crc32", "--lzma2=preset=9,dict=1MiB"]
 MTIME = "0"
 
 
-def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]]) -> str:
-    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files."""
+def staged(src: Path, stage: Path) -> Path:
+    """A copy of src with the fixed mtime: gen_init_cpio stores a regular
+    file's own mtime (its -t applies only to directories, nodes and links)."""
+    stage.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]
+    copy = stage / f"{digest}-{src.name}"
+    shutil.copyfile(src, copy)
+    os.chmod(copy, 0o644)
+    os.utime(copy, (int(MTIME), int(MTIME)))
+    return copy
+
+
+def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]],
+              stage: Path) -> str:
+    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
+    Every file is staged under stage with the fixed mtime first."""
     lines = [l for l in skeleton.read_text().splitlines() if l and not l.startswith("#")]
-    lines.append(f"file /bin/busybox {busybox} 0755 0 0")
+    lines.append(f"file /bin/busybox {staged(busybox, stage)} 0755 0 0")
     made = {l.split()[1] for l in lines if l.startswith("dir ")}
     for path in sorted(rootfs.rglob("*")):
         rel = "/" + path.relative_to(rootfs).as_posix()
@@ -33,9 +49,9 @@ def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str
                 made.add(rel)
         else:
             mode = "0755" if os.access(path, os.X_OK) else "0644"
-            lines.append(f"file {rel} {path} {mode} 0 0")
+            lines.append(f"file {rel} {staged(path, stage)} {mode} 0 0")
     for dest, src in sorted(extra):
-        lines.append(f"file {dest} {src} 0755 0 0")
+        lines.append(f"file {dest} {staged(src, stage)} 0755 0 0")
     return "\n".join(lines) + "\n"
 
 
@@ -59,8 +75,11 @@ def _build_initramfs(target, source, env):
     busybox = env.SourceTree(board.busybox_source).path
     extra = [(dest, Path(src)) for dest, src in env["WB_INITRAMFS_EXTRA"]]
     variant = env["WB_INITRAMFS_VARIANT"]
+    stage = out.parent / "stage"
+    if stage.exists():
+        shutil.rmtree(stage)
     listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox,
-                        top / env["WB_INITRAMFS_ROOTFS"], extra)
+                        top / env["WB_INITRAMFS_ROOTFS"], extra, stage)
     logs = Path(env.subst("$WB_LOGS"))
     log = fresh_log(logs / f"{variant}.log")
     (logs / f"{variant}.list").write_text(listing)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import libfdt
 
 from ..errors import WarmbootError
-from .pmt import PAGE_SIZE, EntryStatus, EntryType, Pmt
+from .pmt import NO_ENTRY, PAGE_SIZE, EntryStatus, EntryType, Pmt, PmtFlags
 
 COMPATIBLE = "warmboot,preserved-memory"
 PMT_PROPERTY = "warmboot,pmt"
@@ -84,7 +84,10 @@ def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
         start = table.table_addr - table.table_addr % PAGE_SIZE
         end = -(-table_end // PAGE_SIZE) * PAGE_SIZE
         regions.append(ReservedRegion("warmboot-pmt", start, end - start, no_map))
-    status = (int(table.flags), table.reject_reason, table.reset_cause, table.reject_entry)
+    # As in the coreboot record: an entry index only for a rejected table
+    # (firmware leaves the header's field as the OS wrote it, 0, otherwise).
+    entry = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
+    status = (int(table.flags), table.reject_reason, table.reset_cause, entry)
     return DtHandoff(tuple(sorted(regions, key=lambda r: r.base)), table.table_addr,
                      table.total_size, status)
 

@@ -1,0 +1,174 @@
+"""qemu-virt (aarch64): a panic in the OS leads to exactly one warm reset
+(the crash stub's PSCI SYSTEM_RESET through TF-A); coreboot keeps the
+registered memory and hands it over in the device tree; LinuxBoot writes a
+vmcore whose aarch64 NT_PRSTATUS notes gdb-multiarch and the Python
+inspector read; then a second, ordinary reset gives the OS all of its RAM."""
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+
+import libfdt
+from elftools.elf.elffile import ELFFile
+
+from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr
+from warmboot.handoff import devicetree, pmt as pmtlib
+from warmboot.vmcore.reader import read_vmcore
+
+DRAM = 0x40000000
+BOOT_TIMEOUT = 600          # TCG: firmware, LinuxBoot and the OS, emulated
+
+
+def guest_bytes(vm, tmp_path, addr: int, size: int, name: str) -> bytes:
+    path = tmp_path / name
+    vm.monitor(f'pmemsave {addr:#x} {size:#x} "{path}"', timeout=120)
+    return path.read_bytes()
+
+
+def fdt_in_guest(vm, tmp_path, addr: int) -> libfdt.Fdt:
+    head = guest_bytes(vm, tmp_path, addr, 64, "fdt-head.bin")
+    size = int.from_bytes(head[4:8], "big")
+    return libfdt.Fdt(guest_bytes(vm, tmp_path, addr, size, "fdt.dtb"))
+
+
+def reserved_nodes(fdt: libfdt.Fdt, prefix: str) -> set[tuple]:
+    """(name, base, size, copy-of, no-map) of /reserved-memory children named prefix*."""
+    rmem = fdt.path_offset("/reserved-memory")
+    out = set()
+    node = fdt.first_subnode(rmem, libfdt.QUIET_NOTFOUND)
+    while node >= 0:
+        name = fdt.get_name(node)
+        if name.startswith(prefix):
+            reg = bytes(fdt.getprop(node, "reg"))
+            copy = fdt.getprop(node, "warmboot,copy-of", libfdt.QUIET_NOTFOUND)
+            nomap = fdt.getprop(node, "no-map", libfdt.QUIET_NOTFOUND)
+            out.add((name, int.from_bytes(reg[:8], "big"), int.from_bytes(reg[8:], "big"),
+                     None if isinstance(copy, int) else int.from_bytes(bytes(copy), "big"),
+                     not isinstance(nomap, int)))
+        node = fdt.next_subnode(node, libfdt.QUIET_NOTFOUND)
+    return out
+
+
+def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
+    """Physical [_stext, _etext): arm64's kernel image mapping is vaddr - kimage_voffset."""
+    with open(vmlinux, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        stext = symtab.get_symbol_by_name("_stext")[0]["st_value"]
+        etext = symtab.get_symbol_by_name("_etext")[0]["st_value"]
+    voffset = int(vmcoreinfo["NUMBER(kimage_voffset)"], 16)
+    return stext - voffset, etext - voffset
+
+
+def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarch(virt_lab,
+                                                                                  tmp_path):
+    lab = virt_lab
+    ram_bytes = int(lab.memory.rstrip("G")) << 30
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm, BOOT_TIMEOUT)
+        # pmtctl found the anchor through the device tree, and loaded the stub.
+        armed = re.findall(r"pmtctl: armed generation \d+.*", vm.output)[-1]
+        where = lab.shell(vm, "pmtctl status | head -1", r"firmware: (.*)").group(1)
+        mem_before = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
+                                   r"MemTotal:\s+(\d+) kB").group(1))
+        known_before = re.findall(r"Memory: \d+K/(\d+)K available", vm.output)[-1]
+        release = lab.shell(vm, 'echo "REL $(uname -r)"', r"REL (\S+)").group(1)
+        marker = secrets.token_hex(32)
+        vm.send(f"echo {marker} > /dev/kmsg\n")
+        vm.wait_for(marker, 30)
+        vm.send("sleep 3; echo c > /proc/sysrq-trigger\n")
+        vm.wait_for("echo c > /proc/sysrq-trigger", 10)
+        vm.monitor("stop")
+        snapshot = guest_bytes(vm, tmp_path, DRAM, ram_bytes, "before-panic.ram")
+        vm.monitor("cont")
+        vm.wait_for("Kernel panic", 120)
+        panicked = vm.elapsed()
+        after_panic = len(vm.output)
+
+        # The capture boot: the tree coreboot built, and the table it judged.
+        vm.wait_for("warmboot: linuxboot ready", BOOT_TIMEOUT)
+        vm.monitor("stop")
+        capture_boot = vm.output[after_panic:]
+        fdt_addr = int(re.findall(r"FIT: Flattening FDT to (0x[0-9a-f]+)", capture_boot)[-1], 16)
+        anchor = int(re.findall(r"warmboot: PMT anchor at (0x[0-9a-f]+)", capture_boot)[-1], 16)
+        fdt = fdt_in_guest(vm, tmp_path, fdt_addr)
+        head = guest_bytes(vm, tmp_path, anchor, pmtlib.HEADER_SIZE, "pmt-head.bin")
+        table = guest_bytes(vm, tmp_path, anchor, int.from_bytes(head[24:28], "little"),
+                            "pmt.bin")
+        vm.monitor("cont")
+
+        vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 1200)
+        captured, captured_at = len(vm.output), vm.elapsed()
+        vm.wait_for("warmboot: resetting to give the OS all of its memory", 120)
+        boot_to_os(lab, vm, BOOT_TIMEOUT)
+        ready = vm.elapsed()
+        mem_after = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
+                                  r"MemTotal:\s+(\d+) kB").group(1))
+        rest = vm.output[after_panic:]
+        to_capture = vm.output[after_panic:captured]
+        known_after = re.findall(r"Memory: \d+K/(\d+)K available", rest)[-1]
+    print(f"panic to capture: {captured_at - panicked:.1f} s; panic to OS ready: "
+          f"{ready - panicked:.1f} s")
+    print(armed)
+
+    assert "crash stub at" in armed, armed
+    assert where.startswith("device tree /chosen"), where
+    # Exactly one warm reset before the capture, and firmware accepted the table.
+    assert count(to_capture, BANNER) == 1, "coreboot booted more than once before the capture"
+    assert "warmboot: reset mailbox at" in to_capture
+    assert re.search(r"warmboot: PMT generation \d+ accepted", to_capture)
+    # Then one ordinary reset: the OS boots with the RAM it had.
+    assert count(rest, BANNER) == 2
+    assert known_after == known_before
+    assert abs(mem_after - mem_before) <= 64, (mem_before, mem_after)
+    print(f"MemTotal: normal boot {mem_before} kB, after the capture {mem_after} kB")
+
+    # The device tree LinuxBoot booted with is the binding's, for this table.
+    processed = pmtlib.decode(table)
+    expected = devicetree.handoff_from_pmt(processed)
+    chosen = fdt.path_offset("/chosen")
+    pmt_prop = bytes(fdt.getprop(chosen, "warmboot,pmt"))
+    assert (int.from_bytes(pmt_prop[:8], "big"), int.from_bytes(pmt_prop[8:], "big")) == \
+        (expected.pmt_addr, expected.pmt_size)
+    status = bytes(fdt.getprop(chosen, "warmboot,pmt-status"))
+    assert tuple(int.from_bytes(status[i:i + 4], "big") for i in range(0, 16, 4)) == \
+        expected.status
+    assert reserved_nodes(fdt, "warmboot-p") | reserved_nodes(fdt, "warmboot-boot") == {
+        (r.node_name, r.base, r.size, r.copy_of, False) for r in expected.regions}
+    assert all(nomap for *_, nomap in reserved_nodes(fdt, "warmboot-firmware"))
+
+    (directory,) = lab.crash_dirs()
+    assert lab.crash_files(directory) == ["summary.txt", "vmcore"]
+    vmcore = lab.extract(f"/crash/{directory}/vmcore", tmp_path / "vmcore")
+
+    # The inspector: an aarch64 core, the kernel's release, one NT_PRSTATUS per CPU.
+    info = read_vmcore(vmcore)
+    assert info.e_machine == 183
+    assert info.vmcoreinfo["OSRELEASE"] == release
+    assert "CRASHTIME" in info.vmcoreinfo
+    assert len(info.cpus) == lab.board.qemu.smp
+
+    # gdb-multiarch unwinds the panicking CPU from its NT_PRSTATUS with vmlinux's DWARF.
+    gdb = subprocess.run(["gdb-multiarch", "-batch", "-ex", "set architecture aarch64",
+                          "-ex", "thread apply all bt 12", str(lab.images.vmlinux),
+                          str(vmcore)], capture_output=True, text=True, timeout=300)
+    (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
+    assert re.search(r"in sysrq_handle_crash \(", gdb.stdout), gdb.stdout[-3000:]
+    assert re.search(r"in panic \(", gdb.stdout), gdb.stdout[-3000:]
+    # The marker written to the kernel log is in the dump's memory.
+    with open(vmcore, "rb") as core:
+        assert marker.encode() in core.read()
+
+    # Every kept region matches the host's snapshot taken before the panic,
+    # except the pages the panic path itself wrote.
+    diffs = page_differences(vmcore, snapshot, base=DRAM)
+    total_pages = sum(size // PAGE for _, size in diffs)
+    changed = sum(diffs.values())
+    print(f"pages changed between the snapshot and the vmcore: {changed} of {total_pages}")
+    assert changed <= total_pages // 100, diffs
+    # The boot window (which LinuxBoot ran in) came back from its copy.
+    window = next(r for r in info.regions if r.paddr == 0x60100000)
+    assert diffs[(window.paddr, window.size)] <= window.size // PAGE // 100
+    start, end = kernel_text(lab.images.vmlinux, info.vmcoreinfo)
+    assert read_paddr(vmcore, info, start, end - start) == snapshot[start - DRAM:end - DRAM]
