@@ -92,6 +92,7 @@ struct capture {
 /* What the copy workers share with the parent. */
 struct worker_state {
 	uint64_t done;
+	uint64_t holes;		/* bytes of all-zero pages left as holes */
 	int failed;
 	char message[240];
 };
@@ -563,6 +564,50 @@ static void drop_written(int fd, uint64_t offset, size_t len)
 		posix_fadvise(fd, (off_t)offset, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
+static int page_is_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*w); i++)
+		if (w[i])
+			return 0;
+	for (i = len & ~(sizeof(*w) - 1); i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Write buf at offset, leaving all-zero pages as holes: the file was created
+ * empty and sized up front, so a hole reads back as the zeros it stands for
+ * and the vmcore's bytes are unchanged. A crashed machine's never-used RAM is
+ * mostly zero pages, and not writing them is most of a capture's time.
+ * Returns the bytes left as holes, or -1 with errno set.
+ */
+static int64_t write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t offset)
+{
+	size_t pos = 0, run_start = 0;
+	int64_t holes = 0;
+
+	while (pos < len) {
+		size_t take = len - pos < WB_PAGE_SIZE ? len - pos : WB_PAGE_SIZE;
+
+		if (page_is_zero(buf + pos, take)) {
+			if (pos > run_start &&
+			    wb_pwrite_all(fd, buf + run_start, pos - run_start, offset + run_start))
+				return -1;
+			holes += (int64_t)take;
+			run_start = pos + take;
+		}
+		pos += take;
+	}
+	if (len > run_start && wb_pwrite_all(fd, buf + run_start, len - run_start,
+					     offset + run_start))
+		return -1;
+	return holes;
+}
+
 /* Copy bytes [lo, hi) of the regions' data, concatenated in file order. */
 static int copy_share(const struct capture *c, const struct wb_physmem *mem, int out,
 		      uint64_t lo, uint64_t hi, size_t chunk, struct shared *sh,
@@ -570,6 +615,7 @@ static int copy_share(const struct capture *c, const struct wb_physmem *mem, int
 {
 	uint8_t *buf = malloc(chunk);
 	uint64_t pos = 0, done = 0;
+	int64_t holes;
 	int rc = WORKER_DONE;
 	size_t j;
 
@@ -595,15 +641,17 @@ static int copy_share(const struct capture *c, const struct wb_physmem *mem, int
 					 (unsigned long long)(s->source + off), take,
 					 (unsigned long long)s->paddr, mem->path, wb_io_error());
 				rc = WORKER_FAILED;
-			} else if (wb_pwrite_all(out, buf, take, s->offset + off)) {
+			} else if ((holes = write_sparse(out, buf, take, s->offset + off)) < 0) {
 				snprintf(me->message, sizeof(me->message),
 					 "cannot write the vmcore at offset %llu: %s",
 					 (unsigned long long)(s->offset + off), strerror(errno));
 				rc = WORKER_FAILED;
 			} else {
-				drop_written(out, s->offset + off, take);
+				if ((size_t)holes < take)
+					drop_written(out, s->offset + off, take);
 				off += take;
 				done += take;
+				me->holes += (uint64_t)holes;
 				__atomic_store_n(&me->done, done, __ATOMIC_RELAXED);
 			}
 		}
@@ -654,8 +702,8 @@ static void worker_ended(struct shared *sh, unsigned int i, int status)
  * progress every 10%. Returns 0, or -1 with the first failure in message.
  */
 static int copy_regions(const struct capture *c, const struct wb_physmem *mem, int out,
-			unsigned int jobs, size_t chunk, uint64_t *copied, char *message,
-			size_t message_len)
+			unsigned int jobs, size_t chunk, uint64_t *copied, uint64_t *holes,
+			char *message, size_t message_len)
 {
 	unsigned int workers = jobs, i, running = 0, next_tenth = 1;
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
@@ -708,6 +756,8 @@ static int copy_regions(const struct capture *c, const struct wb_physmem *mem, i
 	}
 	*copied = bytes_done(sh, workers);
 	report_progress(*copied, c->data_bytes, &next_tenth);
+	for (i = 0, *holes = 0; i < workers; i++)
+		*holes += sh->worker[i].holes;
 	for (i = 0; i < workers && !rc; i++) {
 		if (sh->worker[i].failed) {
 			snprintf(message, message_len, "%s", sh->worker[i].message);
@@ -762,7 +812,7 @@ static void write_failed(const char *outdir, const char *message, uint64_t writt
 }
 
 static void write_summary(const char *outdir, const char *vmcore, const struct capture *c,
-			  const struct wb_table *t, double seconds)
+			  const struct wb_table *t, double seconds, uint64_t holes)
 {
 	const struct pmt_header_v1 *h = &t->hdr;
 	char *path = wb_asprintf("%s/summary.txt", outdir), flags[96], *text;
@@ -773,6 +823,7 @@ static void write_summary(const char *outdir, const char *vmcore, const struct c
 			   "cpus_with_registers: %u\n"
 			   "regions: %zu\n"
 			   "bytes: %llu\n"
+			   "zero_page_bytes: %llu\n"
 			   "seconds: %.3f\n"
 			   "MB/s: %.1f\n"
 			   "generation: %llu\n"
@@ -782,7 +833,7 @@ static void write_summary(const char *outdir, const char *vmcore, const struct c
 			   "reject_reason: %s\n"
 			   "warnings: %u\n",
 			   vmcore, c->machine->name, h->cpu_count, c->cpu_notes, c->segment_count,
-			   (unsigned long long)c->file_size, seconds,
+			   (unsigned long long)c->file_size, (unsigned long long)holes, seconds,
 			   (double)c->file_size / MB / seconds, (unsigned long long)h->generation,
 			   h->boot_count, wb_flags_str(h->flags, flags, sizeof(flags)),
 			   wb_reset_cause_name(h->reset_cause), wb_reject_name(h->reject_reason),
@@ -799,7 +850,7 @@ static int write_vmcore(const char *outdir, const struct wb_physmem *mem,
 	char *partial = wb_asprintf("%s/vmcore.partial", outdir);
 	char *final = wb_asprintf("%s/vmcore", outdir);
 	char message[256];
-	uint64_t copied = 0;
+	uint64_t copied = 0, holes = 0;
 	double started = now(), seconds;
 	int out, dir, rc = EXIT_ERROR;
 
@@ -823,12 +874,19 @@ static int write_vmcore(const char *outdir, const struct wb_physmem *mem,
 		write_failed(outdir, message, 0, c->file_size);
 		goto out_close;
 	}
+	/* Sized up front: trailing zero pages stay holes (write_sparse). */
+	if (ftruncate(out, (off_t)c->file_size)) {
+		snprintf(message, sizeof(message), "cannot size %s to %llu bytes: %s", partial,
+			 (unsigned long long)c->file_size, strerror(errno));
+		write_failed(outdir, message, 0, c->file_size);
+		goto out_close;
+	}
 	if (wb_pwrite_all(out, c->head, c->head_size, 0)) {
 		snprintf(message, sizeof(message), "cannot write %s: %s", partial, strerror(errno));
 		write_failed(outdir, message, 0, c->file_size);
 		goto out_close;
 	}
-	if (copy_regions(c, mem, out, jobs, chunk, &copied, message, sizeof(message))) {
+	if (copy_regions(c, mem, out, jobs, chunk, &copied, &holes, message, sizeof(message))) {
 		write_failed(outdir, message, c->head_size + copied, c->file_size);
 		goto out_close;
 	}
@@ -853,7 +911,8 @@ static int write_vmcore(const char *outdir, const struct wb_physmem *mem,
 	seconds = now() - started;
 	if (seconds < 1e-6)
 		seconds = 1e-6;
-	write_summary(outdir, final, c, t, seconds);
+	write_summary(outdir, final, c, t, seconds, holes);
+	fprintf(stderr, "dumpcap: %.1f MB of zero pages left as holes\n", (double)holes / MB);
 	printf("warmboot: vmcore written %s %llu bytes in %.2f s (%.1f MB/s)\n", final,
 	       (unsigned long long)c->file_size, seconds, (double)c->file_size / MB / seconds);
 	rc = EXIT_WRITTEN;

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "warmboot.handoff.emit_cli",
     "warmboot.vmcore.cli",
     "warmboot.release.cli",
+    "warmboot.bench.cli",
 )
 
 EXIT_ERROR = 1

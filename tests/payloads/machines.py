@@ -214,16 +214,19 @@ def registers(e_machine: int, cpu: int, tag: int) -> tuple[int, ...]:
 def crashed_machine(root: Path, *, e_machine: int = pmt.EM_X86_64,
                     table_flags: int = PROCESSED, record_flags: int | None = None,
                     reject_reason: int = 0, p1_reserved: bool = True,
-                    seed: int = 7) -> CrashedMachine:
+                    seed: int = 7, zero_pages: tuple[int, ...] = ()) -> CrashedMachine:
     """cpu 0 saved its registers in its crash notes (the kernel's panic
     path) and in a CPU_STATE record, which the notes win over; cpu 1 only in
     its CPU_STATE record (the SMM watchdog). p1_reserved False: firmware's
-    memory map wrongly calls the P1 region RAM."""
+    memory map wrongly calls the P1 region RAM. zero_pages: indexes of P1's
+    pages that hold zeros, as never-used RAM does."""
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     mem = bytearray(CRASH_IMAGE_SIZE)
     for base, size in ((COPY_BASE, COPY_SIZE), (P0_BASE, P0_SIZE), (P1_BASE, P1_SIZE)):
         mem[base:base + size] = rng.randbytes(size)
+    for page in zero_pages:
+        mem[P1_BASE + page * PAGE:P1_BASE + (page + 1) * PAGE] = bytes(PAGE)
 
     layout = machine_layout(e_machine)
     text = SYNTHETIC_VMCOREINFO[e_machine]

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from machines import (ANCHOR, COPY_BASE, COPY_DEST, COPY_SIZE, P1_BASE, PROCESSED, SCRIBBLE,
-                      crashed_machine, write_at)
+from machines import (ANCHOR, COPY_BASE, COPY_DEST, COPY_SIZE, P1_BASE, P1_SIZE, PROCESSED,
+                      SCRIBBLE, crashed_machine, write_at)
 from warmboot.handoff import pmt
 from warmboot.handoff.physmem import FileImage
 from warmboot.handoff.pmt import PmtFlags, RejectReason
@@ -108,6 +108,26 @@ def test_success_leaves_vmcore_and_summary_and_reports_speed(captured):
     assert int(summary["bytes"]) == size and summary["generation"] == "5"
     assert summary["reject_reason"] == "NONE" and float(summary["MB/s"]) > 0
     assert "100%" in result.stderr
+
+
+def test_zero_pages_are_not_written_yet_read_back_as_zeros(tools, tmp_path):
+    # Zero runs at P1's start, in its middle (one inside a chunk, one across
+    # the boundary between the two 1 MiB chunks) and at its (the file's) end.
+    pages = P1_SIZE // 4096
+    zero = (0, 1, 100, 255, 256, 257, *range(pages - 3, pages))
+    machine = crashed_machine(tmp_path / "m", zero_pages=zero)
+    out = tmp_path / "out"
+    result = tools.run("dumpcap", *machine.args(), "--jobs", "2", "--chunk", "1M", out)
+    assert result.returncode == 0, result.stderr
+    vmcore = (out / "vmcore").read_bytes()
+    assert vmcore == python_vmcore(machine, tmp_path / "py").read_bytes()
+    summary = dict(l.split(": ", 1) for l in (out / "summary.txt").read_text().splitlines())
+    # Those, and the zero pages the table's own regions have (the anchor's unused part).
+    zero_pages = sum(data[i:i + 4096] == bytes(4096)
+                     for data in machine.regions.values() for i in range(0, len(data), 4096))
+    assert len(zero) < zero_pages
+    assert int(summary["zero_page_bytes"]) == zero_pages * 4096
+    assert int(summary["bytes"]) == len(vmcore)
 
 
 def test_aarch64_vmcore_matches_the_python_writer_too(tools, tmp_path):

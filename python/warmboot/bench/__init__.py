@@ -1,0 +1,3 @@
+"""Benchmarks: warmboot against kdump (downtime, memory, capture) and the
+build's cost, on QEMU q35. `warmboot bench run` / `warmboot bench report`;
+the method and the numbers are in docs/benchmarks.md."""

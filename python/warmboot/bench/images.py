@@ -1,0 +1,244 @@
+"""The guest images the benchmark boots: one OS disk per crash-dump setup.
+
+Every setup boots the same ROM, the same LinuxBoot and the same test OS kernel
+(build/<board>/testos/bzImage); only the OS's command line, its boot script
+and what lies in /boot/kdump on its disk differ:
+
+| setup                | OS command line               | OS initramfs                           | /boot/kdump |
+|----------------------|-------------------------------|----------------------------------------|-------------|
+| `plain`              | no `crashkernel=`, no `cma=`  | the test OS's (`pmtctl arm` refuses)   | —           |
+| `warmboot`           | the board's (`crashkernel=2M cma=80M@256M`) | the test OS's            | —           |
+| `kdump-cp`, `kdump-makedumpfile` | `crashkernel=64M`, no `cma=` | the test OS's with linuxboot/kdump/rc.sysinit and kexec-tools | the same bzImage, the capture initramfs, its command line |
+
+kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
+with the shared libraries `ldd` names: the very makedumpfile that filters
+warmboot's vmcore on the host then runs in the capture kernel, with no second
+build to keep in step with Debian's.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from warmboot.boards import Board
+from warmboot.build.initramfs import XZ_ARGS, cpio_list
+from warmboot.sources.cache import SourceCache
+from warmboot.sources.lock import load_lock
+from warmboot.sources.resolve import materialize
+
+from .errors import GuestImageError
+
+# What the issue measured for kdump on this guest, and what kdump-tools
+# users typically reserve for a small x86_64 VM.
+KDUMP_CRASHKERNEL = "64M"
+# How the capture kernel copies /proc/vmcore (linuxboot/kdump/init reads it).
+KDUMP_COPIES = ("cp", "makedumpfile")
+
+SETUPS = ("plain", "warmboot", *(f"kdump-{copy}" for copy in KDUMP_COPIES))
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class BuiltTestOs:
+    """What `scons board=BOARD .` left in build/BOARD for the benchmark."""
+
+    rom: Path
+    kernel: Path            # the OS's bzImage, also kdump's capture kernel
+    vmlinux: Path
+    initramfs: Path         # the test OS's initramfs.cpio.xz
+    gen_init_cpio: Path     # the kernel's usr/gen_init_cpio, built by the initramfs step
+
+    @classmethod
+    def in_build(cls, build: Path) -> "BuiltTestOs":
+        found = cls(rom=build / "coreboot.rom", kernel=build / "testos" / "bzImage",
+                    vmlinux=build / "testos" / "vmlinux",
+                    initramfs=build / "testos-initramfs" / "initramfs.cpio.xz",
+                    gen_init_cpio=build / "host" / "gen_init_cpio")
+        missing = [str(p) for p in vars(found).values() if not p.is_file()]
+        if missing:
+            raise GuestImageError(f"not built: {', '.join(missing)}; run "
+                                  f"`scons board={build.name} .` first")
+        return found
+
+
+@dataclass(frozen=True)
+class OsSetup:
+    """One way to boot the test OS: its name, command line, initramfs, and
+    the capture kernel's files when kdump is its crash mechanism."""
+
+    name: str
+    cmdline: str
+    initramfs: Path
+    kdump_files: dict[str, Path]    # name under /boot/kdump -> host file
+
+    def disk_files(self, os_kernel: Path) -> dict[str, Path]:
+        """Path on the OS disk -> host file."""
+        files = {"boot/bzImage": os_kernel, "boot/initramfs.cpio.xz": self.initramfs}
+        files.update({f"boot/kdump/{name}": path for name, path in self.kdump_files.items()})
+        return files
+
+
+@dataclass(frozen=True)
+class BenchImages:
+    """The ROM, the crashed kernel's vmlinux, and one OS disk per setup
+    (sparse; every boot gets its own copy)."""
+
+    rom: Path
+    vmlinux: Path
+    disks: dict[str, Path]
+
+
+def os_cmdline(stock: str, drop: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
+    """stock without the options named in drop (`name=...` words), plus add."""
+    words = [w for w in stock.split() if w.split("=", 1)[0] not in drop]
+    return " ".join([*words, *add])
+
+
+def setup_cmdline(stock: str, setup: str) -> str:
+    """The OS's command line under setup, from the board's test OS command line."""
+    if setup == "warmboot":
+        return stock
+    if setup.startswith("kdump-"):
+        return os_cmdline(stock, ("cma", "crashkernel"), (f"crashkernel={KDUMP_CRASHKERNEL}",))
+    return os_cmdline(stock, ("cma", "crashkernel"))
+
+
+def shared_libraries(binary: Path) -> list[Path]:
+    """The dynamic loader and the libraries binary loads, as ldd names them."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise GuestImageError(f"ldd {binary} failed: {out.stderr.strip() or out.stdout.strip()}")
+    libraries = []
+    for line in out.stdout.splitlines():
+        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)", line)
+        if match:
+            libraries.append(Path(match.group(1)))
+    return libraries
+
+
+def install_dynamic(binary: Path, rootfs: Path) -> None:
+    """binary and its libraries at their host paths under rootfs (contents, not links)."""
+    for path in (binary, *shared_libraries(binary)):
+        dest = rootfs / path.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
+
+
+def host_binary(name: str) -> Path:
+    found = shutil.which(name, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    if not found:
+        raise GuestImageError(f"{name} is not installed on this host (Debian: apt-get install "
+                              f"{'kexec-tools' if name == 'kexec' else name})")
+    return Path(found).resolve()
+
+
+def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,
+                   out: Path) -> Path:
+    """skeleton + busybox + rootfs, packed and compressed like the build's initramfs
+    (gen_init_cpio, xz with a 1 MiB dictionary a 64 MiB crash kernel can decompress)."""
+    stage = out.parent / f"{out.name}.stage"
+    listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage)
+    archive = subprocess.run([str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
+                             input=listing.encode(), capture_output=True)
+    if archive.returncode != 0:
+        raise GuestImageError(f"gen_init_cpio failed for {out}: {archive.stderr.decode()[-500:]}")
+    compressed = subprocess.run(XZ_ARGS, input=archive.stdout, capture_output=True)
+    if compressed.returncode != 0:
+        raise GuestImageError(f"xz failed for {out}: {compressed.stderr.decode()[-500:]}")
+    out.write_bytes(compressed.stdout)
+    shutil.rmtree(stage)
+    return out
+
+
+def make_disk(files: dict[str, Path], out: Path, size_mib: int) -> Path:
+    """An ext2 disk like the build's test OS disk (mke2fs -d, 4 KiB blocks,
+    an empty crash/), large enough for a vmcore of all guest RAM."""
+    stage = out.with_name(f"{out.name}.root")
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "crash").mkdir(parents=True)
+    for name, src in files.items():
+        dest = stage / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+    out.unlink(missing_ok=True)
+    made = subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096",
+                           "-E", "root_owner=0:0", "-d", str(stage), str(out), f"{size_mib}M"],
+                          capture_output=True, text=True)
+    shutil.rmtree(stage)
+    if made.returncode != 0:
+        raise GuestImageError(f"mke2fs {out} failed: {made.stderr.strip()}")
+    return out
+
+
+def busybox_binary(top: Path, board: Board) -> Path:
+    """The board's pinned static busybox, from the verified source cache."""
+    lock = load_lock(top / "coreboot-config" / "sources.lock.toml")
+    return materialize(lock.get(board.busybox_source), SourceCache()).path
+
+
+def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
+                 work: Path) -> list[OsSetup]:
+    """The kdump baseline: the OS initramfs that loads the capture kernel, the
+    capture initramfs, and one setup per way of copying /proc/vmcore."""
+    kdump = top / "linuxboot" / "kdump"
+    os_root = work / "kdump-os-rootfs"
+    shutil.copytree(top / board.testos.rootfs, os_root)
+    shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
+    install_dynamic(host_binary("kexec"), os_root)
+    os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.xz")
+
+    capture_root = work / "kdump-capture-rootfs"
+    capture_root.mkdir()
+    shutil.copy(kdump / "init", capture_root / "init")
+    install_dynamic(host_binary("makedumpfile"), capture_root)
+    capture_initramfs = pack_initramfs(top, built, busybox, capture_root,
+                                       work / "kdump-capture.cpio.xz")
+    for tree in (os_root, capture_root):
+        shutil.rmtree(tree)
+
+    capture_cmdline = (kdump / "cmdline").read_text().split()
+    setups = []
+    for copy in KDUMP_COPIES:
+        name = f"kdump-{copy}"
+        cmdline_file = work / f"{name}.capture-cmdline"
+        cmdline_file.write_text(" ".join([*capture_cmdline, f"wbkdump.copy={copy}"]) + "\n")
+        setups.append(OsSetup(name, setup_cmdline(board.testos.kernel.cmdline, name),
+                              os_initramfs, {"bzImage": built.kernel,
+                                             "initramfs.cpio.xz": capture_initramfs,
+                                             "cmdline": cmdline_file}))
+    return setups
+
+
+def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
+                   setups: tuple[str, ...] = SETUPS) -> BenchImages:
+    """Every setup's OS disk under work/, from build/BOARD (which must be current)."""
+    if board.testos is None:
+        raise GuestImageError(f"board {board.name} has no test OS to benchmark")
+    built = BuiltTestOs.in_build(top / "build" / board.name)
+    work.mkdir(parents=True, exist_ok=True)
+    unknown = set(setups) - set(SETUPS)
+    if unknown:
+        raise GuestImageError(f"unknown setup(s) {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(SETUPS)}")
+    stock = board.testos.kernel.cmdline
+    all_setups = [OsSetup(name, setup_cmdline(stock, name), built.initramfs, {})
+                  for name in ("plain", "warmboot")]
+    if any(name.startswith("kdump-") for name in setups):
+        all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work)
+    # Room for one vmcore of all guest RAM plus the OS files.
+    size_mib = max(board.testos.disk_mib, largest_ram_mib + 1024)
+    disks = {}
+    for setup in all_setups:
+        if setup.name not in setups:
+            continue
+        cmdline_file = work / f"{setup.name}.os-cmdline"
+        cmdline_file.write_text(setup.cmdline + "\n")
+        files = {**setup.disk_files(built.kernel), "boot/cmdline": cmdline_file}
+        disks[setup.name] = make_disk(files, work / f"{setup.name}.img", size_mib)
+    return BenchImages(rom=built.rom, vmlinux=built.vmlinux, disks=disks)

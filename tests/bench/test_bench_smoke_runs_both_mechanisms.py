@@ -1,0 +1,50 @@
+"""The benchmark's smoke run: one size (512M), one run of warmboot and of kdump
+(both ways of copying /proc/vmcore), no build timing. It keeps `warmboot bench
+run` working; the published numbers come from the full run (docs/benchmarks.md)."""
+from __future__ import annotations
+
+import pytest
+
+from warmboot.bench.benchmark import BenchConfig, run_benchmark
+from warmboot.bench.report import markdown
+from warmboot.bench.results import BenchResults
+from warmboot.bench.runs import MECHANISMS
+from wbtest import TOP
+
+pytestmark = pytest.mark.qemu
+
+
+def test_bench_smoke_runs_both_mechanisms(tmp_path):
+    config = BenchConfig(sizes=("512M",), runs=1, mechanisms=MECHANISMS, build_runs=0,
+                         workdir=tmp_path / "work", logs=TOP / "build" / "bench" / "smoke-logs")
+    results = run_benchmark(config)
+    saved = tmp_path / "results.json"
+    results.save(saved)
+    record = BenchResults.load(saved)
+    assert record == results
+
+    (plain,) = record.plain_boots
+    for mechanism in MECHANISMS:
+        (run,) = [r for r in record.crash_runs if r.mechanism == mechanism]
+        assert run.downtime_seconds > 0, run
+        assert [m.seconds for m in run.milestones] == sorted(m.seconds for m in run.milestones)
+        assert run.vmcore.bytes > 0 and run.vmcore.capture_seconds > 0, run.vmcore
+        # The OS gives up memory for the mechanism: crashkernel= (and nothing for cma=).
+        assert run.memory.crash_kernel_loaded
+        assert plain.memory.mem_total_kib - run.memory.mem_total_kib \
+            == run.memory.crash_kernel_bytes // 1024, (plain.memory, run.memory)
+    by_name = {r.mechanism: r for r in record.crash_runs}
+    # Full dumps of (nearly) all of RAM, ELF; the filtered one is far smaller.
+    for mechanism in ("warmboot", "kdump-cp"):
+        vmcore = by_name[mechanism].vmcore
+        assert vmcore.format == "elf" and vmcore.bytes > 400e6, vmcore
+        assert 0 < vmcore.filtered_bytes < vmcore.bytes / 10, vmcore
+    # dumpcap leaves the idle guest's zero pages as holes; busybox cp writes every block.
+    assert by_name["warmboot"].vmcore.disk_bytes < by_name["warmboot"].vmcore.bytes / 2
+    assert by_name["kdump-cp"].vmcore.disk_bytes >= by_name["kdump-cp"].vmcore.bytes
+    filtered = by_name["kdump-makedumpfile"].vmcore
+    assert filtered.format == "kdump-compressed" and filtered.bytes < filtered.memory_bytes / 10
+    assert by_name["warmboot"].memory.cma_total_kib == 80 * 1024
+
+    table = markdown(record)
+    assert "### Downtime" in table and "warmboot ÷ kdump (cp)" in table
