@@ -564,15 +564,22 @@ static void drop_written(int fd, uint64_t offset, size_t len)
 		posix_fadvise(fd, (off_t)offset, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
+/*
+ * Word by word (memcpy compiles to a load and keeps the buffer's bytes from
+ * being read through another type); measured faster than libc's memcmp
+ * against itself shifted by one byte.
+ */
 static int page_is_zero(const uint8_t *p, size_t len)
 {
-	const uint64_t *w = (const uint64_t *)p;
+	uint64_t w;
 	size_t i;
 
-	for (i = 0; i < len / sizeof(*w); i++)
-		if (w[i])
+	for (i = 0; i + sizeof(w) <= len; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		if (w)
 			return 0;
-	for (i = len & ~(sizeof(*w) - 1); i < len; i++)
+	}
+	for (; i < len; i++)
 		if (p[i])
 			return 0;
 	return 1;

@@ -1,5 +1,4 @@
-"""`python -m warmboot.bench run|report`: the `warmboot bench` subcommands,
-usable before warmboot.cli lists this package in COMMAND_MODULES."""
+"""`python -m warmboot.bench run|report`: the same as `warmboot bench run|report`."""
 import sys
 
 from warmboot.bench.cli import main
