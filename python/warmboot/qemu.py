@@ -2,6 +2,7 @@
 markers with timeouts, and always kill it, even when a test fails."""
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import re
@@ -106,6 +107,10 @@ class QemuMachine:
         self.monitor_socket = Path(monitor_socket) if monitor_socket else None
         self.proc: subprocess.Popen | None = None
         self._buffer = bytearray()
+        # Per chunk read from the console: the buffer's length after it, and
+        # when it came (seconds since start), so any marker can be timed later.
+        self._chunk_ends: list[int] = []
+        self._chunk_times: list[float] = []
         self._cursor = 0
         self._cond = threading.Condition()
         self._reader: threading.Thread | None = None
@@ -152,8 +157,11 @@ class QemuMachine:
                 break
             self._log.write(chunk)
             self._log.flush()
+            now = time.monotonic() - self.started_at
             with self._cond:
                 self._buffer += chunk
+                self._chunk_ends.append(len(self._buffer))
+                self._chunk_times.append(now)
                 self._cond.notify_all()
         with self._cond:
             self._eof = True
@@ -197,6 +205,20 @@ class QemuMachine:
     def output(self) -> str:
         with self._cond:
             return self._buffer.decode(errors="replace")
+
+    @property
+    def console_bytes(self) -> bytes:
+        """Everything the console printed so far, undecoded (byte offsets are stable)."""
+        with self._cond:
+            return bytes(self._buffer)
+
+    def arrived_at(self, offset: int) -> float:
+        """Seconds after start when the console byte at offset - 1 reached the host."""
+        with self._cond:
+            chunk = bisect.bisect_left(self._chunk_ends, offset)
+            if chunk == len(self._chunk_ends):
+                raise QemuError(f"console byte {offset} has not arrived")
+            return self._chunk_times[chunk]
 
     def wait_for(self, marker: str | Pattern[str], timeout: float) -> re.Match:
         """Wait until marker (text or regex) appears after the previous match."""

@@ -21,13 +21,13 @@ from warmboot import toolchain
 from warmboot.boards import load_board
 from warmboot.qemu import choose_accel
 
+from . import TOP
 from .buildtime import BuildTiming, time_build
 from .errors import BenchError
 from .images import KDUMP_CRASHKERNEL, SETUPS, prepare_images, setup_cmdline
 from .results import SCHEMA, BenchResults, BenchSettings, HostInfo
 from .runs import MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
 
-TOP = Path(__file__).resolve().parents[3]
 
 # Host tools beyond the build's: images, kdump's userspace, reading the disk.
 REQUIREMENTS = (

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot.boards import Board
+from warmboot.qemu import QemuMachine
 
-from .console import ConsoleClock, StampedMachine
+from .console import ConsoleClock
+from . import TOP
 from .errors import GuestRunError
 from .images import BenchImages
 
@@ -138,7 +139,7 @@ class CrashRun:
     downtime_seconds: float     # panic to OS ready, host-side
     milestones: tuple[Milestone, ...]
     vmcore: Vmcore
-    serial_log: str
+    serial_log: str             # relative to the checkout when the logs are inside it
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,18 @@ class PlainBoot:
     run: int
     memory: MemoryInUse
     boot_seconds: float
-    serial_log: str
+    serial_log: str             # relative to the checkout when the logs are inside it
 
 
-def read_memory_in_use(vm: StampedMachine) -> MemoryInUse:
+def recorded_path(path: Path) -> str:
+    """path as results.json records it: relative to the checkout when inside it."""
+    try:
+        return str(path.resolve().relative_to(TOP))
+    except ValueError:
+        return str(path)
+
+
+def read_memory_in_use(vm: QemuMachine) -> MemoryInUse:
     vm.send(MEMINFO_COMMAND + "\n")
     m = vm.wait_for_line(MEMINFO_LINE, 60)
     return MemoryInUse(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4) == "1")
@@ -231,8 +240,8 @@ def dump_format(head: bytes) -> str:
 
 # -- runs ----------------------------------------------------------------------
 
-def _machine(board: Board, images: BenchImages, disk: Path, ram: str, log: Path) -> StampedMachine:
-    return StampedMachine.for_board(board, images.rom, log, tuple(board.disk_args(disk)),
+def _machine(board: Board, images: BenchImages, disk: Path, ram: str, log: Path) -> QemuMachine:
+    return QemuMachine.for_board(board, images.rom, log, tuple(board.disk_args(disk)),
                                     memory=ram)
 
 
@@ -254,7 +263,7 @@ def plain_boot(board: Board, images: BenchImages, ram: str, run: int, work: Path
             memory = read_memory_in_use(vm)
     finally:
         disk.unlink(missing_ok=True)
-    return PlainBoot(ram, run, memory, booted, str(log))
+    return PlainBoot(ram, run, memory, booted, recorded_path(log))
 
 
 def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: int,
@@ -275,13 +284,11 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
             memory = read_memory_in_use(vm)
             if not memory.crash_kernel_loaded:
                 raise GuestRunError(f"{what}: no crash image loaded (serial log {log})")
-            before_panic = vm.clock.size
+            clock = ConsoleClock(vm)
+            before_panic = clock.size
             vm.send("echo c > /proc/sysrq-trigger\n")
             vm.wait_for(PANIC, 60)
             vm.wait_for(OS_READY, CRASH_TIMEOUT)
-            # Let the reader thread take the last chunk before the clock is read.
-            time.sleep(0.2)
-        clock = vm.clock
         panic = clock.require(PANIC, before_panic, what)
         milestones = milestones_after(clock, panic.end, panic.seconds, MILESTONES[mechanism],
                                       what)
@@ -290,7 +297,7 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
     finally:
         disk.unlink(missing_ok=True)
     return CrashRun(mechanism, ram, run, memory, booted, milestones[-1].seconds, milestones,
-                    vmcore, str(log))
+                    vmcore, recorded_path(log))
 
 
 def _vmcore(clock: ConsoleClock, after: int, mechanism: str,
