@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from warmboot.release import (ROOT_PAYLOAD_TYPE, Envelope, add_signatures, encode_envelope,
+                              load_signer)
 from warmboot.release.errors import (EXIT_MISMATCH, EXIT_ROLLBACK, EXIT_UNTRUSTED,
                                      EXIT_WRONG_BOARD)
+
+from hostile import IDENTITY, ed25519_pem, root_payload_listing
 
 
 def warmboot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -129,3 +133,43 @@ def test_cli_refuses_to_rewrite_a_published_release(signing_setup, small_rom):
                       "manifest.json", "--key", "rel1.key", "--dist", "dist")
     assert result.returncode == 1
     assert "release.json already exists; a published release is never rewritten" in result.stderr
+
+
+# --- weak keys (issue 16) ---------------------------------------------------------
+
+def write_identity_key(work: Path) -> Path:
+    """An Ed25519 public key file holding the identity point 01 00..00."""
+    path = work / "identity.pub"
+    path.write_bytes(ed25519_pem(IDENTITY))
+    return path
+
+
+def test_cli_keys_show_refuses_a_small_order_ed25519_key(signing_setup):
+    write_identity_key(signing_setup)
+    result = warmboot(signing_setup, "keys", "show", "identity.pub")
+    assert result.returncode == 1
+    assert result.stderr.startswith("warmboot: error: identity.pub: refusing the ed25519 ")
+    assert "small-order" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_cli_root_create_refuses_a_small_order_release_key_and_writes_nothing(signing_setup):
+    write_identity_key(signing_setup)
+    result = warmboot(signing_setup, "root", "create", "--out", "weak-root.json",
+                      "--root-key", "root1.pub", "--root-threshold", "1",
+                      "--release-key", "identity.pub", "--release-threshold", "1")
+    assert result.returncode == 1
+    assert "identity.pub: refusing the ed25519 public key: a small-order" in result.stderr
+    assert not (signing_setup / "weak-root.json").exists()
+
+
+def test_cli_verify_refuses_a_root_that_lists_a_small_order_key(signing_setup, small_rom):
+    root_keys = [load_signer(signing_setup / f"root{i}.key") for i in (1, 2)]
+    payload = root_payload_listing([k.public_key for k in root_keys], IDENTITY)
+    (signing_setup / "weak-root-signed.json").write_bytes(encode_envelope(
+        add_signatures(Envelope(ROOT_PAYLOAD_TYPE, payload), root_keys)))
+    release_dir = create(signing_setup, small_rom, "8.0.0")
+    result = warmboot(signing_setup, "verify", "--root", "weak-root-signed.json", "--board",
+                      "qemu-q35", str(release_dir))
+    assert result.returncode == 1
+    assert "is not a usable public key: a small-order Ed25519 point" in result.stderr
+    assert result.stdout == ""

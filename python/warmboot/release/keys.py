@@ -7,6 +7,8 @@ PKCS#8 PEM files written 0600; public keys in SubjectPublicKeyInfo PEM files.
 
 A key id is the lowercase hex sha256 of the raw public key: the 32-byte key
 for Ed25519, the 65-byte uncompressed SEC1 point (04 || X || Y) for P-256.
+
+A PublicKey cannot hold a weak key (see `curves`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature, encode_dss_signature)
 
+from .curves import ed25519_public_key_problem, p256_public_key_problem
 from .errors import KeyExistsError, KeyFileError, ReleaseFileError
 from .files import read_capped, write_new
 
@@ -46,7 +49,11 @@ class PublicKey:
     raw: bytes
 
     def __post_init__(self) -> None:
-        # Fail on construction, so a root can never list an unusable key.
+        # Fail on construction, so a root can never list an unusable or weak key.
+        problem = (ed25519_public_key_problem(self.raw) if self.algorithm == ED25519 else
+                   p256_public_key_problem(self.raw) if self.algorithm == ECDSA_P256 else None)
+        if problem is not None:
+            raise ValueError(problem)
         self._crypto_key()
 
     @property
@@ -57,8 +64,6 @@ class PublicKey:
         if self.algorithm == ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(self.raw)
         if self.algorithm == ECDSA_P256:
-            if len(self.raw) != 1 + 2 * _P256_COORDINATE or self.raw[0] != 4:
-                raise ValueError("a P-256 key must be a 65-byte uncompressed point")
             return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), self.raw)
         raise ValueError(f"unsupported algorithm {self.algorithm!r} "
                          f"(supported: {', '.join(ALGORITHMS)})")
@@ -84,19 +89,24 @@ class PublicKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def public_key_of(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-                  ) -> PublicKey:
-    """The PublicKey of a `cryptography` key object, public or private."""
+def public_key_of(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey,
+                  what: str = "key") -> PublicKey:
+    """The PublicKey of a `cryptography` key object, public or private (`what` names it)."""
     if isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         key = key.public_key()
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return PublicKey(ED25519, key.public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw))
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return PublicKey(ECDSA_P256, key.public_bytes(serialization.Encoding.X962,
-                                                      serialization.PublicFormat.UncompressedPoint))
-    raise KeyFileError(f"unsupported key type {type(key).__name__} "
-                       f"(supported: {', '.join(ALGORITHMS)})")
+        algorithm, raw = ED25519, key.public_bytes(serialization.Encoding.Raw,
+                                                   serialization.PublicFormat.Raw)
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        algorithm, raw = ECDSA_P256, key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        raise KeyFileError(f"{what}: unsupported key type {type(key).__name__} "
+                           f"(supported: {', '.join(ALGORITHMS)})")
+    try:
+        return PublicKey(algorithm, raw)
+    except ValueError as exc:
+        raise KeyFileError(f"{what}: refusing the {algorithm} public key: {exc}") from None
 
 
 @runtime_checkable
@@ -148,8 +158,8 @@ def generate_private_key(algorithm: str = ED25519) -> PrivateKey:
     raise KeyFileError(f"unsupported algorithm {algorithm!r} (supported: {', '.join(ALGORITHMS)})")
 
 
-def signer_from_private_key(key: PrivateKey) -> FileSigner:
-    return FileSigner(public_key=public_key_of(key), _private=key)
+def signer_from_private_key(key: PrivateKey, what: str = "key") -> FileSigner:
+    return FileSigner(public_key=public_key_of(key, what), _private=key)
 
 
 @dataclass(frozen=True)
@@ -203,7 +213,7 @@ def load_signer(path: Path) -> FileSigner:
         raise KeyFileError(f"{path} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         raise KeyFileError(f"{path}: unsupported key type {type(key).__name__}")
-    return signer_from_private_key(key)
+    return signer_from_private_key(key, str(path))
 
 
 def load_public_key(path: Path) -> PublicKey:
@@ -215,4 +225,4 @@ def load_public_key(path: Path) -> PublicKey:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not a PEM public key: {exc}") from None
-    return public_key_of(key)  # type: ignore[arg-type]
+    return public_key_of(key, str(path))  # type: ignore[arg-type]
