@@ -90,6 +90,8 @@ def ed25519_public_key_problem(raw: bytes) -> str | None:
 
 P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
 P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # group order
+P256_HALF_N = P256_N // 2
 
 
 def p256_public_key_problem(raw: bytes) -> str | None:
@@ -106,3 +108,22 @@ def p256_public_key_problem(raw: bytes) -> str | None:
     if (y * y - (x * x * x - 3 * x + P256_B)) % P256_P != 0:
         return "not a point on the P-256 curve"
     return None
+
+
+def p256_signature_problem(r: int, s: int) -> str | None:
+    """Why (r, s) is not a strict ECDSA P-256 signature, or None.
+
+    Of the two valid signatures (r, s) and (r, n - s) only the low one (s <= n/2)
+    is accepted, as libsecp256k1 and Bitcoin (BIP 146) require: one signature
+    per signer and message, whichever verifier reads it.
+    """
+    if not (1 <= r < P256_N and 1 <= s < P256_N):
+        return "r or s is outside 1 .. n-1"
+    if s > P256_HALF_N:
+        return "high S (s > n/2); only low-S signatures are accepted"
+    return None
+
+
+def p256_low_s(s: int) -> int:
+    """The low-S form of an ECDSA P-256 signature's s."""
+    return P256_N - s if s > P256_HALF_N else s

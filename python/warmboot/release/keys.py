@@ -8,7 +8,9 @@ PKCS#8 PEM files written 0600; public keys in SubjectPublicKeyInfo PEM files.
 A key id is the lowercase hex sha256 of the raw public key: the 32-byte key
 for Ed25519, the 65-byte uncompressed SEC1 point (04 || X || Y) for P-256.
 
-A PublicKey cannot hold a weak key (see `curves`).
+A PublicKey cannot hold a weak key (see `curves`), and ECDSA signatures are
+made and accepted in low-S form only, so each signer has one signature per
+message.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature, encode_dss_signature)
 
-from .curves import ed25519_public_key_problem, p256_public_key_problem
+from .curves import (ed25519_public_key_problem, p256_low_s, p256_public_key_problem,
+                     p256_signature_problem)
 from .errors import KeyExistsError, KeyFileError, ReleaseFileError
 from .files import read_capped, write_new
 
@@ -79,6 +82,8 @@ class PublicKey:
                     return False
                 r = int.from_bytes(signature[:_P256_COORDINATE], "big")
                 s = int.from_bytes(signature[_P256_COORDINATE:], "big")
+                if p256_signature_problem(r, s) is not None:  # e.g. high S: malleated
+                    return False
                 key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             return False
@@ -146,8 +151,23 @@ class FileSigner:
         if isinstance(self._private, ed25519.Ed25519PrivateKey):
             return self._private.sign(message)
         der = self._private.sign(message, ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        return r.to_bytes(_P256_COORDINATE, "big") + s.to_bytes(_P256_COORDINATE, "big")
+        return ecdsa_wire_signature(*decode_dss_signature(der))
+
+
+def ecdsa_wire_signature(r: int, s: int) -> bytes:
+    """r || s, 32 bytes each, big-endian, with s in low-S form (verifiers refuse high S)."""
+    return r.to_bytes(_P256_COORDINATE, "big") + p256_low_s(s).to_bytes(_P256_COORDINATE, "big")
+
+
+def low_s_signature(algorithm: str, signature: bytes) -> bytes:
+    """`signature` with an ECDSA high S replaced by n - s (also valid); others unchanged.
+
+    For Signers such as PKCS#11 tokens, which return either form.
+    """
+    if algorithm != ECDSA_P256 or len(signature) != 2 * _P256_COORDINATE:
+        return signature
+    return ecdsa_wire_signature(int.from_bytes(signature[:_P256_COORDINATE], "big"),
+                                int.from_bytes(signature[_P256_COORDINATE:], "big"))
 
 
 def generate_private_key(algorithm: str = ED25519) -> PrivateKey:
