@@ -24,6 +24,21 @@ _HEX_RE = re.compile(r"[0-9a-f]+")
 MAX_UINT64 = 2**64 - 1
 
 
+def strict_integer(value: Any, minimum: int = 0, maximum: int = MAX_UINT64) -> int:
+    """`value` if it is an int (never a bool) within [minimum, maximum]; else ValueError.
+
+    The one integer reader of every signed or trusted document and numeric
+    option. bool is an int in Python and True == 1, so `true` would pass
+    for 1 anywhere a plain comparison or isinstance(value, int) is used.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"must be {minimum}, not {value}" if minimum == maximum else
+                         f"must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
 def canonical_json(value: Any) -> bytes:
     """The one byte encoding of a payload: sorted keys, no spaces, ASCII."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"),
@@ -114,12 +129,10 @@ class SchemaReader:
 
     def integer(self, value: Any, where: str, minimum: int = 0,
                 maximum: int = MAX_UINT64) -> int:
-        # bool is an int in Python; true must not pass for 1.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(where, "must be an integer")
-        if not minimum <= value <= maximum:
-            raise self.fail(where, f"must be between {minimum} and {maximum}, not {value}")
-        return value
+        try:
+            return strict_integer(value, minimum, maximum)
+        except ValueError as exc:
+            raise self.fail(where, str(exc)) from None
 
     def string(self, value: Any, where: str, pattern: re.Pattern[str] | None = None,
                meaning: str = "") -> str:

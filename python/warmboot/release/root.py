@@ -105,8 +105,7 @@ def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
     read = SchemaReader(PayloadFormatError, what)
     document = read.object(parse_json(payload, what, PayloadFormatError),
                            {"spec_version", "version", "expires", "keys", "roles"}, "payload")
-    if document["spec_version"] != ROOT_SPEC_VERSION:
-        raise read.fail("spec_version", f"must be {ROOT_SPEC_VERSION}")
+    read.integer(document["spec_version"], "spec_version", ROOT_SPEC_VERSION, ROOT_SPEC_VERSION)
     keys: dict[str, PublicKey] = {}
     for key_id, entry in read.mapping(document["keys"], "keys").items():
         where = f"keys[{key_id}]"
