@@ -152,3 +152,59 @@ def test_create_release_refuses_a_boolean_security_version(lab):
     with pytest.raises(errors.PayloadFormatError, match="security_version must be"):
         lab.release(security_version=True)
     assert not (lab.tmp_path / "dist" / lab.board / "1.0.0" / "release.json").exists()
+
+
+# --- canonical payloads ----------------------------------------------------------------
+
+def non_canonical_spellings(payload: bytes) -> dict[str, bytes]:
+    """Other byte strings that json.loads reads as the same document as `payload`."""
+    document = json.loads(payload)
+    return {
+        "space before": b" " + payload,
+        "newline after": payload + b"\n",
+        "escaped hyphen in the board name": payload.replace(b'"qemu-q35"', b'"qemu\\u002dq35"'),
+        "escaped letter in a key": payload[:2] + b"\\u%04x" % payload[2] + payload[3:],
+        "upper-case escape": payload.replace(b'"qemu-q35"', b'"qemu\\u002Dq35"'),
+        "keys unsorted": json.dumps(dict(reversed(list(document.items()))),
+                                    separators=(",", ":")).encode(),
+        "spaces after separators": json.dumps(document, sort_keys=True).encode(),
+        "minus zero": payload.replace(b'"flags":0', b'"flags":-0', 1),
+    }
+
+
+SPELLINGS = ["space before", "newline after", "escaped hyphen in the board name",
+             "escaped letter in a key", "upper-case escape", "keys unsorted",
+             "spaces after separators", "minus zero"]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_non_canonical_release_payload_is_refused_although_validly_signed(lab, spelling):
+    release_dir = lab.release()
+    payload = lab.payload(release_dir)
+    hostile = non_canonical_spellings(payload)[spelling]
+    assert hostile != payload and json.loads(hostile) == json.loads(payload)
+    lab.resign_release(release_dir, hostile)
+    with pytest.raises(errors.PayloadFormatError, match="not in canonical form"):
+        lab.verify(release_dir)
+
+
+@pytest.mark.parametrize("spelling", ["space before", "newline after", "keys unsorted",
+                                      "spaces after separators", "escaped letter in a key"])
+def test_non_canonical_root_payload_is_refused_although_validly_signed(lab, spelling):
+    payload = decode_envelope(lab.root_bytes()).payload
+    hostile = non_canonical_spellings(payload)[spelling]
+    assert hostile != payload and json.loads(hostile) == json.loads(payload)
+    with pytest.raises(errors.PayloadFormatError, match="not in canonical form"):
+        lab.verify(lab.release(), lab.signed_root(hostile))
+
+
+def test_timestamp_with_non_ascii_digits_is_refused(lab):
+    # "\uff12\uff10\uff13\uff10" (fullwidth 2030) is canonical JSON, and Python's \d and
+    # strptime read it as 2030; another verifier would not.
+    release_dir = lab.release()
+    document = json.loads(lab.payload(release_dir))
+    year, rest = document["expires"][:4], document["expires"][4:]
+    document["expires"] = "".join(chr(0xFF10 + int(digit)) for digit in year) + rest
+    lab.resign_release(release_dir, canonical_json(document))
+    with pytest.raises(errors.PayloadFormatError, match="expires"):
+        lab.verify(release_dir)

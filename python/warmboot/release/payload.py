@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .encoding import SchemaReader, canonical_json, format_timestamp, parse_json, strict_integer
+from .encoding import (SchemaReader, canonical_json, format_timestamp, parse_canonical_json,
+                       strict_integer)
 from .errors import PayloadFormatError
 from .fmap import Fmap, FmapArea, parse_fmap
 
@@ -184,7 +185,7 @@ def _decode_fmap(read: SchemaReader, value: Any) -> Fmap:
 def decode_release_payload(data: bytes, what: str = "release payload") -> ReleasePayload:
     """Parse release payload bytes strictly (exact fields, exact types)."""
     read = SchemaReader(PayloadFormatError, what)
-    document = read.object(parse_json(data, what, PayloadFormatError),
+    document = read.object(parse_canonical_json(data, what, PayloadFormatError),
                            {"spec_version", "board", "version", "security_version", "expires",
                             "image", "manifest"}, "payload")
     read.integer(document["spec_version"], "spec_version", RELEASE_SPEC_VERSION,
