@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.release import (ED25519, Fmap, FmapArea, FileSigner, SignedRoot,
-                              add_signatures, build_root, create_release, encode_envelope,
-                              encode_fmap, load_trusted_root, unsigned_root_envelope,
-                              verify_release)
+from warmboot.release import (ED25519, RELEASE_ENVELOPE_FILE, RELEASE_PAYLOAD_TYPE,
+                              ROOT_PAYLOAD_TYPE, Envelope, Fmap, FmapArea, FileSigner, SignedRoot,
+                              add_signatures, build_root, create_release, decode_envelope,
+                              encode_envelope, encode_fmap, load_trusted_root,
+                              unsigned_root_envelope, verify_release)
 from warmboot.release.keys import ECDSA_P256, generate_private_key, signer_from_private_key
 
 # A fixed clock: tests never depend on when they run.
@@ -112,6 +113,22 @@ class ReleaseLab:
                        signers=[self.keys[k] for k in signed_by], root_chain=root_paths,
                        now=NOW)
         return out
+
+    def signed_root(self, payload: bytes, signed_by: Sequence[str] = ("root1", "root2")) -> bytes:
+        """A root envelope of exactly `payload` (however hostile), signed by `signed_by`."""
+        return encode_envelope(add_signatures(Envelope(ROOT_PAYLOAD_TYPE, payload),
+                                              [self.keys[k] for k in signed_by]))
+
+    def resign_release(self, release_dir: Path, payload: bytes,
+                       signed_by: Sequence[str] = ("rel1", "rel2")) -> None:
+        """Replace the release's payload by `payload`, signed by `signed_by`."""
+        envelope = Envelope(RELEASE_PAYLOAD_TYPE, payload)
+        (release_dir / RELEASE_ENVELOPE_FILE).write_bytes(encode_envelope(
+            add_signatures(envelope, [self.keys[k] for k in signed_by])))
+
+    def payload(self, release_dir: Path) -> bytes:
+        """The payload bytes of a release's envelope."""
+        return decode_envelope((release_dir / RELEASE_ENVELOPE_FILE).read_bytes()).payload
 
     def verify(self, release_dir: Path, trusted: bytes | SignedRoot | None = None, **options):
         options.setdefault("board", BOARD)

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from warmboot.release import errors
+from warmboot.release.curves import P256_N
 from warmboot.release.state import load_state
 from warmboot.release.verify import check_image
 from warmboot.release.layout import MANIFEST_FILE, RELEASE_ENVELOPE_FILE, ROM_FILE
@@ -285,3 +286,19 @@ def test_signed_region_hash_that_disagrees_with_the_image_is_rejected(lab):
         payload, image=dataclasses.replace(payload.image, region_sha256=regions))
     with pytest.raises(errors.RegionHashMismatchError, match="region COREBOOT"):
         check_image(doctored, lab.rom)
+
+
+# --- signature malleability -------------------------------------------------------------
+
+def test_release_with_a_high_s_ecdsa_signature_is_rejected(lab):
+    root = lab.root_bytes(release_keys=("ecdsa1", "ecdsa2", "rel1"), release_threshold=2)
+    release_dir = lab.release(signed_by=("ecdsa1", "rel1"))
+    document = envelope_json(release_dir)
+    ecdsa_id = lab.keys["ecdsa1"].key_id
+    entry = next(s for s in document["signatures"] if s["keyid"] == ecdsa_id)
+    sig = base64.b64decode(entry["sig"])
+    other = (P256_N - int.from_bytes(sig[32:], "big")).to_bytes(32, "big")
+    entry["sig"] = base64.b64encode(sig[:32] + other).decode()  # (r, n - s): also "valid"
+    write_envelope_json(release_dir, document)
+    with pytest.raises(errors.BadSignatureError, match=ecdsa_id):
+        lab.verify(release_dir, root)

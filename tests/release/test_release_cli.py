@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from warmboot.cli import main as cli_main
+from warmboot.release import (ROOT_PAYLOAD_TYPE, Envelope, add_signatures, encode_envelope,
+                              load_signer)
 from warmboot.release.errors import (EXIT_MISMATCH, EXIT_ROLLBACK, EXIT_UNTRUSTED,
                                      EXIT_WRONG_BOARD)
+
+from hostile import IDENTITY, ed25519_pem, root_payload_listing
 
 
 def warmboot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -129,3 +134,133 @@ def test_cli_refuses_to_rewrite_a_published_release(signing_setup, small_rom):
                       "manifest.json", "--key", "rel1.key", "--dist", "dist")
     assert result.returncode == 1
     assert "release.json already exists; a published release is never rewritten" in result.stderr
+
+
+# --- weak keys (issue 16) ---------------------------------------------------------
+
+def write_identity_key(work: Path) -> Path:
+    """An Ed25519 public key file holding the identity point 01 00..00."""
+    path = work / "identity.pub"
+    path.write_bytes(ed25519_pem(IDENTITY))
+    return path
+
+
+def test_cli_keys_show_refuses_a_small_order_ed25519_key(signing_setup):
+    write_identity_key(signing_setup)
+    result = warmboot(signing_setup, "keys", "show", "identity.pub")
+    assert result.returncode == 1
+    assert result.stderr.startswith("warmboot: error: identity.pub: refusing the ed25519 ")
+    assert "small-order" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_cli_root_create_refuses_a_small_order_release_key_and_writes_nothing(signing_setup):
+    write_identity_key(signing_setup)
+    result = warmboot(signing_setup, "root", "create", "--out", "weak-root.json",
+                      "--root-key", "root1.pub", "--root-threshold", "1",
+                      "--release-key", "identity.pub", "--release-threshold", "1")
+    assert result.returncode == 1
+    assert "identity.pub: refusing the ed25519 public key: a small-order" in result.stderr
+    assert not (signing_setup / "weak-root.json").exists()
+
+
+def test_cli_verify_refuses_a_root_that_lists_a_small_order_key(signing_setup, small_rom):
+    root_keys = [load_signer(signing_setup / f"root{i}.key") for i in (1, 2)]
+    payload = root_payload_listing([k.public_key for k in root_keys], IDENTITY)
+    (signing_setup / "weak-root-signed.json").write_bytes(encode_envelope(
+        add_signatures(Envelope(ROOT_PAYLOAD_TYPE, payload), root_keys)))
+    release_dir = create(signing_setup, small_rom, "8.0.0")
+    result = warmboot(signing_setup, "verify", "--root", "weak-root-signed.json", "--board",
+                      "qemu-q35", str(release_dir))
+    assert result.returncode == 1
+    assert "is not a usable public key: a small-order Ed25519 point" in result.stderr
+    assert result.stdout == ""
+
+
+# --- numeric options (issue 16) ------------------------------------------------------
+
+ROOT_CREATE = ("root", "create", "--out", "new-root.json", "--root-key", "root1.pub",
+               "--root-key", "root2.pub", "--release-key", "rel1.pub")
+
+
+def release_create(rom: Path) -> tuple[str, ...]:
+    return ("release", "create", "--board", "qemu-q35", "--version", "9.0.0", "--rom", str(rom),
+            "--manifest", "manifest.json", "--key", "rel1.key", "--root", "root.json",
+            "--dist", "options-dist")
+
+
+def test_cli_expires_in_days_beyond_the_calendar_is_one_error_line(signing_setup, small_rom):
+    for command in (ROOT_CREATE + ("--root-threshold", "2", "--release-threshold", "1"),
+                    release_create(small_rom) + ("--security-version", "1")):
+        result = warmboot(signing_setup, *command, "--expires-in-days", "99999999")
+        assert (result.returncode, result.stderr) == (1, (
+            "warmboot: error: --expires-in-days must be between 1 and 36500, not 99999999\n"))
+    assert not (signing_setup / "new-root.json").exists()
+    assert not (signing_setup / "options-dist").exists()
+
+
+ROOT_OPTIONS = {"--version": "1", "--root-threshold": "2", "--release-threshold": "1",
+                "--expires-in-days": "365"}
+BAD_ROOT_OPTIONS = [
+    ("--expires-in-days", "0", "must be between 1 and 36500, not 0"),
+    ("--expires-in-days", "-3", "must be between 1 and 36500, not -3"),
+    ("--version", "0", "must be between 1 and 18446744073709551615, not 0"),
+    ("--version", "1" + "0" * 25, "must be between 1 and 18446744073709551615"),
+    ("--version", "1" + "0" * 5000, "must be between 1 and 18446744073709551615"),
+    ("--version", "\u0663", "must be a decimal integer, not '\u0663'"),
+    ("--version", "1_0", "must be a decimal integer, not '1_0'"),
+    ("--root-threshold", "3", "must be between 1 and 2, not 3"),
+    ("--root-threshold", "x", "must be a decimal integer, not 'x'"),
+    ("--release-threshold", "0", "must be 1, not 0"),
+]
+
+
+def run_main(cwd: Path, monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """`warmboot ARGS` in this process (fast): exit status and stderr."""
+    monkeypatch.chdir(cwd)
+    status = cli_main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+@pytest.mark.parametrize("option, value, problem", BAD_ROOT_OPTIONS)
+def test_cli_root_create_range_checks_every_numeric_option(signing_setup, monkeypatch, capsys,
+                                                           option, value, problem):
+    options = {**ROOT_OPTIONS, option: value}
+    status, err = run_main(signing_setup, monkeypatch, capsys, *ROOT_CREATE,
+                           *(word for pair in options.items() for word in pair))
+    assert status == 1
+    assert err.startswith(f"warmboot: error: {option} {problem}") and err.count("\n") == 1
+    assert not (signing_setup / "new-root.json").exists()
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("--security-version", "-1", "must be between 0 and 4294967295, not -1"),
+    ("--security-version", "4294967296", "must be between 0 and 4294967295, not 4294967296"),
+    ("--security-version", "true", "must be a decimal integer, not 'true'"),
+    ("--expires-in-days", "36501", "must be between 1 and 36500, not 36501"),
+])
+def test_cli_release_create_range_checks_every_numeric_option(signing_setup, small_rom,
+                                                              monkeypatch, capsys, option,
+                                                              value, problem):
+    options = {"--security-version": "1", option: value}
+    status, err = run_main(signing_setup, monkeypatch, capsys, *release_create(small_rom),
+                           *(word for pair in options.items() for word in pair))
+    assert status == 1
+    assert err == f"warmboot: error: {option} {problem}\n"
+    assert not (signing_setup / "options-dist").exists()
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("0", "must be between 1 and 268435456, not 0"),
+    ("-65536", "must be between 1 and 268435456, not -65536"),
+    ("1" + "0" * 30, "must be between 1 and 268435456"),
+])
+def test_cli_verify_range_checks_the_flash_size(signing_setup, small_rom, monkeypatch, capsys,
+                                                value, problem):
+    release_dir = signing_setup / "dist" / "qemu-q35" / "10.0.0"
+    if not release_dir.exists():  # signing_setup is shared by the module's tests
+        create(signing_setup, small_rom, "10.0.0")
+    status, err = run_main(signing_setup, monkeypatch, capsys, "verify", "--root", "root.json",
+                           "--board", "qemu-q35", "--flash-size", value, str(release_dir))
+    assert status == 1
+    assert err.startswith(f"warmboot: error: --flash-size {problem}") and err.count("\n") == 1

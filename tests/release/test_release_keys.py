@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from dataclasses import dataclass
 
 import pytest
 
 from warmboot.release import (ECDSA_P256, ED25519, Envelope, Signer, add_signatures,
                               decode_envelope, encode_envelope, errors, load_public_key,
                               load_signer, pae, write_key_pair)
+from warmboot.release.curves import P256_N
 from warmboot.release.keys import PublicKey
 
 
@@ -90,3 +92,64 @@ def test_envelope_round_trips_and_resigning_replaces_a_keys_signature(keys):
 def test_malformed_envelopes_are_rejected(document, problem):
     with pytest.raises(errors.EnvelopeFormatError, match=problem):
         decode_envelope(document)
+
+
+# --- ECDSA low-S (issue 16) -------------------------------------------------------
+
+def split_rs(signature: bytes) -> tuple[int, int]:
+    return int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+
+
+def join_rs(r: int, s: int) -> bytes:
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def high_s(signature: bytes) -> bytes:
+    """The other valid ECDSA signature of the same message, (r, n - s), made high-S."""
+    r, s = split_rs(signature)
+    return join_rs(r, max(s, P256_N - s))
+
+
+def test_ecdsa_signatures_are_made_low_s(keys):
+    # A signer that left s as OpenSSL picks it would give a high S about half the time.
+    for index in range(64):
+        assert split_rs(keys["ecdsa1"].sign(b"message %d" % index))[1] <= P256_N // 2
+
+
+def test_high_s_ecdsa_signature_is_refused(keys):
+    key = keys["ecdsa1"]
+    signature = key.sign(b"message")
+    malleated = high_s(signature)
+    assert malleated != signature
+    assert key.public_key.verify(signature, b"message")
+    assert not key.public_key.verify(malleated, b"message")
+
+
+@pytest.mark.parametrize("r, s", [(0, 1), (1, 0), (P256_N, 1), (1, P256_N)])
+def test_ecdsa_signature_with_r_or_s_out_of_range_is_refused(keys, r, s):
+    assert not keys["ecdsa1"].public_key.verify(join_rs(r, s), b"message")
+
+
+@dataclass(frozen=True)
+class HighSSigner:
+    """A Signer (say, a PKCS#11 token) that hands back the high-S form."""
+
+    inner: Signer
+
+    @property
+    def key_id(self) -> str:
+        return self.inner.key_id
+
+    @property
+    def algorithm(self) -> str:
+        return self.inner.algorithm
+
+    def sign(self, message: bytes) -> bytes:
+        return high_s(self.inner.sign(message))
+
+
+def test_high_s_signature_from_any_signer_is_stored_low_s(keys):
+    envelope = add_signatures(Envelope("t", b"payload"), [HighSSigner(keys["ecdsa1"])])
+    signature = envelope.signatures[0].sig
+    assert split_rs(signature)[1] <= P256_N // 2
+    assert keys["ecdsa1"].public_key.verify(signature, pae("t", b"payload"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -17,18 +18,21 @@ from pathlib import Path
 
 from .create import (CreatedRelease, create_release, load_root_chain, release_directory,
                      sign_release)
-from .encoding import format_timestamp, parse_timestamp
+from .encoding import MAX_UINT64, format_timestamp, parse_timestamp, strict_integer
 from .envelope import (RELEASE_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE, add_signatures,
                        encode_envelope, pae, read_envelope_file)
-from .errors import EXIT_INVALID, PayloadFormatError, ReleaseError
+from .errors import EXIT_INVALID, OptionError, PayloadFormatError, ReleaseError
 from .files import write_atomic, write_new
 from .keys import ALGORITHMS, ED25519, load_public_key, load_signer, write_key_pair
-from .payload import decode_release_payload
+from .payload import MAX_SECURITY_VERSION, decode_release_payload
 from .root import build_root, decode_root, root_expiry_error, unsigned_root_envelope
-from .layout import RELEASE_ENVELOPE_FILE
+from .layout import MAX_IMAGE_BYTES, RELEASE_ENVELOPE_FILE
 from .verify import verify_release
 
 Handler = Callable[[argparse.Namespace], int]
+# 100 years; beyond some million days the date leaves the calendar (OverflowError).
+MAX_EXPIRY_DAYS = 36500
+_DECIMAL_RE = re.compile(r"-?[0-9]+")  # ASCII only: int() would also take "1_0", " 1", "\u0663"
 
 
 def _reporting_exit_codes(handler: Handler) -> Handler:
@@ -57,21 +61,39 @@ def _warnings_to_stderr() -> None:
         logger.propagate = False
 
 
+def integer_option(text: str, option: str, minimum: int, maximum: int) -> int:
+    """The value of a numeric option, checked like every integer of a signed document.
+
+    Options are parsed here rather than by argparse's type=int, so a bad value
+    is one `warmboot: error:` line naming the option, before anything is written.
+    """
+    if not _DECIMAL_RE.fullmatch(text):
+        raise OptionError(f"{option} must be a decimal integer, not {text!r}")
+    if len(text.lstrip("-")) > 40:  # int() refuses 4300+ digits; no range needs 40
+        raise OptionError(f"{option} must be between {minimum} and {maximum}, "
+                          f"not a {len(text.lstrip('-'))}-digit number")
+    try:
+        return strict_integer(int(text), minimum, maximum)
+    except ValueError as exc:
+        raise OptionError(f"{option} {exc}") from None
+
+
 def _expires(args: argparse.Namespace) -> datetime:
     if args.expires:
         try:
             return parse_timestamp(args.expires)
         except ValueError as exc:
             raise PayloadFormatError(f"--expires: {exc}") from None
-    return (datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)).replace(
-        microsecond=0)
+    days = integer_option(args.expires_in_days, "--expires-in-days", 1, MAX_EXPIRY_DAYS)
+    return (datetime.now(timezone.utc) + timedelta(days=days)).replace(microsecond=0)
 
 
 def _add_expiry_options(parser: argparse.ArgumentParser, default_days: int) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--expires", metavar="YYYY-MM-DDTHH:MM:SSZ", help="expiry time (UTC)")
-    group.add_argument("--expires-in-days", type=int, default=default_days, metavar="DAYS",
-                       help=f"expiry as days from now (default {default_days})")
+    group.add_argument("--expires-in-days", default=str(default_days), metavar="DAYS",
+                       help=f"expiry as days from now, 1 to {MAX_EXPIRY_DAYS} "
+                       f"(default {default_days})")
 
 
 # --- keys -------------------------------------------------------------------
@@ -93,12 +115,16 @@ def _keys_show(args: argparse.Namespace) -> int:
 # --- root -------------------------------------------------------------------
 
 def _root_create(args: argparse.Namespace) -> int:
+    root_keys = [load_public_key(Path(p)) for p in args.root_key]
+    release_keys = [load_public_key(Path(p)) for p in args.release_key]
     metadata = build_root(
-        version=args.version, expires=_expires(args),
-        root_keys=[load_public_key(Path(p)) for p in args.root_key],
-        root_threshold=args.root_threshold,
-        release_keys=[load_public_key(Path(p)) for p in args.release_key],
-        release_threshold=args.release_threshold)
+        version=integer_option(args.version, "--version", 1, MAX_UINT64),
+        expires=_expires(args), root_keys=root_keys,
+        root_threshold=integer_option(args.root_threshold, "--root-threshold", 1,
+                                      len(root_keys)),
+        release_keys=release_keys,
+        release_threshold=integer_option(args.release_threshold, "--release-threshold", 1,
+                                         len(release_keys)))
     try:
         write_new(Path(args.out), encode_envelope(unsigned_root_envelope(metadata)))
     except FileExistsError:
@@ -152,9 +178,11 @@ def _root_show(args: argparse.Namespace) -> int:
 def _release_create(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else release_directory(Path(args.dist), args.board,
                                                             args.version)
+    security_version = integer_option(args.security_version, "--security-version", 0,
+                                      MAX_SECURITY_VERSION)
     created = create_release(
         out, rom=Path(args.rom), manifest=Path(args.manifest), board=args.board,
-        version=args.version, security_version=args.security_version, expires=_expires(args),
+        version=args.version, security_version=security_version, expires=_expires(args),
         signers=[load_signer(Path(k)) for k in args.key], root_chain=[Path(r) for r in args.root])
     print(f"wrote {created.envelope_path} ({created.payload.board.name} "
           f"{created.payload.version}, security_version {created.payload.security_version}, "
@@ -205,10 +233,12 @@ def _release_show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     _warnings_to_stderr()
+    flash_size = (None if args.flash_size is None else
+                  integer_option(args.flash_size, "--flash-size", 1, MAX_IMAGE_BYTES))
     result = verify_release(
         Path(args.release_dir), Path(args.root), board=args.board, state_file=args.state,
         commit_state=args.commit_state, allow_expired=args.allow_expired,
-        allow_version_downgrade=args.allow_version_downgrade, flash_size=args.flash_size)
+        allow_version_downgrade=args.allow_version_downgrade, flash_size=flash_size)
     payload = result.payload
     print(f"OK {payload.board.name} {payload.version} (security_version "
           f"{payload.security_version}), expires {format_timestamp(payload.expires)}")
@@ -245,11 +275,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     root = group("root", "create, sign and check root metadata (the trust root)")
     p = command(root, "create", _root_create, "write a new, unsigned root envelope")
     p.add_argument("--out", required=True, metavar="ROOT.json")
-    p.add_argument("--version", type=int, default=1, help="1, or previous root's version + 1")
+    p.add_argument("--version", default="1", metavar="N",
+                   help="1, or previous root's version + 1")
     p.add_argument("--root-key", action="append", required=True, metavar="PUBKEY")
-    p.add_argument("--root-threshold", type=int, required=True, metavar="K")
+    p.add_argument("--root-threshold", required=True, metavar="K",
+                   help="1 to the number of --root-key")
     p.add_argument("--release-key", action="append", required=True, metavar="PUBKEY")
-    p.add_argument("--release-threshold", type=int, required=True, metavar="K")
+    p.add_argument("--release-threshold", required=True, metavar="K",
+                   help="1 to the number of --release-key")
     _add_expiry_options(p, default_days=365)
     p = command(root, "sign", _root_sign, "add signatures to a root envelope")
     p.add_argument("root", metavar="ROOT.json")
@@ -267,7 +300,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 "write dist/<board>/<version>/ with coreboot.rom, manifest.json, release.json")
     p.add_argument("--board", required=True)
     p.add_argument("--version", required=True, metavar="MAJOR.MINOR.PATCH")
-    p.add_argument("--security-version", type=int, required=True, metavar="N")
+    p.add_argument("--security-version", required=True, metavar="N",
+                   help=f"0 to {MAX_SECURITY_VERSION}")
     p.add_argument("--rom", required=True, metavar="coreboot.rom")
     p.add_argument("--manifest", required=True, metavar="manifest.json")
     p.add_argument("--key", action="append", required=True, metavar="PRIVKEY")
@@ -289,7 +323,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("release_dir", metavar="RELEASE_DIR")
     p.add_argument("--root", required=True, metavar="ROOT.json", help="the root this host trusts")
     p.add_argument("--board", required=True, help="the board about to be flashed")
-    p.add_argument("--flash-size", type=int, metavar="BYTES", help="also check the flash size")
+    p.add_argument("--flash-size", metavar="BYTES",
+                   help=f"also check the flash size (1 to {MAX_IMAGE_BYTES})")
     p.add_argument("--state", metavar="STATE.json",
                    help="rollback state file (highest versions accepted on this host)")
     p.add_argument("--commit-state", action="store_true",

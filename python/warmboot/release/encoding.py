@@ -17,11 +17,28 @@ from typing import Any
 from .errors import ReleaseError
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+# [0-9], not \d: \d and strptime also take other scripts' digits, which another
+# verifier would not.
+_TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _HEX_RE = re.compile(r"[0-9a-f]+")
 # Counters (versions, sizes) must fit the unsigned 64-bit fields of other
 # implementations.
 MAX_UINT64 = 2**64 - 1
+
+
+def strict_integer(value: Any, minimum: int = 0, maximum: int = MAX_UINT64) -> int:
+    """`value` if it is an int (never a bool) within [minimum, maximum]; else ValueError.
+
+    The one integer reader of every signed or trusted document and numeric
+    option. bool is an int in Python and True == 1, so `true` would pass
+    for 1 anywhere a plain comparison or isinstance(value, int) is used.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"must be {minimum}, not {value}" if minimum == maximum else
+                         f"must be between {minimum} and {maximum}, not {value}")
+    return value
 
 
 def canonical_json(value: Any) -> bytes:
@@ -61,6 +78,23 @@ def parse_json(data: bytes, what: str, error: type[ReleaseError]) -> Any:
                           parse_constant=_reject_constant, parse_float=_reject_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{what} is not valid JSON: {exc}") from None
+
+
+def parse_canonical_json(data: bytes, what: str, error: type[ReleaseError]) -> Any:
+    """parse_json, and the bytes must be canonical_json of what they parse to.
+
+    JSON has many spellings of one value (whitespace, key order, escapes such
+    as \\u002d, -0); verifiers in other languages may not read them all alike,
+    so a signed payload has exactly one.
+    """
+    value = parse_json(data, what, error)
+    canonical = canonical_json(value)
+    if canonical != data:
+        differs = next((i for i, (a, b) in enumerate(zip(data, canonical)) if a != b),
+                       min(len(data), len(canonical)))
+        raise error(f"{what} is not in canonical form (sorted keys, no whitespace, ASCII, "
+                    f"shortest escapes; first difference at byte {differs})")
+    return value
 
 
 def encode_base64(data: bytes) -> str:
@@ -114,12 +148,10 @@ class SchemaReader:
 
     def integer(self, value: Any, where: str, minimum: int = 0,
                 maximum: int = MAX_UINT64) -> int:
-        # bool is an int in Python; true must not pass for 1.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(where, "must be an integer")
-        if not minimum <= value <= maximum:
-            raise self.fail(where, f"must be between {minimum} and {maximum}, not {value}")
-        return value
+        try:
+            return strict_integer(value, minimum, maximum)
+        except ValueError as exc:
+            raise self.fail(where, str(exc)) from None
 
     def string(self, value: Any, where: str, pattern: re.Pattern[str] | None = None,
                meaning: str = "") -> str:

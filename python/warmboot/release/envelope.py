@@ -22,7 +22,7 @@ from .encoding import SchemaReader, encode_base64, parse_json, readable_json
 from .errors import (BadSignatureError, EnvelopeFormatError, PayloadTypeError,
                      SignedByUnknownKeysError, ThresholdNotMetError)
 from .files import read_capped
-from .keys import PublicKey, Signer
+from .keys import PublicKey, Signer, low_s_signature
 
 RELEASE_PAYLOAD_TYPE = "application/vnd.warmboot.release+json"
 ROOT_PAYLOAD_TYPE = "application/vnd.warmboot.root+json"
@@ -126,7 +126,9 @@ def add_signatures(envelope: Envelope, signers: Iterable[Signer]) -> Envelope:
     signatures = list(envelope.signatures)
     for signer in signers:
         signatures = [s for s in signatures if s.key_id != signer.key_id]
-        signatures.append(Signature(signer.key_id, signer.sign(message)))
+        # A token may return either ECDSA form; only low S verifies, so store that.
+        signatures.append(Signature(signer.key_id,
+                                    low_s_signature(signer.algorithm, signer.sign(message))))
     return Envelope(envelope.payload_type, envelope.payload, tuple(signatures))
 
 

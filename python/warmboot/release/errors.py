@@ -62,6 +62,10 @@ class StateFileError(ReleaseError):
     """The rollback state file is unreadable or malformed."""
 
 
+class OptionError(ReleaseError):
+    """A command-line option's value is not an integer, or outside its range."""
+
+
 # --- trust ------------------------------------------------------------------
 
 class TrustError(ReleaseError):

@@ -7,6 +7,10 @@ PKCS#8 PEM files written 0600; public keys in SubjectPublicKeyInfo PEM files.
 
 A key id is the lowercase hex sha256 of the raw public key: the 32-byte key
 for Ed25519, the 65-byte uncompressed SEC1 point (04 || X || Y) for P-256.
+
+A PublicKey cannot hold a weak key (see `curves`), and ECDSA signatures are
+made and accepted in low-S form only, so each signer has one signature per
+message.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature, encode_dss_signature)
 
+from .curves import (ed25519_public_key_problem, p256_low_s, p256_public_key_problem,
+                     p256_signature_problem)
 from .errors import KeyExistsError, KeyFileError, ReleaseFileError
 from .files import read_capped, write_new
 
@@ -46,7 +52,11 @@ class PublicKey:
     raw: bytes
 
     def __post_init__(self) -> None:
-        # Fail on construction, so a root can never list an unusable key.
+        # Fail on construction, so a root can never list an unusable or weak key.
+        problem = (ed25519_public_key_problem(self.raw) if self.algorithm == ED25519 else
+                   p256_public_key_problem(self.raw) if self.algorithm == ECDSA_P256 else None)
+        if problem is not None:
+            raise ValueError(problem)
         self._crypto_key()
 
     @property
@@ -57,8 +67,6 @@ class PublicKey:
         if self.algorithm == ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(self.raw)
         if self.algorithm == ECDSA_P256:
-            if len(self.raw) != 1 + 2 * _P256_COORDINATE or self.raw[0] != 4:
-                raise ValueError("a P-256 key must be a 65-byte uncompressed point")
             return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), self.raw)
         raise ValueError(f"unsupported algorithm {self.algorithm!r} "
                          f"(supported: {', '.join(ALGORITHMS)})")
@@ -74,6 +82,8 @@ class PublicKey:
                     return False
                 r = int.from_bytes(signature[:_P256_COORDINATE], "big")
                 s = int.from_bytes(signature[_P256_COORDINATE:], "big")
+                if p256_signature_problem(r, s) is not None:  # e.g. high S: malleated
+                    return False
                 key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             return False
@@ -84,19 +94,24 @@ class PublicKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def public_key_of(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-                  ) -> PublicKey:
-    """The PublicKey of a `cryptography` key object, public or private."""
+def public_key_of(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey,
+                  what: str = "key") -> PublicKey:
+    """The PublicKey of a `cryptography` key object, public or private (`what` names it)."""
     if isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         key = key.public_key()
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return PublicKey(ED25519, key.public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw))
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return PublicKey(ECDSA_P256, key.public_bytes(serialization.Encoding.X962,
-                                                      serialization.PublicFormat.UncompressedPoint))
-    raise KeyFileError(f"unsupported key type {type(key).__name__} "
-                       f"(supported: {', '.join(ALGORITHMS)})")
+        algorithm, raw = ED25519, key.public_bytes(serialization.Encoding.Raw,
+                                                   serialization.PublicFormat.Raw)
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        algorithm, raw = ECDSA_P256, key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        raise KeyFileError(f"{what}: unsupported key type {type(key).__name__} "
+                           f"(supported: {', '.join(ALGORITHMS)})")
+    try:
+        return PublicKey(algorithm, raw)
+    except ValueError as exc:
+        raise KeyFileError(f"{what}: refusing the {algorithm} public key: {exc}") from None
 
 
 @runtime_checkable
@@ -136,8 +151,23 @@ class FileSigner:
         if isinstance(self._private, ed25519.Ed25519PrivateKey):
             return self._private.sign(message)
         der = self._private.sign(message, ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        return r.to_bytes(_P256_COORDINATE, "big") + s.to_bytes(_P256_COORDINATE, "big")
+        return ecdsa_wire_signature(*decode_dss_signature(der))
+
+
+def ecdsa_wire_signature(r: int, s: int) -> bytes:
+    """r || s, 32 bytes each, big-endian, with s in low-S form (verifiers refuse high S)."""
+    return r.to_bytes(_P256_COORDINATE, "big") + p256_low_s(s).to_bytes(_P256_COORDINATE, "big")
+
+
+def low_s_signature(algorithm: str, signature: bytes) -> bytes:
+    """`signature` with an ECDSA high S replaced by n - s (also valid); others unchanged.
+
+    For Signers such as PKCS#11 tokens, which return either form.
+    """
+    if algorithm != ECDSA_P256 or len(signature) != 2 * _P256_COORDINATE:
+        return signature
+    return ecdsa_wire_signature(int.from_bytes(signature[:_P256_COORDINATE], "big"),
+                                int.from_bytes(signature[_P256_COORDINATE:], "big"))
 
 
 def generate_private_key(algorithm: str = ED25519) -> PrivateKey:
@@ -148,8 +178,8 @@ def generate_private_key(algorithm: str = ED25519) -> PrivateKey:
     raise KeyFileError(f"unsupported algorithm {algorithm!r} (supported: {', '.join(ALGORITHMS)})")
 
 
-def signer_from_private_key(key: PrivateKey) -> FileSigner:
-    return FileSigner(public_key=public_key_of(key), _private=key)
+def signer_from_private_key(key: PrivateKey, what: str = "key") -> FileSigner:
+    return FileSigner(public_key=public_key_of(key, what), _private=key)
 
 
 @dataclass(frozen=True)
@@ -203,7 +233,7 @@ def load_signer(path: Path) -> FileSigner:
         raise KeyFileError(f"{path} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         raise KeyFileError(f"{path}: unsupported key type {type(key).__name__}")
-    return signer_from_private_key(key)
+    return signer_from_private_key(key, str(path))
 
 
 def load_public_key(path: Path) -> PublicKey:
@@ -215,4 +245,4 @@ def load_public_key(path: Path) -> PublicKey:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not a PEM public key: {exc}") from None
-    return public_key_of(key)  # type: ignore[arg-type]
+    return public_key_of(key, str(path))  # type: ignore[arg-type]

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .encoding import SchemaReader, canonical_json, format_timestamp, parse_json
+from .encoding import (SchemaReader, canonical_json, format_timestamp, parse_canonical_json,
+                       strict_integer)
 from .errors import PayloadFormatError
 from .fmap import Fmap, FmapArea, parse_fmap
 
@@ -121,9 +122,10 @@ def build_release_payload(*, image: bytes, manifest: bytes, board: str, version:
         parsed_version = ReleaseVersion.parse(version)
     except ValueError as exc:
         raise PayloadFormatError(str(exc)) from None
-    if not 0 <= security_version <= MAX_SECURITY_VERSION:
-        raise PayloadFormatError(f"security_version must be between 0 and "
-                                 f"{MAX_SECURITY_VERSION}, not {security_version}")
+    try:
+        strict_integer(security_version, 0, MAX_SECURITY_VERSION)
+    except ValueError as exc:
+        raise PayloadFormatError(f"security_version {exc}") from None
     fmap = parse_fmap(image, "coreboot.rom")
     return ReleasePayload(
         board=BoardIdentity(check_board_name(board), len(image), fmap),
@@ -183,11 +185,11 @@ def _decode_fmap(read: SchemaReader, value: Any) -> Fmap:
 def decode_release_payload(data: bytes, what: str = "release payload") -> ReleasePayload:
     """Parse release payload bytes strictly (exact fields, exact types)."""
     read = SchemaReader(PayloadFormatError, what)
-    document = read.object(parse_json(data, what, PayloadFormatError),
+    document = read.object(parse_canonical_json(data, what, PayloadFormatError),
                            {"spec_version", "board", "version", "security_version", "expires",
                             "image", "manifest"}, "payload")
-    if document["spec_version"] != RELEASE_SPEC_VERSION:
-        raise read.fail("spec_version", f"must be {RELEASE_SPEC_VERSION}")
+    read.integer(document["spec_version"], "spec_version", RELEASE_SPEC_VERSION,
+                 RELEASE_SPEC_VERSION)
     board = read.object(document["board"], {"name", "flash_size", "fmap"}, "board")
     image = read.object(document["image"], {"length", "sha256", "sha512", "regions"}, "image")
     manifest = read.object(document["manifest"], {"length", "sha256"}, "manifest")

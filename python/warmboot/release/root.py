@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .encoding import SchemaReader, canonical_json, encode_base64, format_timestamp, parse_json
+from .encoding import (SchemaReader, canonical_json, encode_base64, format_timestamp,
+                       parse_canonical_json)
 from .envelope import (MAX_ENVELOPE_BYTES, ROOT_PAYLOAD_TYPE, Envelope, Role, SignatureCheck,
                        decode_envelope, require_payload_type, verify_signatures)
 from .errors import (PayloadFormatError, RootExpiredError, RootRotationError,
@@ -103,10 +104,9 @@ def encode_root(metadata: RootMetadata) -> bytes:
 
 def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
     read = SchemaReader(PayloadFormatError, what)
-    document = read.object(parse_json(payload, what, PayloadFormatError),
+    document = read.object(parse_canonical_json(payload, what, PayloadFormatError),
                            {"spec_version", "version", "expires", "keys", "roles"}, "payload")
-    if document["spec_version"] != ROOT_SPEC_VERSION:
-        raise read.fail("spec_version", f"must be {ROOT_SPEC_VERSION}")
+    read.integer(document["spec_version"], "spec_version", ROOT_SPEC_VERSION, ROOT_SPEC_VERSION)
     keys: dict[str, PublicKey] = {}
     for key_id, entry in read.mapping(document["keys"], "keys").items():
         where = f"keys[{key_id}]"

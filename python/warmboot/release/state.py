@@ -18,7 +18,7 @@ from .encoding import SchemaReader, parse_json, readable_json
 from .errors import (PayloadFormatError, ReleaseFileError, SecurityVersionRollbackError,
                      StateFileError, VersionRollbackError)
 from .files import read_capped, write_atomic
-from .payload import ReleasePayload, ReleaseVersion, check_board_name
+from .payload import MAX_SECURITY_VERSION, ReleasePayload, ReleaseVersion, check_board_name
 
 STATE_FORMAT = "warmboot-rollback-state"
 STATE_FORMAT_VERSION = 1
@@ -54,8 +54,10 @@ def decode_state(data: bytes, what: str = "state file") -> RollbackState:
     read = SchemaReader(StateFileError, what)
     document = read.object(parse_json(data, what, StateFileError),
                            {"format", "format_version", "root_version", "boards"}, "the file")
-    if document["format"] != STATE_FORMAT or document["format_version"] != STATE_FORMAT_VERSION:
-        raise read.fail("format", f"must be {STATE_FORMAT!r} version {STATE_FORMAT_VERSION}")
+    if document["format"] != STATE_FORMAT:
+        raise read.fail("format", f"must be {STATE_FORMAT!r}")
+    read.integer(document["format_version"], "format_version", STATE_FORMAT_VERSION,
+                 STATE_FORMAT_VERSION)
     boards = {}
     for name, entry in read.mapping(document["boards"], "boards").items():
         entry = read.object(entry, {"version", "security_version"}, f"boards[{name}]")
@@ -65,7 +67,8 @@ def decode_state(data: bytes, what: str = "state file") -> RollbackState:
         except (ValueError, PayloadFormatError) as exc:
             raise read.fail(f"boards[{name}]", str(exc)) from None
         boards[name] = BoardState(version, read.integer(entry["security_version"],
-                                                        f"boards[{name}].security_version"))
+                                                        f"boards[{name}].security_version",
+                                                        maximum=MAX_SECURITY_VERSION))
     return RollbackState(read.integer(document["root_version"], "root_version"), boards)
 
 
