@@ -44,12 +44,15 @@ def tar_xz(files: dict[str, bytes]) -> bytes:
 
 @dataclass(frozen=True)
 class BuiltFile:
+    """A file as published (its hash outlives its removal from the pool)."""
+
     name: str
     path: Path
+    sha256: str
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+    @classmethod
+    def of(cls, path: Path) -> "BuiltFile":
+        return cls(path.name, path, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 class LocalAptRepo:
@@ -64,7 +67,7 @@ class LocalAptRepo:
         self.gnupg = Path(tempfile.mkdtemp(prefix="wbgpg-"))
         self._gpg("--quick-gen-key", "warmboot test repository <repo@test.invalid>",
                   "ed25519", "sign", "0")
-        self.keyring = self.root.parent / "repo-keyring.gpg"
+        self.keyring = self.root.parent / f"{self.root.name}-keyring.gpg"
         self.keyring.write_bytes(subprocess.run(
             ["gpg", "--homedir", str(self.gnupg), "--export"], capture_output=True,
             check=True).stdout)
@@ -99,7 +102,7 @@ class LocalAptRepo:
         deb = self.pool / f"{package}_{upstream}_{arch}.deb"
         _run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(stage), str(deb)])
         shutil.rmtree(stage)
-        return BuiltFile(deb.name, deb)
+        return BuiltFile.of(deb)
 
     def add_source(self, package: str, upstream: str, revision: str,
                    files: dict[str, bytes]) -> list[BuiltFile]:
@@ -126,9 +129,9 @@ class LocalAptRepo:
         for path in sorted(work.iterdir()):
             if path.is_file() and path.name != orig.name:
                 shutil.move(path, self.pool / path.name)
-                built.append(BuiltFile(path.name, self.pool / path.name))
+                built.append(BuiltFile.of(self.pool / path.name))
         shutil.rmtree(work)
-        return sorted(built + [BuiltFile(orig.name, orig)], key=lambda f: f.name)
+        return sorted(built + [BuiltFile.of(orig)], key=lambda f: f.name)
 
     def remove(self, *names: str) -> None:
         for name in names:

@@ -339,7 +339,9 @@ class PrivateApt:
 
     def _failure(self, package: str, version: str, result) -> AptError:
         output = (result.stderr or result.stdout).strip()
-        said = " / ".join(ln.strip() for ln in output.splitlines()[-2:])
+        # apt's E: lines say what went wrong; the lines after them are detail.
+        lines = [ln.strip() for ln in output.splitlines() if ln.startswith("E:")][:2]
+        said = " / ".join(lines or [ln.strip() for ln in output.splitlines()[-2:]])
         if NOT_IN_ARCHIVE_RE.search(output):
             return NotInArchiveError(
                 f"the archive no longer carries {package} {version} (apt: {said})")

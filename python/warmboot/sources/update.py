@@ -222,7 +222,12 @@ def update(lock: LockFile, names: list[str], cache: SourceCache,
     failure on any of them leaves the lock exactly as it was."""
     apt = private_apt(lock, names, cache)
     apt.refresh()
-    updates = [resolve_update(lock.get(n), apt, cache, log) for n in names]
+    updates = []
+    for name in names:
+        try:
+            updates.append(resolve_update(lock.get(name), apt, cache, log))
+        except AptError as exc:
+            raise exc.__class__(f"{name}: {exc}; the lock was left unchanged") from None
     changed = {u.name: u.new for u in updates if u.changed}
     if changed:
         rewrite_lock(lock.path, changed)
