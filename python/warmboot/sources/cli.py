@@ -59,9 +59,14 @@ def _check(args: argparse.Namespace) -> int:
         print(_status_line(status))
     bad = [s.name for s in statuses if not s.fetchable]
     if bad:
+        through_apt = [n for n in bad if lock.get(n).kind.startswith("debian-")]
+        fix = [f"run `{update_command(' '.join(through_apt))}` and commit the lock"] \
+            if through_apt else []
+        if len(through_apt) < len(bad):
+            fix.append("give the others a mirror that serves their files")
         raise PinsUnfetchableError(
             f"{len(bad)} of {len(statuses)} pins can no longer be fetched ({', '.join(bad)}): "
-            f"run `{update_command(' '.join(bad))}` and commit the lock")
+            + "; ".join(fix))
     return 0
 
 

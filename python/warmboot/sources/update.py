@@ -13,7 +13,6 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -23,9 +22,7 @@ from .cache import SourceCache, sha256_file
 from .errors import AptError, NotInArchiveError, SourceError
 from .lock import LockFile, PinnedFile, PinnedSource
 from .lockedit import rewrite_lock
-from .resolve import cached_tree, update_command
-
-Log = Callable[[str], None]
+from .resolve import Log, _quiet, cached_tree, update_command
 
 
 @dataclass(frozen=True)
@@ -69,10 +66,6 @@ class PinUpdate:
         if kept:
             lines.append(f"    ({kept} file{'s' if kept > 1 else ''} unchanged)")
         return lines
-
-
-def _quiet(msg: str) -> None:
-    pass
 
 
 def _is_cached(pinned: PinnedSource, cache: SourceCache) -> bool:
@@ -220,6 +213,8 @@ def update(lock: LockFile, names: list[str], cache: SourceCache,
 
     Every pin is resolved and downloaded before the lock is touched, so a
     failure on any of them leaves the lock exactly as it was."""
+    if not names:
+        return []
     apt = private_apt(lock, names, cache)
     apt.refresh()
     updates = []
