@@ -7,23 +7,30 @@ never changed and no root-owned directory needs to be writable.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
-from .errors import SourceUnavailableError
+from .errors import AptError, NotInArchiveError
 
 SYSTEM_SOURCE_LIST = Path("/etc/apt/sources.list")
 SYSTEM_SOURCE_PARTS = Path("/etc/apt/sources.list.d")
 SYSTEM_LISTS = Path("/var/lib/apt/lists")
 DEBIAN_KEYRING_PREFIX = "/usr/share/keyrings/debian-archive"
+# Names an apt sources file to use instead of the machine's (a local mirror).
+SOURCES_ENV = "WARMBOOT_APT_SOURCES"
 
-
-class AptError(SourceUnavailableError):
-    """apt could not deliver a pinned package."""
+# What apt says when its lists hold no such package version.
+NOT_IN_ARCHIVE_RE = re.compile(
+    r"was not found|Can not find version|Unable to find a source package|"
+    r"Can't find a source to download|Unable to locate package|has no installation candidate")
+# apt-get update exits 0 when an index could not be fetched; these say so.
+STALE_LISTS_RE = re.compile(r"^(W|E): (Failed to fetch|Some index files failed)", re.M)
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,66 @@ def system_sources(list_file: Path = SYSTEM_SOURCE_LIST,
     return debian
 
 
+def configured_sources(environ=os.environ) -> list[AptSource]:
+    """$WARMBOOT_APT_SOURCES's entries, taken as given, or the machine's Debian ones."""
+    named = environ.get(SOURCES_ENV)
+    if not named:
+        return system_sources()
+    path = Path(named)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise AptError(f"{SOURCES_ENV}={named}: {exc.strerror}") from None
+    found = parse_deb822(text) if path.suffix == ".sources" else parse_one_line(text)
+    if not found:
+        raise AptError(f"{SOURCES_ENV}={named}: no deb entries")
+    return found
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """A file as the archive's signed indices describe it."""
+
+    name: str
+    uri: str
+    size: int
+    sha256: str  # "" when apt reports only a stronger hash
+
+
+def _print_uris(stdout: str) -> list[ArchiveFile]:
+    """Parse apt-get --print-uris lines: 'uri' name size HASH:hex.
+
+    The name kept is the pool's (the URI's last part): apt's own download name
+    spells a version's epoch as %3a, and the lock names files as the pool does."""
+    out = []
+    for line in stdout.splitlines():
+        m = re.match(r"^'([^']+)' (\S+) (\d+) (\S+)", line)
+        if m:
+            algo, _, digest = m.group(4).partition(":")
+            name = unquote(m.group(1).rsplit("/", 1)[-1])
+            out.append(ArchiveFile(name, m.group(1), int(m.group(3)),
+                                   digest.lower() if algo.upper() == "SHA256" else ""))
+    return out
+
+
+def _dpkg_version_cmp(a: str, b: str) -> int:
+    if a == b:
+        return 0
+    lower = subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
+    return -1 if lower else 1
+
+
+def newest_version(versions: list[str]) -> str:
+    """The highest of Debian version strings, by dpkg's own ordering."""
+    return max(versions, key=functools.cmp_to_key(_dpkg_version_cmp))
+
+
+def upstream_version(debian_version: str) -> str:
+    """6.1.192-2 -> 6.1.192, 1:1.35.0-4+b1 -> 1.35.0 (epoch and revision dropped)."""
+    version = debian_version.split(":", 1)[1] if ":" in debian_version else debian_version
+    return version.rsplit("-", 1)[0] if "-" in version else version
+
+
 def host_architecture() -> str:
     out = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True)
     return out.stdout.strip() or "amd64"
@@ -175,7 +242,7 @@ class PrivateApt:
 
     def _configure(self) -> bool:
         """Write the private sources; True when they changed (lists are stale)."""
-        sources = self._sources if self._sources is not None else system_sources()
+        sources = self._sources if self._sources is not None else configured_sources()
         text = "# derived by warmboot from this machine's apt sources\n"
         text += "".join(line + "\n" for s in sources for line in s.lines())
         text += "# architectures: " + " ".join(self.architectures) + "\n"
@@ -187,8 +254,9 @@ class PrivateApt:
         path.write_text(text)
         return True
 
-    def _run(self, args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-        cmd = ["apt-get", "-q", *self._options(), *args]
+    def _run(self, args: list[str], cwd: Path | None = None,
+             tool: str = "apt-get") -> subprocess.CompletedProcess:
+        cmd = [tool, "-q", *self._options(), *args]
         env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
 
@@ -197,6 +265,48 @@ class PrivateApt:
         if result.returncode != 0:
             raise AptError("apt-get update (private deb-src configuration) failed:\n"
                            + (result.stderr or result.stdout).strip()[-2000:])
+
+    def refresh(self) -> None:
+        """Re-read every index now; unlike update(), a stale or missing one is an error."""
+        self._configure()
+        result = self._run(["update"])
+        if result.returncode != 0 or STALE_LISTS_RE.search(result.stderr or ""):
+            said = [ln.strip() for ln in (result.stderr or "").splitlines()
+                    if ln.startswith(("E:", "W:"))][:2]
+            raise AptError("apt-get update could not read the archive's current index ("
+                           + (" / ".join(said) or f"exit {result.returncode}") + ")")
+
+    @staticmethod
+    def _spec(package: str, arch: str, version: str = "") -> str:
+        spec = f"{package}:{arch}" if arch and arch != "all" else package
+        return f"{spec}={version}" if version else spec
+
+    def candidate(self, package: str, arch: str, source: bool) -> str:
+        """The version apt would fetch now (read after refresh()); '' if none."""
+        if not source:
+            result = self._run(["policy", self._spec(package, arch)], tool="apt-cache")
+            m = re.search(r"^\s*Candidate:\s*(\S+)", result.stdout, re.M)
+            return m.group(1) if m and m.group(1) != "(none)" else ""
+        result = self._run(["showsrc", "--only-source", package], tool="apt-cache")
+        versions = []
+        for stanza in re.split(r"\n\s*\n", result.stdout):
+            if re.search(rf"^Package: {re.escape(package)}$", stanza, re.M):
+                versions += re.findall(r"^Version: (\S+)$", stanza, re.M)
+        return newest_version(versions) if versions else ""
+
+    def archive_files(self, package: str, version: str, arch: str,
+                      source: bool) -> list[ArchiveFile]:
+        """The files of package=version with the signed indices' hashes; nothing is
+        downloaded. Raises NotInArchiveError when the lists do not carry it."""
+        if source:
+            args = ["source", "--print-uris", f"{package}={version}"]
+        else:
+            args = ["download", "--print-uris", self._spec(package, arch, version)]
+        result = self._run(args, self.root)
+        files = _print_uris(result.stdout)
+        if result.returncode != 0 or not files:
+            raise self._failure(package, version, result)
+        return files
 
     def _with_fresh_lists(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         changed = self._configure()
@@ -215,25 +325,27 @@ class PrivateApt:
         result = self._with_fresh_lists(
             ["source", "--download-only", f"{package}={version}"], dest)
         if result.returncode != 0:
-            raise AptError(self._explain(package, version, result))
+            raise self._failure(package, version, result)
         return sorted(p for p in dest.iterdir() if p.is_file())
 
     def download_binary(self, package: str, version: str, arch: str, dest: Path) -> Path:
         """apt-get download package:arch=version into dest; returns the .deb."""
         dest.mkdir(parents=True, exist_ok=True)
-        spec = f"{package}:{arch}={version}" if arch and arch != "all" else f"{package}={version}"
-        result = self._with_fresh_lists(["download", spec], dest)
+        result = self._with_fresh_lists(["download", self._spec(package, arch, version)], dest)
         debs = sorted(dest.glob("*.deb"))
         if result.returncode != 0 or len(debs) != 1:
-            raise AptError(self._explain(package, version, result))
+            raise self._failure(package, version, result)
         return debs[0]
 
-    def _explain(self, package: str, version: str, result) -> str:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return (f"Debian's archive did not deliver {package} {version}: "
-                + " / ".join(tail)
-                + f"\n  if the archive no longer carries {version}, pin the version it has "
-                  "in coreboot-config/sources.lock.toml (with its new sha256)")
+    def _failure(self, package: str, version: str, result) -> AptError:
+        output = (result.stderr or result.stdout).strip()
+        # apt's E: lines say what went wrong; the lines after them are detail.
+        lines = [ln.strip() for ln in output.splitlines() if ln.startswith("E:")][:2]
+        said = " / ".join(lines or [ln.strip() for ln in output.splitlines()[-2:]])
+        if NOT_IN_ARCHIVE_RE.search(output):
+            return NotInArchiveError(
+                f"the archive no longer carries {package} {version} (apt: {said})")
+        return AptError(f"the archive did not deliver {package} {version} (apt: {said})")
 
 
 def apt_available() -> bool:

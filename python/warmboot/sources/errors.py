@@ -26,3 +26,19 @@ class HashMismatchError(SourceError):
 
 class SourceUnavailableError(SourceError):
     """No provider could deliver a pinned file."""
+
+
+class AptError(SourceUnavailableError):
+    """apt could not deliver a pinned package, or could not refresh its lists."""
+
+
+class NotInArchiveError(AptError):
+    """The archive, freshly read, carries no such package version."""
+
+
+class PinsUnfetchableError(SourceUnavailableError):
+    """`warmboot sources check` found pins that can no longer be fetched."""
+
+
+class LockRewriteError(LockError):
+    """The lock could not be rewritten safely; it was left as it was."""

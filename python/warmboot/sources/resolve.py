@@ -16,7 +16,8 @@ from typing import Callable
 from . import fetch
 from .apt import PrivateApt
 from .cache import SourceCache
-from .errors import HashMismatchError, SourceError, SourceUnavailableError
+from .errors import (AptError, HashMismatchError, NotInArchiveError, SourceError,
+                     SourceUnavailableError)
 from .lock import PinnedFile, PinnedSource
 
 MARKER = ".warmboot-source.json"
@@ -106,7 +107,16 @@ def obtain_files(pinned: PinnedSource, cache: SourceCache, log: Log = _quiet,
             except fetch.MirrorError as exc:
                 errors.append(str(exc))
     if missing and use_apt and pinned.kind.startswith("debian-"):
-        found.update(_from_apt(pinned, missing, cache, log))
+        try:
+            found.update(_from_apt(pinned, missing, cache, log))
+        except NotInArchiveError as exc:
+            raise NotInArchiveError(
+                f"{pinned.name}: {exc}; run `{update_command(pinned.name)}` to pin the "
+                "version it carries now, and commit the lock") from None
+        except AptError as exc:
+            raise AptError(
+                f"{pinned.name}: {exc}; if the archive no longer carries it, "
+                f"`{update_command(pinned.name)}` pins the version it has") from None
         missing = [f for f in missing if f.name not in found]
     if missing:
         names = ", ".join(f.name for f in missing)
@@ -114,6 +124,11 @@ def obtain_files(pinned: PinnedSource, cache: SourceCache, log: Log = _quiet,
         raise SourceUnavailableError(
             f"{pinned.name}: no provider delivered {names}{detail}")
     return found
+
+
+def update_command(name: str) -> str:
+    """What to run when the archive has moved past a pin."""
+    return f"warmboot sources update {name}"
 
 
 def _from_apt(pinned: PinnedSource, missing: list[PinnedFile], cache: SourceCache,
