@@ -40,8 +40,8 @@ def test_only_the_updated_pin_changes(lock_copy):
                                                  .splitlines(), lineterm="", n=0)
                if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert sorted(changed) == sorted([
-        '-version = "6.1.192"', '+version = "6.1.193"',
-        '-package_version = "6.1.192-2"', '+package_version = "6.1.193-1"',
+        f'-version = "{linux.version}"', '+version = "6.1.193"',
+        f'-package_version = "{linux.package_version}"', '+package_version = "6.1.193-1"',
         f'-name = "{linux.files[0].name}"', '+name = "linux-source-6.1_6.1.193-1_all.deb"',
         f'-sha256 = "{linux.files[0].sha256}"', f'+sha256 = "{NEW_SHA}"'])
     assert sorted(p.name for p in lock_copy.parent.iterdir()) == ["sources.lock.toml"]
