@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fsutil import PathError, read_capped_nofollow
 from .commands import CommandRunner, last_line
 from .config import FlashromSettings
 from .errors import BoardIdentityError, FlashromError, FlashVerifyError
@@ -92,12 +93,22 @@ def layout_arguments(settings: FlashromSettings) -> list[str]:
 
 
 class Flashrom:
-    """flashrom runs for one place; each run is logged and recorded by the runner."""
+    """flashrom runs for one place; each run is logged and recorded by the runner.
 
-    def __init__(self, settings: FlashromSettings, runner: CommandRunner, place: str):
+    `inherit_fds` (the place's lock) are passed to every flashrom, so the lock
+    lives as long as any of them can touch the chip (lock.py).
+    """
+
+    def __init__(self, settings: FlashromSettings, runner: CommandRunner, place: str,
+                 inherit_fds: Sequence[int] = ()):
         self.settings = settings
         self.runner = runner
         self.place = place
+        self.inherit_fds = tuple(inherit_fds)
+
+    def _run(self, label: str, argv: list[str], stdin: bytes | None = None):
+        return self.runner.run(label, argv, self.settings.timeout, stdin=stdin,
+                               pass_fds=self.inherit_fds)
 
     def argv(self, *operation: str, name_chip: bool = True) -> list[str]:
         chip = ["-c", self.settings.chip] if name_chip else []
@@ -109,7 +120,7 @@ class Flashrom:
                              f"{run.describe_failure('flashrom', TELLING_LINE)} (log {run.log})")
 
     def probe(self, label: str = "probe") -> tuple[ProbedChip, ...]:
-        run = self.runner.run(label, self.argv(name_chip=False), self.settings.timeout)
+        run = self._run(label, self.argv(name_chip=False))
         chips = parse_probe_output(run.output())
         # Several matching definitions make flashrom exit 1; that is still an answer.
         if not chips and not run.ok and (run.start_error or run.timed_out
@@ -118,26 +129,24 @@ class Flashrom:
         return chips
 
     def read(self, destination: Path, label: str) -> bytes:
-        run = self.runner.run(label, self.argv("-r", str(destination)), self.settings.timeout)
+        run = self._run(label, self.argv("-r", str(destination)))
         if not run.ok:
             raise self._failed("read", run)
         try:
-            return destination.read_bytes()
-        except OSError as exc:
+            return read_capped_nofollow(destination, self.settings.size)
+        except PathError as exc:
             raise FlashromError(f"place {self.place}: flashrom read left no readable "
-                                f"{destination}: {exc.strerror}") from None
+                                f"file: {exc}") from None
 
     def write(self, image: bytes, label: str, *, whole_chip: bool = False) -> None:
         layout = [] if whole_chip else layout_arguments(self.settings)
-        run = self.runner.run(label, self.argv("-w", "-", *layout), self.settings.timeout,
-                              stdin=image)
+        run = self._run(label, self.argv("-w", "-", *layout), stdin=image)
         if not run.ok:
             raise self._failed("write", run)
 
     def verify(self, image: bytes, label: str, *, whole_chip: bool = False) -> None:
         layout = [] if whole_chip else layout_arguments(self.settings)
-        run = self.runner.run(label, self.argv("-v", "-", *layout), self.settings.timeout,
-                              stdin=image)
+        run = self._run(label, self.argv("-v", "-", *layout), stdin=image)
         if run.ok:
             return
         if run.exit_code is not None and not run.start_error:
