@@ -11,7 +11,8 @@ STATE_DIR counts the writes (`writes`) and reads (`reads`) and holds
 `writing` (`reading`) while a slow write (read) is in progress, so a test
 knows when to signal.
 
-Modes:
+Modes (a mode may end in "+close-fds": first close every inherited descriptor
+above stderr, as sudo does):
   fail-first-write     the first write erases 4 MiB of the chip (FMAP, CBFS), then
                        fails: a half-written chip
   fail-every-write     every write does that: the rollback cannot restore the chip
@@ -68,6 +69,9 @@ def real_flashrom(args: list[str], stdin: bytes | None = None) -> int:
 
 def main() -> int:
     mode, chip, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if mode.endswith("+close-fds"):
+        mode = mode[:-len("+close-fds")]
+        os.closerange(3, 65536)
     args = sys.argv[4:]
     state.mkdir(parents=True, exist_ok=True)
     if "-w" in args:

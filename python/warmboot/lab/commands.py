@@ -45,6 +45,7 @@ class CommandRun:
     timed_out: bool = False
     start_error: str | None = None
     log_error: str | None = None   # the log could not be written (the output is lost)
+    pid: int | None = None         # and process group (None: it did not start)
 
     @property
     def ok(self) -> bool:
@@ -109,13 +110,15 @@ class CommandRunner:
 
     def run(self, label: str, argv: Sequence[str], timeout: float,
             stdin: bytes | None = None, env: Mapping[str, str] | None = None,
-            pass_fds: Sequence[int] = ()) -> CommandRun:
-        """Run `argv` for at most `timeout` seconds; `pass_fds` are inherited (the lock)."""
+            pass_fds: Sequence[int] = (),
+            on_start: Callable[[int], None] | None = None) -> CommandRun:
+        """Run `argv` for at most `timeout` seconds; `pass_fds` are inherited (the lock);
+        `on_start` gets the process group id as soon as the program runs."""
         self._count += 1
         log = self.log_dir / f"{self._count:02d}-{label}.log"
         started, begin = utc_timestamp(), time.monotonic()
         exit_code: int | None = None
-        timed_out, start_error = False, None
+        timed_out, start_error, pid = False, None, None
         out, log_error = self._open_log(log, argv)
         try:
             try:
@@ -126,6 +129,9 @@ class CommandRunner:
             except OSError as exc:
                 start_error = exc.strerror or str(exc)
             else:
+                pid = proc.pid
+                if on_start:
+                    on_start(proc.pid)   # its own session: its pid is its process group
                 try:
                     proc.communicate(input=stdin, timeout=timeout)
                     exit_code = proc.returncode
@@ -139,7 +145,7 @@ class CommandRunner:
         finally:
             os.close(out)
         run = CommandRun(label, tuple(argv), started, time.monotonic() - begin, exit_code, log,
-                         timed_out, start_error, log_error)
+                         timed_out, start_error, log_error, pid)
         if self.on_run:
             self.on_run(run)
         return run

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fsutil import PathError, read_capped_nofollow
-from .commands import CommandRunner, last_line
+from .commands import CommandRun, CommandRunner, last_line
 from .config import FlashromSettings
 from .errors import BoardIdentityError, FlashromError, FlashVerifyError
+from .lock import PlaceLock
 
 # "Assuming" is what flashrom prints instead of "Found" for a forced chip (-f -c).
 FOUND_CHIP = re.compile(
@@ -95,27 +96,32 @@ def layout_arguments(settings: FlashromSettings) -> list[str]:
 class Flashrom:
     """flashrom runs for one place; each run is logged and recorded by the runner.
 
-    `inherit_fds` (the place's lock) are passed to every flashrom, so the lock
-    lives as long as any of them can touch the chip (lock.py).
+    With the place's `lock`, every flashrom inherits its descriptor and is
+    named in it while it runs, so the lock outlives none of them (lock.py).
     """
 
     def __init__(self, settings: FlashromSettings, runner: CommandRunner, place: str,
-                 inherit_fds: Sequence[int] = ()):
+                 lock: PlaceLock | None = None):
         self.settings = settings
         self.runner = runner
         self.place = place
-        self.inherit_fds = tuple(inherit_fds)
+        self.lock = lock
 
-    def _run(self, label: str, argv: list[str], stdin: bytes | None = None):
-        return self.runner.run(label, argv, self.settings.timeout, stdin=stdin,
-                               pass_fds=self.inherit_fds)
+    def _run(self, label: str, argv: list[str], stdin: bytes | None = None) -> CommandRun:
+        if self.lock is None:
+            return self.runner.run(label, argv, self.settings.timeout, stdin=stdin)
+        run = self.runner.run(label, argv, self.settings.timeout, stdin=stdin,
+                              pass_fds=(self.lock.fd,), on_start=self.lock.note_child)
+        if run.pid is not None:
+            self.lock.child_ended(run.pid)
+        return run
 
     def argv(self, *operation: str, name_chip: bool = True) -> list[str]:
         chip = ["-c", self.settings.chip] if name_chip else []
         return [*self.settings.command, "-p", self.settings.programmer, *chip,
                 *self.settings.extra_args, *operation]
 
-    def _failed(self, what: str, run) -> FlashromError:
+    def _failed(self, what: str, run: CommandRun) -> FlashromError:
         return FlashromError(f"place {self.place}: flashrom {what} failed: "
                              f"{run.describe_failure('flashrom', TELLING_LINE)} (log {run.log})")
 

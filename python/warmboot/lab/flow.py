@@ -273,7 +273,7 @@ class PlaceRun:
                 with hold_place_lock(self.lock_dir, self.place.name,
                                      f"run {self.run_dir} ({self.command})") as lock:
                     # Every flashrom holds the lock too: no second writer while one lives.
-                    self.flashrom.inherit_fds = (lock.fd,)
+                    self.flashrom.lock = lock
                     self._run_locked()
             except PlaceBusyError as exc:
                 self._finish(Outcome.BUSY, f"{exc}; nothing was done", exc)

@@ -7,6 +7,10 @@ but every flashrom it starts inherits the descriptor (`PlaceLock.fd`, passed
 with pass_fds). So the lock lives as long as any program that can touch the
 chip: when warmboot-lab is killed mid-write, a flashrom still writing keeps
 the place BUSY until it exits, and a crashed run never leaves a stale lock.
+A wrapper may close inherited descriptors (sudo does), so the file also
+names the process group of the chip program running (`child PGID`): a run
+that gets the lock while that group still has a process is BUSY as well. (A
+process group id is not reused while any process is in the group.)
 
 The file is never deleted (deleting a lock file races with another process
 that opened it); it holds the holder's pid, start time and what it is (a run
@@ -33,6 +37,56 @@ from .errors import PlaceBusyError, StorageError
 class PlaceLock:
     path: Path
     fd: int       # inherited by the chip's programs, so the lock outlives none of them
+    holder: str   # the file's first line
+
+    def _write(self, text: str) -> None:
+        # Best effort: the inherited descriptor still holds the lock if this fails.
+        with contextlib.suppress(OSError):
+            data = text.encode()
+            os.pwrite(self.fd, data, 0)
+            os.ftruncate(self.fd, len(data))
+
+    def note_child(self, pgid: int) -> None:
+        """A program that can touch the chip runs in process group `pgid`."""
+        self._write(f"{self.holder}\nchild {pgid}\n")
+
+    def child_ended(self, pgid: int) -> None:
+        """Forget the group once no process is left in it."""
+        if _group_alive(pgid) is False:
+            self._write(f"{self.holder}\n")
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (a zombie cannot touch the chip)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return True
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                # "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _surviving_child(fd: int) -> int | None:
+    """The chip program's process group an earlier holder named, if it still lives."""
+    for line in os.pread(fd, 4096, 0).decode(errors="replace").splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "child" and words[1].isdigit():
+            return int(words[1]) if _group_alive(int(words[1])) else None
+    return None
 
 
 def lock_path(lock_dir: Path, place: str) -> Path:
@@ -93,11 +147,17 @@ def hold_place_lock(lock_dir: Path, place: str, holder: str) -> Iterator[PlaceLo
         except BlockingIOError:
             raise PlaceBusyError(f"place {place} is being flashed by another run "
                                  f"({_describe_holder(fd)}); lock {path}") from None
+        child = _surviving_child(fd)
+        if child is not None:
+            raise PlaceBusyError(f"place {place}: a program that can touch its chip (process "
+                                 f"group {child}), started by an earlier run "
+                                 f"({read_one_line(fd)}), is still running: wait for it to "
+                                 f"end; lock {path}")
         since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {since} {holder}\n".encode(), 0)
+        lock = PlaceLock(path, fd, f"pid {os.getpid()} since {since} {holder}")
+        lock._write(lock.holder + "\n")
         try:
-            yield PlaceLock(path, fd)
+            yield lock
         finally:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
