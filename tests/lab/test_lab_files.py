@@ -158,6 +158,21 @@ def test_run_directory_too_full_for_the_record_says_so_on_stderr(board, images, 
             run.stderr
 
 
+def test_journal_that_cannot_be_written_stops_the_run_before_the_write(board, images,
+                                                                       releases):
+    """A write that could not be remembered (a crash would go unnoticed) never starts."""
+    runs = board.home / "runs"
+    with tmpfs(runs, "size=64k"):
+        (runs / "q35").mkdir()
+        fill(runs)
+        run = board.flash(releases.server.release_url("1.1.0"))
+        record = assert_error(run, board, images, str(runs / "q35" / "place.json"),
+                              "No space left on device")
+    assert record["failed_step"] is None and record["write_started"] is False
+    assert record["backup"] is not None          # it got that far, and stopped there
+    assert not [c for c in record["commands"] if "-w" in c["argv"]]
+
+
 # -- smaller items (item 7) --------------------------------------------------------
 
 def test_redirect_to_another_host_is_refused_by_default(board, images, releases):

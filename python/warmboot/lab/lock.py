@@ -159,8 +159,10 @@ def hold_place_lock(lock_dir: Path, place: str, holder: str) -> Iterator[PlaceLo
         try:
             yield lock
         finally:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+            # Keep the name of a chip program that survived its timeout kill.
+            if _surviving_child(fd) is None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
     finally:
         # No LOCK_UN: it would release the lock for a child still holding the file
         # (a flashrom that outlived a timeout kill); closing lets the kernel decide.
@@ -182,6 +184,10 @@ def lock_holder(lock_dir: Path, place: str) -> str | None:
         except BlockingIOError:
             return _describe_holder(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
+        child = _surviving_child(fd)
+        if child is not None:
+            return (f"{read_one_line(fd)}; that run is gone, but its chip program (process "
+                    f"group {child}) still runs")
         return None
     finally:
         os.close(fd)
