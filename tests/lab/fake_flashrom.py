@@ -11,19 +11,27 @@ STATE_DIR counts the writes (`writes`) and reads (`reads`) and holds
 `writing` (`reading`) while a slow write (read) is in progress, so a test
 knows when to signal.
 
-Modes:
+Modes (a mode may end in "+close-fds": first close every inherited descriptor
+above stderr, as sudo does):
   fail-first-write     the first write erases 4 MiB of the chip (FMAP, CBFS), then
                        fails: a half-written chip
   fail-every-write     every write does that: the rollback cannot restore the chip
   lie-on-first-write   the first write flips a byte of the image, writes it, and
                        reports success
   slow-first-write     the first write waits 3 s before it starts (time to send a signal)
+  slow-first-write-after-input
+                       the first write reads all of its input, creates `writing` (holding
+                       its pid), waits 3 s and then writes: it can outlive warmboot-lab
+  crash-in-first-write the first write erases 4 MiB of the chip, creates `writing` (holding
+                       its pid) and never ends: what a host crash mid-write leaves
   hang-on-first-write  the first write never ends (a programmer that stopped answering)
   slow-reads           every read waits 3 s before it starts
+  short-reads          every read's file is cut to half the chip (a read cut short)
   unstable-reads       the second read returns contents with one byte changed
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -61,6 +69,9 @@ def real_flashrom(args: list[str], stdin: bytes | None = None) -> int:
 
 def main() -> int:
     mode, chip, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if mode.endswith("+close-fds"):
+        mode = mode[:-len("+close-fds")]
+        os.closerange(3, 65536)
     args = sys.argv[4:]
     state.mkdir(parents=True, exist_ok=True)
     if "-w" in args:
@@ -75,6 +86,18 @@ def main() -> int:
         if mode == "hang-on-first-write" and writes == 1:
             while True:
                 time.sleep(60)
+        if mode == "slow-first-write-after-input" and writes == 1:
+            image = sys.stdin.buffer.read()
+            (state / "writing").write_text(str(os.getpid()))
+            time.sleep(3)
+            status = real_flashrom(args, image)
+            (state / "writing").unlink()
+            return status
+        if mode == "crash-in-first-write" and writes == 1:
+            half_write(chip)
+            (state / "writing").write_text(str(os.getpid()))
+            while True:
+                time.sleep(60)
         if mode == "slow-first-write" and writes == 1:
             (state / "writing").touch()
             time.sleep(3)
@@ -87,6 +110,9 @@ def main() -> int:
             (state / "reading").touch()
             time.sleep(3)
         status = real_flashrom(args)
+        if mode == "short-reads" and status == 0:
+            out = Path(args[args.index("-r") + 1])
+            out.write_bytes(out.read_bytes()[:ERASED_OFFSET])
         if mode == "unstable-reads" and reads == 2 and status == 0:
             out = Path(args[args.index("-r") + 1])
             data = bytearray(out.read_bytes())

@@ -15,6 +15,7 @@ The fixtures that build them are in conftest.py.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -59,7 +60,14 @@ class Images:
 
 @dataclass
 class ReleaseServer:
-    """dist/ over HTTP; /cut/… serves dist/… but stops coreboot.rom halfway."""
+    """dist/ over HTTP, and the same files misbehaving under other prefixes:
+
+    /cut/…           coreboot.rom stops halfway
+    /trickle/…       coreboot.rom comes one byte a second (never done in time)
+    /trickle-head/…  release.json's response headers come one byte a second
+    /redirect/…      302 to the same file under /dist/ on "localhost" (another host name)
+    /redirect-same/… 302 to the same file under /dist/ on this host
+    """
 
     root: Path
     url: str
@@ -79,12 +87,41 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
     def translate_path(self, path: str) -> str:
-        if path.startswith("/cut/"):
-            path = "/dist/" + path[len("/cut/"):]
+        for prefix in ("/cut/", "/trickle/", "/trickle-head/"):
+            if path.startswith(prefix):
+                path = "/dist/" + path[len(prefix):]
         return super().translate_path(path)
+
+    def _trickle(self, data: bytes, seconds: float = 120) -> None:
+        """One byte a second until `seconds` pass or the client goes away."""
+        with contextlib.suppress(OSError):
+            for byte in data[:int(seconds)]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1)
+        self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         self.server_state.requests.append(self.path)
+        for prefix, host in (("/redirect/", "localhost"), ("/redirect-same/", "127.0.0.1")):
+            if self.path.startswith(prefix):
+                port = self.server.server_address[1]
+                self.send_response(302)
+                self.send_header("Location", f"http://{host}:{port}/dist/"
+                                             + self.path[len(prefix):])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        if self.path.startswith("/trickle-head/") and self.path.endswith("/release.json"):
+            self._trickle(b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+            return
+        if self.path.startswith("/trickle/") and self.path.endswith("/coreboot.rom"):
+            data = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self._trickle(data)
+            return
         if self.path.startswith("/cut/") and self.path.endswith("/coreboot.rom"):
             data = Path(self.translate_path(self.path)).read_bytes()
             self.send_response(200)
@@ -281,7 +318,8 @@ exit 0
     def config(self, *, flashrom: str | None = None, programmer: str | None = None,
                chip: str = CHIP, marker_timeout: float = 60,
                rollback_marker_timeout: float | None = None, failures: tuple[str, ...] = (),
-               flashrom_timeout: float = 120, name: str = "lab.toml") -> Path:
+               flashrom_timeout: float = 120, name: str = "lab.toml",
+               download_max_seconds: float = 900, lab_extra: str = "") -> Path:
         rollback = ""
         if rollback_marker_timeout is not None:
             rollback = f"""rollback_markers = [
@@ -296,6 +334,8 @@ locks = "locks"
 cache = "cache"
 root = {toml_value(str(self.releases.root_file))}
 download_timeout = 10
+download_max_seconds = {download_max_seconds}
+{lab_extra}
 
 [places.q35]
 board = "{BOARD}"
@@ -333,6 +373,29 @@ failures = {toml_value(list(failures))}
         return [sys.executable, "-m", "warmboot.lab.cli", "flash",
                 "--config", str(config or self.config()), "--place", "q35",
                 "--release", release_url, "--run-dir", str(run_dir), *extra]
+
+    def recover(self, *extra: str, config: Path | None = None, run_dir: Path,
+                timeout: float = 300) -> LabRun:
+        """`warmboot-lab recover --place q35`."""
+        proc = subprocess.run([sys.executable, "-m", "warmboot.lab.cli", "recover",
+                               "--config", str(config or self.config()), "--place", "q35",
+                               "--run-dir", str(run_dir), *extra],
+                              capture_output=True, text=True, timeout=timeout)
+        return LabRun(proc.returncode, proc.stdout, proc.stderr, run_dir)
+
+    def start_flash(self, release_url: str, config: Path, run_dir: Path) -> subprocess.Popen:
+        """A flash run in the background, in its own session (as CI starts it)."""
+        return subprocess.Popen(self.command(release_url, config=config, run_dir=run_dir),
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+
+    def wait_for_state(self, name: str, timeout: float = 60) -> Path:
+        """Wait until the fake flashrom creates fake-state/`name`."""
+        marker, deadline = self.home / "fake-state" / name, time.monotonic() + timeout
+        while not marker.exists():
+            assert time.monotonic() < deadline, f"{marker} did not appear"
+            time.sleep(0.02)
+        return marker
 
     def flash(self, release_url: str, *extra: str, config: Path | None = None,
               run_dir: Path | None = None, timeout: float = 300) -> LabRun:

@@ -83,3 +83,17 @@ def test_unknown_place_names_the_places_there_are(tmp_path):
 def test_invalid_toml_is_a_config_error_naming_the_line(tmp_path):
     with pytest.raises(ConfigError, match=r"lab.toml: not valid TOML: .*line 2"):
         parse_lab_config("[lab]\nruns = \n", tmp_path / "lab.toml")
+
+
+@pytest.mark.parametrize("spelling", ["$WARMBOOT_LAB_TEST_UNSET", "${WARMBOOT_LAB_TEST_UNSET}"])
+def test_unset_variable_in_a_path_is_refused_naming_it(tmp_path, monkeypatch, spelling):
+    monkeypatch.delenv("WARMBOOT_LAB_TEST_UNSET", raising=False)
+    monkeypatch.setenv("WARMBOOT_LAB_TEST_SET", str(tmp_path / "lab"))
+    text = f'[lab]\nlocks = "$WARMBOOT_LAB_TEST_SET/locks"\nruns = "{spelling}/runs"\n' + MINIMAL
+    with pytest.raises(ConfigError, match=r"\[lab\]: runs: \$WARMBOOT_LAB_TEST_UNSET is not "
+                                          r"set"):
+        parse_lab_config(text, tmp_path / "lab.toml")
+    config = parse_lab_config(text.replace(spelling, "${WARMBOOT_LAB_TEST_SET}"),
+                              tmp_path / "lab.toml")
+    assert config.lab.locks == tmp_path / "lab" / "locks"
+    assert config.lab.runs == tmp_path / "lab" / "runs"

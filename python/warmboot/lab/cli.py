@@ -3,6 +3,8 @@
     warmboot-lab flash --config lab.toml --place NAME --release URL [--root ROOT.json]
                        [--state STATE.json] [--run-dir DIR] [--allow-expired]
                        [--allow-version-downgrade] [--no-progress] [--verbose]
+    warmboot-lab recover --config lab.toml --place NAME [--run-dir DIR]
+                         [--backup FILE --sha256 HEX] [--verbose]
     warmboot-lab places [--config lab.toml] [--json]
     warmboot-lab console [--config lab.toml] --place NAME [--power-cycle] [--until REGEX]
                          [--timeout SECONDS] [--log FILE]
@@ -10,7 +12,9 @@
 `--config` defaults to $WARMBOOT_LAB_CONFIG. Every failure is one line on
 stderr and a non-zero exit status, never a traceback; `flash` exits with the
 status of its outcome (record.EXIT_CODES, docs/lab.md) and always writes
-<run-dir>/result.json once its run directory is known.
+<run-dir>/result.json once its run directory is known, or says on stderr
+that it could not. `recover` writes a place's last known-good backup back
+after a run died mid-write, with the same statuses.
 """
 from __future__ import annotations
 
@@ -23,15 +27,18 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import WarmbootError
+from ..fsutil import ensure_private_dir
 from .commands import CommandRunner
-from .config import BootMarker, LabConfig, load_lab_config
+from .config import BootMarker, LabConfig, Place, load_lab_config
 from .console import ConsoleWatcher
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 from .flashrom import format_size
-from .flow import FlashRequest, flash_place
+from .flow import FlashRequest, RecoverRequest, PlaceRun, flash_run, recover_run
+from .journal import FlashState, journal_path, load_journal
 from .lock import hold_place_lock, lock_holder
 from .power import PowerControl
 from .record import EXIT_CODES, RECORD_FILE, Outcome, RunRecord
@@ -40,10 +47,6 @@ PROG = "warmboot-lab"
 CONFIG_ENV = "WARMBOOT_LAB_CONFIG"
 EXIT_ERROR = EXIT_CODES[Outcome.ERROR]
 EXIT_INTERRUPTED = 130
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _config(args: argparse.Namespace) -> LabConfig:
@@ -71,51 +74,99 @@ def _write_error_record(args: argparse.Namespace, message: str, error: BaseExcep
     """A configuration error still leaves a record when --run-dir names where."""
     if not args.run_dir:
         return ""
-    record = RunRecord(place=args.place, board="", release_url=args.release,
-                       run_dir=Path(args.run_dir), config=args.config and Path(args.config))
+    record = RunRecord(place=args.place, board="", release_url=getattr(args, "release", ""),
+                       run_dir=Path(args.run_dir), config=args.config and Path(args.config),
+                       command=args.command)
     record.error_type = type(error).__name__
     record.finish(Outcome.ERROR, message)
+    if record.path.exists():
+        return f" (record {record.path})"   # the run wrote its own
     try:
+        ensure_private_dir(record.run_dir)
         record.write()
-    except Exception:  # noqa: BLE001 - the one-line error is still printed
-        return ""
+    except (OSError, WarmbootError) as exc:
+        return f" (the record {record.path} could not be written: {one_line(exc)})"
     return f" (record {record.path})"
 
 
-def _flash(args: argparse.Namespace) -> int:
+def _run_dir(args: argparse.Namespace, config: LabConfig, place: Place) -> Path:
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config.lab.runs,
+                                                                      place.name)
+    if (run_dir / RECORD_FILE).exists():
+        raise ConfigError(f"{run_dir} already holds a result record; use a new --run-dir")
+    return run_dir
+
+
+def _report(args: argparse.Namespace) -> Callable[[str], None] | None:
+    if not args.verbose:
+        return None
+    return lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+
+def _print_outcome(run: PlaceRun) -> int:
+    record = run.record
+    for warning in record.warnings:
+        print(f"{PROG}: warning: {one_line(warning)}", file=sys.stderr)
+    where = f"record {record.path}"
+    if run.record_error:
+        # The file on disk may still say RUNNING: say so rather than point at it.
+        where = f"the record {record.path} does not show this outcome: {run.record_error}"
+    line = f"{PROG}: {record.outcome.value}: {record.message} ({where})"
+    print(line, file=sys.stdout if record.outcome is Outcome.OK else sys.stderr)
+    return record.exit_code if record.exit_code is not None else EXIT_ERROR
+
+
+def _run_and_report(args: argparse.Namespace, start: Callable[[], PlaceRun]) -> int:
+    """Start a flash or recover run; its outcome, or an error before it could start."""
     try:
+        run = start()
+    except WarmbootError as exc:
+        message = one_line(exc)
+        where = _write_error_record(args, message, exc)
+        print(f"{PROG}: ERROR: {message}{where}", file=sys.stderr)
+        return EXIT_ERROR
+    return _print_outcome(run)
+
+
+def _flash(args: argparse.Namespace) -> int:
+    def start() -> PlaceRun:
         config = _config(args)
         place = config.place(args.place)
         root = Path(args.root) if args.root else config.lab.root
         if root is None:
             raise ConfigError("no trusted release root: pass --root or set root in [lab]")
-        run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config.lab.runs,
-                                                                          place.name)
-        if (run_dir / RECORD_FILE).exists():
-            raise ConfigError(f"{run_dir} already holds a result record; use a new --run-dir")
         request = FlashRequest(
-            place=place, release_url=args.release, trusted_root=root, run_dir=run_dir,
-            lock_dir=config.lab.locks, cache_dir=config.lab.cache,
+            place=place, release_url=args.release, trusted_root=root,
+            run_dir=_run_dir(args, config, place), lock_dir=config.lab.locks,
+            cache_dir=config.lab.cache,
             state_file=Path(args.state) if args.state else config.lab.state,
             config_path=config.path, allow_expired=args.allow_expired,
             allow_version_downgrade=args.allow_version_downgrade,
             download_timeout=config.lab.download_timeout,
             download_max_seconds=config.lab.download_max_seconds,
-            progress=False if args.no_progress else None,
-            report=(lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
-            if args.verbose else None)
+            allow_cross_host_redirects=config.lab.allow_cross_host_redirects,
+            progress=False if args.no_progress else None, report=_report(args),
+            journal=journal_path(config.lab.runs, place.name))
         _quiet_release_logger()
-        record = flash_place(request)
-    except WarmbootError as exc:
-        message = _one_line(exc)
-        where = _write_error_record(args, message, exc)
-        print(f"{PROG}: ERROR: {message}{where}", file=sys.stderr)
-        return EXIT_ERROR
-    for warning in record.warnings:
-        print(f"{PROG}: warning: {_one_line(warning)}", file=sys.stderr)
-    line = f"{PROG}: {record.outcome.value}: {record.message} (record {record.path})"
-    print(line, file=sys.stdout if record.outcome is Outcome.OK else sys.stderr)
-    return record.exit_code if record.exit_code is not None else EXIT_ERROR
+        return flash_run(request)
+    return _run_and_report(args, start)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    def start() -> PlaceRun:
+        if (args.backup is None) != (args.sha256 is None):
+            raise ConfigError("--backup and --sha256 go together: the image and the hash "
+                              "it must have")
+        if args.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.sha256):
+            raise ConfigError(f"--sha256 {args.sha256!r} is not a sha256 (64 hex digits)")
+        config = _config(args)
+        place = config.place(args.place)
+        return recover_run(RecoverRequest(
+            place=place, run_dir=_run_dir(args, config, place), lock_dir=config.lab.locks,
+            journal=journal_path(config.lab.runs, place.name), config_path=config.path,
+            backup=Path(args.backup).absolute() if args.backup else None,
+            backup_sha256=args.sha256, report=_report(args)))
+    return _run_and_report(args, start)
 
 
 def _places(args: argparse.Namespace) -> int:
@@ -123,18 +174,22 @@ def _places(args: argparse.Namespace) -> int:
     rows = []
     for place in config.places.values():
         settings = place.flashrom
+        journal = load_journal(journal_path(config.lab.runs, place.name), place.name)
         rows.append({
             "name": place.name, "board": place.board, "description": place.description,
             "chip": settings.chip, "size": settings.size, "programmer": settings.programmer,
             "console": place.console.describe(),
             "locked_by": lock_holder(config.lab.locks, place.name),
+            "flash": journal.flash.value,
         })
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     header = ("PLACE", "BOARD", "CHIP", "SIZE", "CONSOLE", "STATE")
     table = [header] + [(r["name"], r["board"], r["chip"], format_size(r["size"]), r["console"],
-                         f"busy: {r['locked_by']}" if r["locked_by"] else "free") for r in rows]
+                         (f"busy: {r['locked_by']}" if r["locked_by"] else "free")
+                         + ("" if r["flash"] == FlashState.GOOD.value
+                            else f", flash {r['flash']}: needs recover")) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
@@ -218,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     places.add_argument("--json", action="store_true", help="machine-readable output")
     places.set_defaults(func=_places)
 
+    recover = sub.add_parser("recover", help="write a place's last known-good backup back "
+                                             "after a run died mid-write, and boot-check it")
+    add_config(recover)
+    recover.add_argument("--place", required=True, help="the place (board) to recover")
+    recover.add_argument("--run-dir", metavar="DIR",
+                         help="where the record and logs go (default <runs>/<place>/<time>-<pid>)")
+    recover.add_argument("--backup", metavar="FILE",
+                         help="write this image instead of the recorded known-good backup "
+                              "(needs --sha256)")
+    recover.add_argument("--sha256", metavar="HEX", help="the sha256 --backup must have")
+    recover.add_argument("-v", "--verbose", action="store_true",
+                         help="one line per step on stderr")
+    recover.set_defaults(func=_recover)
+
     console = sub.add_parser("console", help="print a place's serial console")
     add_config(console)
     console.add_argument("--place", required=True)
@@ -236,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except WarmbootError as exc:
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_ERROR

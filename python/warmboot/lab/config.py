@@ -136,7 +136,10 @@ class LabSettings:
     root: Path | None = None      # the trusted release root
     state: Path | None = None     # the rollback state file
     download_timeout: float = 30.0      # seconds to connect, and between two reads
-    download_max_seconds: float = 900.0  # per file, so a trickling server cannot stall a run
+    # The whole download, wall clock: a trickling server cannot stall a run.
+    download_max_seconds: float = 900.0
+    # A mirror that redirects elsewhere serves bytes from a host nobody configured.
+    allow_cross_host_redirects: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ class _Table:
         value = self.text(key, default)
         if value is default:
             return value
-        return _resolve(value, base)
+        return _resolve(self, key, value, base)
 
     def table(self, key: str, required: bool = True) -> "_Table | None":
         self.used.add(key)
@@ -255,9 +258,25 @@ def _kind(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
-def _resolve(value: str, base: Path) -> Path:
-    """Relative paths in the file are relative to the file's directory."""
-    path = Path(os.path.expandvars(value)).expanduser()
+_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[^}]*)\}|(?P<name>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _resolve(table: _Table, key: str, value: str, base: Path) -> Path:
+    """Expand $VARS and ~; relative paths are relative to the file's directory.
+
+    An unset variable is an error: os.path.expandvars would leave "$VAR" in
+    place and the run would create a directory of that name.
+    """
+    def variable(match: re.Match[str]) -> str:
+        name = match["braced"] if match["braced"] is not None else match["name"]
+        if name not in os.environ:
+            raise table.error(key, f"${name} is not set (in {value!r})")
+        return os.environ[name]
+
+    try:
+        path = Path(_VARIABLE.sub(variable, value)).expanduser()
+    except RuntimeError as exc:  # ~user with no such user
+        raise table.error(key, f"cannot expand {value!r}: {exc}") from None
     return path if path.is_absolute() else (base / path)
 
 
@@ -390,7 +409,8 @@ def _lab(data: Any, path: Path) -> LabSettings:
         cache=table.path("cache", base, cache_default),
         root=table.path("root", base, None), state=table.path("state", base, None),
         download_timeout=table.seconds("download_timeout", 30.0),
-        download_max_seconds=table.seconds("download_max_seconds", 900.0))
+        download_max_seconds=table.seconds("download_max_seconds", 900.0),
+        allow_cross_host_redirects=table.get("allow_cross_host_redirects", bool, False))
     table.finish()
     return settings
 

@@ -13,6 +13,7 @@ no echo or line editing) at the configured baud rate; no extra dependency.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..fsutil import PathError, open_new
 from .config import BootMarker, ConsoleSettings, TcpConsole
 from .errors import BootCheckError, ConsoleError, RunInterruptedError
 
@@ -85,13 +87,20 @@ def _line_around(buffer: bytes | bytearray, start: int, end: int) -> str:
 
 
 class ConsoleWatcher:
-    """Keeps the console open in a thread, logs it, and waits for markers."""
+    """Keeps the console open in a thread, logs it, and waits for markers.
+
+    With `run_log`, the log is a run's own file: created new (never through a
+    planted link), and a log that cannot be written (a full run directory)
+    costs only the log (`log_error`), never the boot check.
+    """
 
     def __init__(self, settings: ConsoleSettings, log_path: Path,
-                 echo: Callable[[bytes], None] | None = None):
+                 echo: Callable[[bytes], None] | None = None, run_log: bool = False):
         self.settings = settings
         self.log_path = Path(log_path)
         self.echo = echo
+        self.run_log = run_log
+        self.log_error: str | None = None
         self.connections = 0
         self.last_error: str | None = None
         self.reference = time.monotonic()
@@ -102,9 +111,33 @@ class ConsoleWatcher:
         self._log: BinaryIO | None = None
 
     # -- lifecycle ------------------------------------------------------------
+    def _open_log(self) -> None:
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            if self.run_log:
+                self._log = os.fdopen(open_new(self.log_path), "wb")
+            else:
+                self._log = open(self.log_path, "wb")
+        except (OSError, PathError) as exc:
+            reason = str(exc) if isinstance(exc, PathError) else f"{self.log_path}: {exc.strerror}"
+            if not self.run_log:
+                raise ConsoleError(f"cannot write the console log {reason}") from None
+            self.log_error = reason
+
+    def _write_log(self, chunk: bytes) -> None:
+        if self._log is None:
+            return
+        try:
+            self._log.write(chunk)
+            self._log.flush()
+        except OSError as exc:
+            self.log_error = f"{self.log_path}: {exc.strerror}"
+            with contextlib.suppress(OSError):
+                self._log.close()
+            self._log = None
+
     def start(self) -> "ConsoleWatcher":
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._open_log()
         self._thread = threading.Thread(target=self._pump, name="lab-console", daemon=True)
         self._thread.start()
         return self
@@ -114,7 +147,8 @@ class ConsoleWatcher:
         if self._thread:
             self._thread.join(5)
         if self._log and not self._log.closed:
-            self._log.close()
+            with contextlib.suppress(OSError):
+                self._log.close()
 
     def __enter__(self) -> "ConsoleWatcher":
         return self.start()
@@ -149,9 +183,7 @@ class ConsoleWatcher:
                 continue
             if not chunk:
                 return
-            assert self._log is not None
-            self._log.write(chunk)
-            self._log.flush()
+            self._write_log(chunk)
             if self.echo:
                 self.echo(chunk)
             with self._cond:

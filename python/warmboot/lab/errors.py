@@ -1,13 +1,19 @@
 """The exception types of warmboot.lab, one per way a lab run can fail.
 
 The flow (flow.py) turns them into an outcome: before the write starts any
-of them means REFUSED (nothing was written), except ConfigError (ERROR),
-PlaceBusyError (BUSY) and RunInterruptedError (CANCELLED); after the write
-started every failure leads to a rollback.
+of them means REFUSED (nothing was written), except ConfigError and
+StorageError (ERROR), PlaceBusyError (BUSY) and RunInterruptedError
+(CANCELLED); after the write started every failure leads to a rollback.
 """
 from __future__ import annotations
 
 from ..errors import WarmbootError
+
+
+def one_line(text: object) -> str:
+    """An error or message as the single line the CLI and the record print."""
+    line = " ".join(str(text).split())
+    return line or (type(text).__name__ if isinstance(text, BaseException) else "")
 
 
 class LabError(WarmbootError):
@@ -17,6 +23,17 @@ class LabError(WarmbootError):
 class ConfigError(LabError):
     """The lab configuration (or the trusted root it names) is unreadable or invalid;
     the message names the file, the place and the key."""
+
+
+class StorageError(LabError):
+    """A lock, run or cache file or directory cannot be created, written or trusted
+    (read-only or full file system, a symbolic link, writable by other users);
+    the message names the path and the reason."""
+
+
+class UnfinishedWriteError(LabError):
+    """The place's last run ended in the middle of a write, or could not restore the
+    flash: the chip may hold a half-written image, and only `recover` may touch it."""
 
 
 class PlaceBusyError(LabError):

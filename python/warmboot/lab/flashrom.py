@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .commands import CommandRunner, last_line
+from ..fsutil import PathError, read_capped_nofollow
+from .commands import CommandRun, CommandRunner, last_line
 from .config import FlashromSettings
 from .errors import BoardIdentityError, FlashromError, FlashVerifyError
+from .lock import PlaceLock
 
 # "Assuming" is what flashrom prints instead of "Found" for a forced chip (-f -c).
 FOUND_CHIP = re.compile(
@@ -92,24 +94,39 @@ def layout_arguments(settings: FlashromSettings) -> list[str]:
 
 
 class Flashrom:
-    """flashrom runs for one place; each run is logged and recorded by the runner."""
+    """flashrom runs for one place; each run is logged and recorded by the runner.
 
-    def __init__(self, settings: FlashromSettings, runner: CommandRunner, place: str):
+    With the place's `lock`, every flashrom inherits its descriptor and is
+    named in it while it runs, so the lock outlives none of them (lock.py).
+    """
+
+    def __init__(self, settings: FlashromSettings, runner: CommandRunner, place: str,
+                 lock: PlaceLock | None = None):
         self.settings = settings
         self.runner = runner
         self.place = place
+        self.lock = lock
+
+    def _run(self, label: str, argv: list[str], stdin: bytes | None = None) -> CommandRun:
+        if self.lock is None:
+            return self.runner.run(label, argv, self.settings.timeout, stdin=stdin)
+        run = self.runner.run(label, argv, self.settings.timeout, stdin=stdin,
+                              pass_fds=(self.lock.fd,), on_start=self.lock.note_child)
+        if run.pid is not None:
+            self.lock.child_ended(run.pid)
+        return run
 
     def argv(self, *operation: str, name_chip: bool = True) -> list[str]:
         chip = ["-c", self.settings.chip] if name_chip else []
         return [*self.settings.command, "-p", self.settings.programmer, *chip,
                 *self.settings.extra_args, *operation]
 
-    def _failed(self, what: str, run) -> FlashromError:
+    def _failed(self, what: str, run: CommandRun) -> FlashromError:
         return FlashromError(f"place {self.place}: flashrom {what} failed: "
                              f"{run.describe_failure('flashrom', TELLING_LINE)} (log {run.log})")
 
     def probe(self, label: str = "probe") -> tuple[ProbedChip, ...]:
-        run = self.runner.run(label, self.argv(name_chip=False), self.settings.timeout)
+        run = self._run(label, self.argv(name_chip=False))
         chips = parse_probe_output(run.output())
         # Several matching definitions make flashrom exit 1; that is still an answer.
         if not chips and not run.ok and (run.start_error or run.timed_out
@@ -118,26 +135,24 @@ class Flashrom:
         return chips
 
     def read(self, destination: Path, label: str) -> bytes:
-        run = self.runner.run(label, self.argv("-r", str(destination)), self.settings.timeout)
+        run = self._run(label, self.argv("-r", str(destination)))
         if not run.ok:
             raise self._failed("read", run)
         try:
-            return destination.read_bytes()
-        except OSError as exc:
+            return read_capped_nofollow(destination, self.settings.size)
+        except PathError as exc:
             raise FlashromError(f"place {self.place}: flashrom read left no readable "
-                                f"{destination}: {exc.strerror}") from None
+                                f"file: {exc}") from None
 
     def write(self, image: bytes, label: str, *, whole_chip: bool = False) -> None:
         layout = [] if whole_chip else layout_arguments(self.settings)
-        run = self.runner.run(label, self.argv("-w", "-", *layout), self.settings.timeout,
-                              stdin=image)
+        run = self._run(label, self.argv("-w", "-", *layout), stdin=image)
         if not run.ok:
             raise self._failed("write", run)
 
     def verify(self, image: bytes, label: str, *, whole_chip: bool = False) -> None:
         layout = [] if whole_chip else layout_arguments(self.settings)
-        run = self.runner.run(label, self.argv("-v", "-", *layout), self.settings.timeout,
-                              stdin=image)
+        run = self._run(label, self.argv("-v", "-", *layout), stdin=image)
         if run.ok:
             return
         if run.exit_code is not None and not run.start_error:

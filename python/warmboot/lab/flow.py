@@ -1,30 +1,41 @@
-"""Flash one place: the flow, its state machine and its result record.
+"""Flash one place, or recover it: the flows, their state machines and their records.
 
-    prepare (nothing written; any failure: REFUSED, a signal: CANCELLED)
+flash:
+    lock -> the place's journal must say its flash is good (else REFUSED)
+    prepare (nothing written; any failure: REFUSED, a storage error: ERROR, a signal: CANCELLED)
         trust -> download -> verify -> [power-off] -> probe -> backup
-    write (from here on every failure rolls back)
+    write (journal "writing" first; from here on every failure rolls back)
         write -> verify-flash -> boot-check -> [commit-state] -> OK
     rollback (not interruptible)
         [power-off] -> rollback-write -> rollback-verify (twice at most)
         -> rollback-boot-check -> ROLLED_BACK, or BRICKED when any of it fails
 
+recover (for a place whose last run died mid-write or ended BRICKED):
+    lock -> backup-check (the last known-good backup, its recorded sha256)
+    -> [power-off] -> probe -> recover-write -> recover-verify (twice at most)
+    -> recover-boot-check -> OK, or BRICKED
+
 The image written is `VerifiedRelease.image`, the bytes verify_release hashed;
 the backup written by a rollback is the in-memory copy of two identical
-reads. docs/lab.md describes each step, outcome and the record.
+reads. The journal (journal.py) remembers across crashes that a write began.
+docs/lab.md describes each step, outcome and the record.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import WarmbootError
+from ..fsutil import (PathError, check_private_dir, ensure_private_dir, read_capped_nofollow,
+                      write_new)
 from ..release import ReleaseError, RollbackState, SignedRoot, VerifiedRelease, verify_release
 from ..release.encoding import format_timestamp
 from ..release.root import load_root_file
@@ -33,8 +44,10 @@ from .commands import CommandRun, CommandRunner, utc_timestamp
 from .config import BootMarker, Place
 from .console import ConsoleWatcher
 from .download import DownloadCache, fetch_release
-from .errors import BackupError, ConfigError, PlaceBusyError, RunInterruptedError
+from .errors import (BackupError, ConfigError, PlaceBusyError, RunInterruptedError,
+                     StorageError, UnfinishedWriteError, one_line)
 from .flashrom import Flashrom, format_size, select_chip
+from .journal import FlashState, GoodBackup, PlaceJournal, load_journal, save_journal
 from .lock import hold_place_lock
 from .power import PowerControl
 from .record import Outcome, RunRecord, StepRecord
@@ -42,6 +55,8 @@ from .signals import DeferredSignals
 
 ROLLBACK_WRITE_ATTEMPTS = 2   # a flaky clip may fail once; the backup is worth a retry
 BACKUP_FILE = "backup.rom"
+BACKUP_REREAD_FILE = "backup-reread.rom"
+JOURNAL_NAME = "place.json"
 
 
 @dataclass(frozen=True)
@@ -57,9 +72,26 @@ class FlashRequest:
     allow_expired: bool = False
     allow_version_downgrade: bool = False
     download_timeout: float = 30.0
-    download_max_seconds: float = 900.0
+    download_max_seconds: float = 900.0   # the whole download, wall clock
+    allow_cross_host_redirects: bool = False
     progress: bool | None = None
     report: Callable[[str], None] | None = None   # one line per step, for --verbose
+    # The place's journal, <runs>/<place>/place.json (None: beside the run directory,
+    # which is that file for the default run directory <runs>/<place>/<time>-<pid>).
+    journal: Path | None = None
+
+
+@dataclass(frozen=True)
+class RecoverRequest:
+    place: Place
+    run_dir: Path
+    lock_dir: Path
+    journal: Path
+    config_path: Path | None = None
+    # An explicit image instead of the journal's known-good backup (both or neither).
+    backup: Path | None = None
+    backup_sha256: str | None = None
+    report: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,37 +131,59 @@ def first_difference(a: bytes, b: bytes, block: int = 4096) -> tuple[int, int]:
     return first, count
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+def prepare_run_dir(run_dir: Path) -> None:
+    """A new or empty run directory that only this user can write to, so no file in it
+    was planted by someone else."""
+    try:
+        ensure_private_dir(run_dir.parent)
+        try:
+            os.mkdir(run_dir, 0o755)
+        except FileExistsError:
+            check_private_dir(run_dir)
+            with os.scandir(run_dir) as entries:
+                if next(entries, None) is not None:
+                    raise PathError(run_dir, "is not empty; use a new run directory") from None
+        check_private_dir(run_dir)
+    except PathError as exc:
+        raise StorageError(f"run directory {exc}") from None
+    except OSError as exc:
+        raise StorageError(f"run directory {run_dir}: {exc.strerror}") from None
 
 
-class FlashRun:
-    """One `warmboot-lab flash`: owns the record, the runner and the place's tools."""
+class PlaceRun:
+    """What a flash and a recovery share: the record, the lock, the journal, the tools."""
 
-    def __init__(self, request: FlashRequest, signals: DeferredSignals):
-        self.request = request
-        self.place = request.place
+    command = "flash"
+
+    def __init__(self, place: Place, run_dir: Path, lock_dir: Path, journal: Path,
+                 config_path: Path | None, release_url: str,
+                 report: Callable[[str], None] | None, signals: DeferredSignals):
+        self.place = place
+        self.run_dir = run_dir
+        self.lock_dir = lock_dir
+        self.journal_path = journal
+        self.report = report
         self.signals = signals
-        self.record = RunRecord(place=self.place.name, board=self.place.board,
-                                release_url=request.release_url, run_dir=request.run_dir,
-                                config=request.config_path)
-        env = {"WARMBOOT_LAB_PLACE": self.place.name,
-               "WARMBOOT_LAB_RUN_DIR": str(request.run_dir)}
-        self.runner = CommandRunner(request.run_dir / "logs", env, self._command_finished)
-        self.flashrom = Flashrom(self.place.flashrom, self.runner, self.place.name)
-        self.power = PowerControl(self.place.power, self.runner, self.place.name)
-        self.record_error: str | None = None
+        self.record = RunRecord(place=place.name, board=place.board, release_url=release_url,
+                                run_dir=run_dir, config=config_path, command=self.command)
+        env = {"WARMBOOT_LAB_PLACE": place.name, "WARMBOOT_LAB_RUN_DIR": str(run_dir)}
+        self.runner = CommandRunner(run_dir / "logs", env, self._command_finished)
+        self.flashrom = Flashrom(place.flashrom, self.runner, place.name)
+        self.power = PowerControl(place.power, self.runner, place.name)
+        self.journal = PlaceJournal(place.name)
+        self.record_error: str | None = None   # why the last record write failed
         self._step: StepRecord | None = None
-        self._trusted: SignedRoot | None = None
-        self._staged: Path | None = None
 
     # -- record -----------------------------------------------------------------
     def _save(self) -> None:
-        # Never let a full disk stop a rollback: remember the error, report it at the end.
+        # Never let a full disk stop a rollback: remember the error; before the
+        # write, _checkpoint() turns it into a stop.
         try:
             self.record.write()
-        except Exception as exc:  # noqa: BLE001 - any failure to write is only reported
-            self.record_error = f"cannot write {self.record.path}: {_one_line(exc)}"
+        except (OSError, WarmbootError) as exc:
+            self.record_error = f"cannot write the record: {one_line(exc)}"
+        else:
+            self.record_error = None
 
     def _command_finished(self, run: CommandRun) -> None:
         self.record.commands.append({"step": self._step.name if self._step else None,
@@ -137,8 +191,8 @@ class FlashRun:
         self._save()
 
     def _say(self, line: str) -> None:
-        if self.request.report:
-            self.request.report(f"{self.place.name}: {line}")
+        if self.report:
+            self.report(f"{self.place.name}: {line}")
 
     @contextlib.contextmanager
     def step(self, name: str, **detail: Any) -> Iterator[StepRecord]:
@@ -151,7 +205,7 @@ class FlashRun:
         try:
             yield step
         except BaseException as exc:
-            step.status, step.error = "failed", _one_line(exc)
+            step.status, step.error = "failed", one_line(exc)
             self.record.failed_step = self.record.failed_step or name
             raise
         else:
@@ -174,39 +228,213 @@ class FlashRun:
         return self.signals.received is not None
 
     def _checkpoint(self) -> None:
+        """Between two steps before the write: stop for a signal or an unwritable record."""
         if self.signals.received:
             raise RunInterruptedError(f"{self.signals.received} received")
+        if self.record_error:
+            raise StorageError(self.record_error)
 
     def _internal_error(self, error: BaseException) -> str:
-        path = self.request.run_dir / "traceback.txt"
-        with contextlib.suppress(OSError):
-            path.write_text("".join(traceback.format_exception(error)))
-        return f"internal error {type(error).__name__}: {_one_line(error)} (traceback in {path})"
+        path = self.run_dir / "traceback.txt"
+        with contextlib.suppress(WarmbootError, OSError):
+            write_new(path, "".join(traceback.format_exception(error)).encode())
+        return f"internal error {type(error).__name__}: {one_line(error)} (traceback in {path})"
+
+    # -- journal ----------------------------------------------------------------
+    def _set_flash(self, flash: FlashState, *, step: str | None = None,
+                   reason: str | None = None, required: bool = False) -> None:
+        """Record the chip's state in the journal. Before a write it is `required`
+        (StorageError: the write must not start unremembered); after, a failure
+        leaves "writing" behind, which makes the next run refuse: the safe side."""
+        journal = self.journal.with_flash(flash, run_dir=str(self.run_dir),
+                                          since=utc_timestamp(), step=step, reason=reason)
+        try:
+            save_journal(self.journal_path, journal)
+        except StorageError as exc:
+            if required:
+                raise
+            self.record.warnings.append(f"the place journal was not updated to "
+                                        f"{flash.value!r}: {one_line(exc)}")
+            return
+        self.journal = journal
+
+    def _load_journal(self) -> PlaceJournal:
+        try:
+            ensure_private_dir(self.journal_path.parent)
+        except PathError as exc:
+            raise StorageError(f"place journal directory {exc}") from None
+        self.journal = load_journal(self.journal_path, self.place.name)
+        return self.journal
 
     # -- the run ----------------------------------------------------------------
     def execute(self) -> RunRecord:
         with self.signals:
             try:
-                with hold_place_lock(self.request.lock_dir, self.place.name,
-                                     f"run {self.request.run_dir}"):
+                with hold_place_lock(self.lock_dir, self.place.name,
+                                     f"run {self.run_dir} ({self.command})") as lock:
+                    # Every flashrom holds the lock too: no second writer while one lives.
+                    self.flashrom.lock = lock
                     self._run_locked()
             except PlaceBusyError as exc:
                 self._finish(Outcome.BUSY, f"{exc}; nothing was done", exc)
+            except StorageError as exc:
+                self._finish(Outcome.ERROR, f"{exc}; nothing was done", exc)
         return self.record
 
     def _run_locked(self) -> None:
+        raise NotImplementedError
+
+    def _end_before_write(self, error: BaseException) -> None:
+        """The outcome of a failure before anything was written."""
+        if isinstance(error, RunInterruptedError):
+            self._finish(Outcome.CANCELLED, f"{error} before the write: nothing was written",
+                         error)
+        elif isinstance(error, (ConfigError, StorageError, PathError)):
+            self._finish(Outcome.ERROR, f"{error}; nothing was written", error)
+        elif isinstance(error, WarmbootError):
+            self._finish(Outcome.REFUSED, f"{error}; nothing was written", error)
+        else:
+            self._finish(Outcome.ERROR, f"{self._internal_error(error)}; nothing was written",
+                         error)
+
+    def _probe(self) -> None:
+        if self.place.power.off_while_flashing:
+            with self.step("power-off"):
+                self.power.off()
+        with self.step("probe") as step:
+            found = self.flashrom.probe()
+            step.detail["found"] = [chip.as_record() for chip in found]
+            chip = select_chip(found, self.place.flashrom.chip, self.place.flashrom.size)
+            self.record.chip = chip.as_record()
+        self._checkpoint()
+
+    def _restore_flash(self, backup: Backup, prefix: str) -> BaseException | None:
+        """Write and verify `backup` on the whole chip (twice at most); the last error."""
+        error: BaseException | None = None
+        for attempt in range(1, ROLLBACK_WRITE_ATTEMPTS + 1):
+            try:
+                with self.step(f"{prefix}-write", attempt=attempt):
+                    self.flashrom.write(backup.data, f"{prefix}-write", whole_chip=True)
+                with self.step(f"{prefix}-verify", attempt=attempt):
+                    self.flashrom.verify(backup.data, f"{prefix}-verify", whole_chip=True)
+            except Exception as exc:  # noqa: BLE001 - try again, then report BRICKED
+                error = exc
+                continue
+            return None
+        return error
+
+    def _restore_and_boot(self, backup: Backup, prefix: str, reason: str, image: str) -> bool:
+        """Write, verify and boot-check `backup` (a rollback or a recovery); on any
+        failure the run ends BRICKED and this returns False."""
+        restore_error = self._restore_flash(backup, prefix)
+        what = "rollback" if prefix == "rollback" else "recovery"
+        if restore_error is not None:
+            self._bricked(reason, f"the {what} could not restore the flash: "
+                                  f"{one_line(restore_error)}", backup, flash_restored=False)
+            return False
+        if self.record.rollback is not None:
+            self.record.rollback["flash_restored"] = True
         try:
+            with self.step(f"{prefix}-boot-check") as step:
+                self._boot_check(self.place.boot.rollback_markers, f"{prefix}-boot",
+                                 step.detail)
+        except Exception as exc:  # noqa: BLE001 - any failure here means: may not boot
+            self._bricked(reason, f"{image} is back on the flash and verified, but the board "
+                                  f"did not boot it: {one_line(exc)}", backup,
+                          flash_restored=True)
+            return False
+        self._set_flash(FlashState.GOOD)
+        return True
+
+    def _boot_check(self, markers: Sequence[BootMarker], label: str, detail: dict[str, Any],
+                    should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Power-cycle the board and wait for each marker in turn; fills `detail` as it goes."""
+        log = self.run_dir / "console" / f"{label}.log"
+        failures = [re.compile(pattern.encode()) for pattern in self.place.boot.failures]
+        detail.update(console=self.place.console.describe(), console_log=str(log), markers=[])
+        with ConsoleWatcher(self.place.console, log, run_log=True) as watcher:
+            try:
+                cursor = watcher.position
+                watcher.mark_reference()
+                self.power.cycle(f"{label}-power-cycle")
+                after = "the power cycle"
+                for marker in markers:
+                    hit = watcher.wait_for(marker, cursor, failures, should_stop, after)
+                    detail["markers"].append({"name": hit.name,
+                                              "seconds": round(hit.seconds, 3),
+                                              "line": hit.line})
+                    self._say(f"{label}: {hit.name} after {hit.seconds:.1f} s: "
+                              f"{hit.line[:80]}")
+                    cursor, after = hit.end, f"marker {marker.name!r}"
+                    self._save()
+                detail["console_connections"] = watcher.connections
+            finally:
+                if watcher.log_error:
+                    detail["console_log_error"] = watcher.log_error
+
+    def _bricked(self, reason: str, what: str, backup: Backup, *, flash_restored: bool) -> None:
+        settings = self.place.flashrom
+        self.record.next_steps = [
+            "Do not hand this board back to CI until it boots again.",
+            f"Recover the flash with an external programmer: flashrom -p <programmer> -c "
+            f"\"{settings.chip}\" -w {backup.path}",
+            f"The backup must have sha256 {backup.sha256} (check with sha256sum before "
+            "writing it).",
+            f"Once the programmer works again, `warmboot-lab recover --place "
+            f"{self.place.name}` writes and verifies that backup and boot-checks it; until "
+            "then warmboot-lab refuses to flash this place.",
+            f"Logs: {self.run_dir / 'logs'}; console: {self.run_dir / 'console'}.",
+        ]
+        if flash_restored:
+            self.record.next_steps.insert(1, "The flash holds the previous image, verified: "
+                                             "check power and console wiring first; the board "
+                                             "may not have booted before this run either.")
+        self._set_flash(FlashState.SUSPECT, reason=f"{reason}; {what}")
+        self._finish(Outcome.BRICKED, f"{reason}; {what}. The board may be bricked: recover "
+                                      f"it from the backup {backup.path} (sha256 "
+                                      f"{backup.sha256})")
+
+
+class FlashRun(PlaceRun):
+    """One `warmboot-lab flash`: verify a release, back the chip up, write, boot-check."""
+
+    command = "flash"
+
+    def __init__(self, request: FlashRequest, signals: DeferredSignals):
+        super().__init__(request.place, request.run_dir, request.lock_dir,
+                         request.journal or request.run_dir.parent / JOURNAL_NAME,
+                         request.config_path, request.release_url, request.report, signals)
+        self.request = request
+        self._trusted: SignedRoot | None = None
+        self._staged: Path | None = None
+
+    def _run_locked(self) -> None:
+        try:
+            self._check_place()
             verified, backup = self._prepare()
-        except RunInterruptedError as exc:
-            self._finish(Outcome.CANCELLED, f"{exc} before the write: nothing was written", exc)
-        except ConfigError as exc:
-            self._finish(Outcome.ERROR, f"{exc}; nothing was written", exc)
-        except WarmbootError as exc:
-            self._finish(Outcome.REFUSED, f"{exc}; nothing was written", exc)
+            # Remembered before the first byte goes to the chip, or not written at all.
+            self._set_flash(FlashState.WRITING, step="write", required=True)
         except Exception as exc:  # noqa: BLE001 - a bug must still end in a record
-            self._finish(Outcome.ERROR, f"{self._internal_error(exc)}; nothing was written", exc)
+            self._end_before_write(exc)
         else:
             self._flash(verified, backup)
+
+    def _check_place(self) -> None:
+        """Refuse a chip that a previous run left half written or unrestored."""
+        journal = self._load_journal()
+        if journal.flash is FlashState.GOOD:
+            return
+        name = self.place.name
+        good = journal.good_backup
+        if good is None:
+            how = (f"no known-good backup is recorded: recover the chip with an external "
+                   f"programmer, then run `warmboot-lab recover --place {name} --backup FILE "
+                   "--sha256 HEX`")
+        else:
+            how = (f"run `warmboot-lab recover --place {name}` to write the last known-good "
+                   f"backup {good.path} (sha256 {good.sha256}) and boot-check it")
+        raise UnfinishedWriteError(f"place {name}: {journal.describe()}. A flash is refused "
+                                   f"(its backup would be a read-back of that chip); {how}")
 
     def _load_trust(self) -> tuple[SignedRoot, RollbackState]:
         request = self.request
@@ -228,14 +456,16 @@ class FlashRun:
         self._checkpoint()
         with self.step("download", url=request.release_url) as step:
             fetched = fetch_release(
-                request.release_url, request.run_dir / "release", self._trusted,
+                request.release_url, self.run_dir / "release", self._trusted,
                 board=place.board, flash_size=place.flashrom.size, state=state,
                 now=datetime.now(timezone.utc), allow_expired=request.allow_expired,
                 allow_version_downgrade=request.allow_version_downgrade,
                 cache=DownloadCache(request.cache_dir), timeout=request.download_timeout,
                 max_seconds=request.download_max_seconds, progress=request.progress,
-                should_stop=self._interrupted)
+                should_stop=self._interrupted,
+                allow_cross_host_redirects=request.allow_cross_host_redirects)
             step.detail["files"] = [f.as_record() for f in fetched.files]
+            step.detail["redirects"] = list(fetched.redirects)
             self._staged = fetched.directory
         self._checkpoint()
         with self.step("verify"):
@@ -247,15 +477,7 @@ class FlashRun:
             self.record.release = release_record(verified, fetched.url)
             self.record.warnings += verified.warnings
         self._checkpoint()
-        if place.power.off_while_flashing:
-            with self.step("power-off"):
-                self.power.off()
-        with self.step("probe") as step:
-            found = self.flashrom.probe()
-            step.detail["found"] = [chip.as_record() for chip in found]
-            chip = select_chip(found, place.flashrom.chip, place.flashrom.size)
-            self.record.chip = chip.as_record()
-        self._checkpoint()
+        self._probe()
         with self.step("backup") as step:
             backup = self._read_backup()
             step.detail.update(backup.as_record())
@@ -263,24 +485,38 @@ class FlashRun:
         return verified, backup
 
     def _read_backup(self) -> Backup:
-        """Read the flash twice; only two identical reads of the full size make a backup."""
+        """Read the flash twice; only two identical reads of the full size make a backup.
+
+        Anything else is deleted: a short or unstable read must never be
+        mistaken for a backup later.
+        """
         size = self.place.flashrom.size
-        path = self.request.run_dir / BACKUP_FILE
-        reread = self.request.run_dir / "backup-reread.rom"
-        first = self.flashrom.read(path, "read-backup-1")
-        self._checkpoint()  # a read of a large chip over a slow programmer takes minutes
-        second = self.flashrom.read(reread, "read-backup-2")
-        for data in (first, second):
-            if len(data) != size:
-                raise BackupError(f"flashrom read {len(data)} bytes, not the chip's "
-                                  f"{format_size(size)}")
-        if first != second:
-            offset, count = first_difference(first, second)
-            raise BackupError(f"two reads of the flash differ ({count} bytes, the first at "
-                              f"offset {offset:#x}): the connection to the chip is unreliable")
+        path = self.run_dir / BACKUP_FILE
+        reread = self.run_dir / BACKUP_REREAD_FILE
+        try:
+            first = self.flashrom.read(path, "read-backup-1")
+            self._checkpoint()  # a read of a large chip over a slow programmer takes minutes
+            second = self.flashrom.read(reread, "read-backup-2")
+            for data in (first, second):
+                if len(data) != size:
+                    raise BackupError(f"flashrom read {len(data)} bytes, not the chip's "
+                                      f"{format_size(size)}; the short read was deleted")
+            if first != second:
+                offset, count = first_difference(first, second)
+                raise BackupError(f"two reads of the flash differ ({count} bytes, the first "
+                                  f"at offset {offset:#x}): the connection to the chip is "
+                                  "unreliable")
+        except BaseException:
+            for unusable in (path, reread):
+                with contextlib.suppress(OSError):
+                    unusable.unlink()
+            raise
         reread.unlink()
         backup = Backup(path, first, hashlib.sha256(first).hexdigest())
         self.record.backup = backup.as_record()
+        # The chip is in the GOOD state (checked at the start): this is a good backup.
+        self.journal = replace(self.journal, good_backup=GoodBackup(
+            str(path), backup.sha256, len(first), str(self.run_dir), utc_timestamp()))
         return backup
 
     def _flash(self, verified: VerifiedRelease, backup: Backup) -> None:
@@ -304,6 +540,7 @@ class FlashRun:
             self.signals.phase = "rollback"
             self._roll_back(backup, failure)
             return
+        self._set_flash(FlashState.GOOD)
         self._commit_state(verified)
         seconds = sum(step.seconds or 0 for step in self.record.steps
                       if step.name in ("write", "verify-flash", "boot-check"))
@@ -313,29 +550,9 @@ class FlashRun:
                                  f"and booted to its last marker; {seconds:.1f} s from write "
                                  "to boot")
 
-    def _boot_check(self, markers: Sequence[BootMarker], label: str, detail: dict[str, Any],
-                    should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Power-cycle the board and wait for each marker in turn; fills `detail` as it goes."""
-        log = self.request.run_dir / "console" / f"{label}.log"
-        failures = [re.compile(pattern.encode()) for pattern in self.place.boot.failures]
-        detail.update(console=self.place.console.describe(), console_log=str(log), markers=[])
-        with ConsoleWatcher(self.place.console, log) as watcher:
-            cursor = watcher.position
-            watcher.mark_reference()
-            self.power.cycle(f"{label}-power-cycle")
-            after = "the power cycle"
-            for marker in markers:
-                hit = watcher.wait_for(marker, cursor, failures, should_stop, after)
-                detail["markers"].append({"name": hit.name, "seconds": round(hit.seconds, 3),
-                                          "line": hit.line})
-                self._say(f"{label}: {hit.name} after {hit.seconds:.1f} s: {hit.line[:80]}")
-                cursor, after = hit.end, f"marker {marker.name!r}"
-                self._save()
-            detail["console_connections"] = watcher.connections
-
     def _roll_back(self, backup: Backup, failure: BaseException) -> None:
         if isinstance(failure, WarmbootError):
-            reason = _one_line(failure)
+            reason = one_line(failure)
         else:
             reason = self._internal_error(failure)
         self.record.error_type = type(failure).__name__
@@ -346,54 +563,13 @@ class FlashRun:
             # Still try to write if this fails: restoring the backup matters more.
             with contextlib.suppress(Exception), self.step("rollback-power-off"):
                 self.power.off("rollback-power-off")
-        restore_error: BaseException | None = None
-        for attempt in range(1, ROLLBACK_WRITE_ATTEMPTS + 1):
-            try:
-                with self.step("rollback-write", attempt=attempt):
-                    self.flashrom.write(backup.data, "rollback-write", whole_chip=True)
-                with self.step("rollback-verify", attempt=attempt):
-                    self.flashrom.verify(backup.data, "rollback-verify", whole_chip=True)
-            except Exception as exc:  # noqa: BLE001 - try again, then report BRICKED
-                restore_error = exc
-                continue
-            restore_error = None
-            break
-        if restore_error is not None:
-            self._bricked(reason, f"the rollback could not restore the flash: "
-                                  f"{_one_line(restore_error)}", backup, flash_restored=False)
-            return
-        self.record.rollback["flash_restored"] = True
-        try:
-            with self.step("rollback-boot-check") as step:
-                self._boot_check(self.place.boot.rollback_markers, "rollback-boot", step.detail)
-        except Exception as exc:  # noqa: BLE001 - any failure here means: may not boot
-            self._bricked(reason, f"the previous image is back on the flash and verified, but "
-                                  f"the board did not boot it: {_one_line(exc)}", backup,
-                          flash_restored=True)
+        self._set_flash(FlashState.WRITING, step="rollback-write")
+        if not self._restore_and_boot(backup, "rollback", reason, "the previous image"):
             return
         self.record.rollback["booted"] = True
         self._finish(Outcome.ROLLED_BACK,
                      f"{reason}; restored the previous image (sha256 {backup.sha256}), "
                      "verified it and saw it boot", failure)
-
-    def _bricked(self, reason: str, what: str, backup: Backup, *, flash_restored: bool) -> None:
-        settings = self.place.flashrom
-        self.record.next_steps = [
-            "Do not hand this board back to CI until it boots again.",
-            f"Recover the flash with an external programmer: flashrom -p <programmer> -c "
-            f"\"{settings.chip}\" -w {backup.path}",
-            f"The backup must have sha256 {backup.sha256} (check with sha256sum before "
-            "writing it).",
-            f"Logs: {self.request.run_dir / 'logs'}; console: "
-            f"{self.request.run_dir / 'console'}.",
-        ]
-        if flash_restored:
-            self.record.next_steps.insert(1, "The flash holds the previous image, verified: "
-                                             "check power and console wiring first; the board "
-                                             "may not have booted before this run either.")
-        self._finish(Outcome.BRICKED, f"{reason}; {what}. The board may be bricked: recover "
-                                      f"it from the backup {backup.path} (sha256 "
-                                      f"{backup.sha256})")
 
     def _commit_state(self, verified: VerifiedRelease) -> None:
         """Advance the rollback state only now that the board booted the release."""
@@ -410,17 +586,103 @@ class FlashRun:
         except ReleaseError as exc:
             self.record.warnings.append(f"the board runs {verified.payload.version}, but the "
                                         f"rollback state {request.state_file} was not "
-                                        f"advanced: {_one_line(exc)}")
+                                        f"advanced: {one_line(exc)}")
             self.record.failed_step = None
+
+
+class RecoverRun(PlaceRun):
+    """One `warmboot-lab recover`: write the last known-good backup onto a chip a run
+    left half written or unrestored, verify it and boot-check it. Never reads the
+    suspect chip's contents."""
+
+    command = "recover"
+
+    def __init__(self, request: RecoverRequest, signals: DeferredSignals):
+        super().__init__(request.place, request.run_dir, request.lock_dir, request.journal,
+                         request.config_path, "", request.report, signals)
+        self.request = request
+
+    def _run_locked(self) -> None:
+        try:
+            with self.step("backup-check") as step:
+                backup = self._load_backup(self._load_journal())
+                step.detail.update(backup.as_record())
+            self._checkpoint()
+            self._probe()
+            self._set_flash(FlashState.WRITING, step="recover-write", required=True)
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in a record
+            self._end_before_write(exc)
+        else:
+            self._recover(backup)
+
+    def _load_backup(self, journal: PlaceJournal) -> Backup:
+        """The image to write: --backup, or the journal's known-good backup; its bytes
+        must have the expected sha256 and the chip's size."""
+        name, request = self.place.name, self.request
+        if request.backup is not None:
+            path, sha256 = request.backup, (request.backup_sha256 or "").lower()
+        elif journal.flash is FlashState.GOOD:
+            raise UnfinishedWriteError(f"place {name}: its flash is not suspect (no run ended "
+                                       "mid-write or unrestored), so there is nothing to "
+                                       "recover; to write an image anyway pass --backup FILE "
+                                       "--sha256 HEX")
+        elif journal.good_backup is None:
+            raise BackupError(f"place {name}: {journal.describe()}, and no known-good backup "
+                              "is recorded; pass --backup FILE --sha256 HEX")
+        else:
+            path, sha256 = Path(journal.good_backup.path), journal.good_backup.sha256
+        self.record.recovery = {"journal": journal.as_json(), "backup": str(path),
+                                "sha256": sha256}
+        size = self.place.flashrom.size
+        try:
+            data = read_capped_nofollow(path, size)
+        except PathError as exc:
+            raise BackupError(f"cannot read the backup {exc}") from None
+        if len(data) != size:
+            raise BackupError(f"the backup {path} is {len(data)} bytes, not the chip's "
+                              f"{format_size(size)}")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise BackupError(f"the backup {path} has sha256 {actual}, not the recorded "
+                              f"{sha256}: it changed since it was taken")
+        return Backup(path, data, actual)
+
+    def _recover(self, backup: Backup) -> None:
+        self.record.write_started = True
+        self.signals.phase = "recover"
+        reason = f"recovering place {self.place.name} from the backup {backup.path}"
+        if not self._restore_and_boot(backup, "recover", reason, "the backup"):
+            return
+        self._finish(Outcome.OK, f"place {self.place.name} recovered: wrote the backup "
+                                 f"{backup.path} (sha256 {backup.sha256}), verified it and saw "
+                                 "it boot")
+
+
+def _start(run: PlaceRun) -> RunRecord:
+    prepare_run_dir(run.run_dir)
+    run._save()
+    if run.record_error:
+        raise StorageError(f"run directory {run.run_dir}: {run.record_error}")
+    return run.execute()
 
 
 def flash_place(request: FlashRequest, signals: DeferredSignals | None = None) -> RunRecord:
     """Run the whole flow for one place; the outcome is in the returned (and written) record."""
+    run = flash_run(request, signals)
+    if run.record_error:
+        run.record.warnings.append(run.record_error)
+    return run.record
+
+
+def flash_run(request: FlashRequest, signals: DeferredSignals | None = None) -> FlashRun:
+    """flash_place, returning the run: its `record_error` says whether the record on
+    disk missed its last update."""
     run = FlashRun(request, signals or DeferredSignals())
-    run._save()
-    if run.record_error:
-        raise ConfigError(f"run directory {request.run_dir}: {run.record_error}")
-    record = run.execute()
-    if run.record_error:
-        record.warnings.append(run.record_error)
-    return record
+    _start(run)
+    return run
+
+
+def recover_run(request: RecoverRequest, signals: DeferredSignals | None = None) -> RecoverRun:
+    run = RecoverRun(request, signals or DeferredSignals())
+    _start(run)
+    return run

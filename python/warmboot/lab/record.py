@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..release.files import write_atomic
+from ..fsutil import write_atomic
 from .commands import utc_timestamp
+from .errors import one_line
 
 RECORD_FORMAT = "warmboot-lab-result"
 RECORD_FORMAT_VERSION = 1
@@ -68,6 +69,7 @@ class RunRecord:
     release_url: str
     run_dir: Path
     config: Path | None
+    command: str = "flash"       # or "recover"
     started: str = field(default_factory=utc_timestamp)
     outcome: Outcome = Outcome.RUNNING
     message: str = ""
@@ -81,6 +83,7 @@ class RunRecord:
     chip: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None
     rollback: dict[str, Any] | None = None
+    recovery: dict[str, Any] | None = None
     next_steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
@@ -98,7 +101,7 @@ class RunRecord:
     def finish(self, outcome: Outcome, message: str) -> None:
         self.outcome = outcome
         # The message is printed as one line and read by scripts: keep it one line.
-        self.message = " ".join(message.split())
+        self.message = one_line(message)
         self.finished = utc_timestamp()
         self.seconds = time.monotonic() - self._begin
 
@@ -106,7 +109,8 @@ class RunRecord:
         return {
             "format": RECORD_FORMAT, "format_version": RECORD_FORMAT_VERSION,
             "tool": {"name": "warmboot-lab", "version": __version__},
-            "place": self.place, "board": self.board, "release_url": self.release_url,
+            "command": self.command, "place": self.place, "board": self.board,
+            "release_url": self.release_url,
             "config": None if self.config is None else str(self.config),
             "run_dir": str(self.run_dir),
             "started": self.started, "finished": self.finished,
@@ -116,17 +120,14 @@ class RunRecord:
             "failed_step": self.failed_step, "interrupted_by": self.interrupted_by,
             "write_started": self.write_started,
             "release": self.release, "chip": self.chip, "backup": self.backup,
-            "rollback": self.rollback, "next_steps": self.next_steps,
+            "rollback": self.rollback, "recovery": self.recovery,
+            "next_steps": self.next_steps,
             "warnings": self.warnings,
             "steps": [step.as_json() for step in self.steps],
             "commands": self.commands,
         }
 
     def write(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Replace the record atomically; PathError names the path and the reason."""
         text = json.dumps(self.as_json(), indent=2, sort_keys=False) + "\n"
         write_atomic(self.path, text.encode())
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

@@ -3,9 +3,10 @@
 A signal that killed the tool while flashrom writes would leave half a chip
 behind, unnoticed. So the run installs handlers that only record the first
 signal and say on stderr what will happen; the flow looks at `received` at
-safe points: before the write it stops (CANCELLED), after the write and its
-verify it rolls back, and a rollback always runs to its end. Children
-(flashrom, power commands) run in their own sessions, so the terminal's
+safe points (and a download polls it, so it stops within a fraction of a
+second): before the write it stops (CANCELLED), after the write and its
+verify it rolls back, and a rollback or recovery always runs to its end.
+Children (flashrom, power commands) run in their own sessions, so the terminal's
 Ctrl-C reaches only this process. SIGKILL cannot be deferred: the result
 record then still says RUNNING, and names the step that was running.
 """
@@ -24,6 +25,7 @@ PHASE_MESSAGES = {
     "write": "the write and its verify finish first, then the previous image is restored",
     "boot-check": "stopping the boot check; the previous image is restored",
     "rollback": "the rollback is not interruptible; it ends within its timeouts",
+    "recover": "the recovery is not interruptible; it ends within its timeouts",
     "done": "the run is finishing",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,22 +140,39 @@ def _resolve_root(trusted_root: SignedRoot | Path | str, release_dir: Path) -> S
     return walk_root_chain(trusted, roots_directory_fetcher(release_dir / ROOTS_DIRECTORY))
 
 
+def check_release_before_image(read_envelope: Callable[[], bytes], root: SignedRoot, *,
+                               board: str, flash_size: int | None, state: RollbackState,
+                               now: datetime, allow_expired: bool,
+                               allow_version_downgrade: bool
+                               ) -> tuple[OpenedRelease, tuple[str, ...]]:
+    """verify_release's checks before the image, in its order, on a resolved root.
+
+    The one definition of that order; a lab host runs it on a downloaded
+    envelope so that it never fetches the image of a release it would refuse.
+    Returns the opened release and the override warnings.
+    """
+    warnings: list[str] = []
+    check_root_not_stale(root, state.root_version)
+    _allow_expiry(root_expiry_error(root, now), allow_expired, warnings)
+    opened = open_release_envelope(read_envelope(), root)
+    check_board(opened.payload, board, flash_size)
+    _allow_expiry(release_expiry_error(opened.payload, now), allow_expired, warnings)
+    warnings += check_rollback(state, opened.payload, allow_version_downgrade)
+    return opened, tuple(warnings)
+
+
 def _verify_with_state(release_dir: Path, trusted_root: SignedRoot | Path | str, *,
                        board: str, flash_size: int | None, state: RollbackState,
                        now: datetime, allow_expired: bool,
                        allow_version_downgrade: bool) -> VerifiedRelease:
-    warnings: list[str] = []
     root = _resolve_root(trusted_root, release_dir)
-    check_root_not_stale(root, state.root_version)
-    _allow_expiry(root_expiry_error(root, now), allow_expired, warnings)
-
-    opened = open_release_envelope(
-        read_capped(release_dir / RELEASE_ENVELOPE_FILE, MAX_ENVELOPE_BYTES, "release envelope"),
-        root)
+    opened, checked = check_release_before_image(
+        lambda: read_capped(release_dir / RELEASE_ENVELOPE_FILE, MAX_ENVELOPE_BYTES,
+                            "release envelope"),
+        root, board=board, flash_size=flash_size, state=state, now=now,
+        allow_expired=allow_expired, allow_version_downgrade=allow_version_downgrade)
+    warnings = list(checked)
     payload = opened.payload
-    check_board(payload, board, flash_size)
-    _allow_expiry(release_expiry_error(payload, now), allow_expired, warnings)
-    warnings += check_rollback(state, payload, allow_version_downgrade)
 
     # Read no more than the signed length (+1 to notice a longer file).
     image = read_at_most(release_dir / ROM_FILE, payload.image.length, "image")
