@@ -9,7 +9,7 @@ import re
 import pytest
 
 from crashlab import BANNER, boot_to_os, count
-from warmboot.handoff import pmt as pmtlib
+from warmboot import pmt as pmtlib
 
 
 def registered_table(vm, path) -> bytes:

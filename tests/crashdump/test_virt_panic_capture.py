@@ -13,7 +13,8 @@ import libfdt
 from elftools.elf.elffile import ELFFile
 
 from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr
-from warmboot.handoff import devicetree, pmt as pmtlib
+from warmboot import pmt as pmtlib
+from warmboot.handoff import devicetree
 from warmboot.vmcore.reader import read_vmcore
 
 DRAM = 0x40000000

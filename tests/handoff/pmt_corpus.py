@@ -12,8 +12,8 @@ import random
 import struct
 from typing import Callable, Iterator
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType, Pmt, PmtLimits
+from warmboot import pmt
+from warmboot.pmt import EntryType, Pmt, PmtLimits
 
 from pmt_samples import FIRMWARE_LIMITS, FIRMWARE_RANGES, MIB, PAGE, random_valid_table
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import RejectReason
+from warmboot import pmt
+from warmboot.pmt import RejectReason
 
 from pmt_corpus import Case, corpus, harness_input, python_verdict
 from test_pmt_rules_reject_with_reason import ACCEPTED, CASES

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import CpuRecord, CpuRecordFlags, PmtError
+from warmboot import pmt
+from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError
 
 U64 = st.integers(0, (1 << 64) - 1)
 

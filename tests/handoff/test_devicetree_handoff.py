@@ -10,10 +10,10 @@ import libfdt
 import pytest
 from hypothesis import given, settings
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.devicetree import (DevicetreeError, handoff_from_pmt, insert_into_dtb,
                                          to_dtb, to_dts)
-from warmboot.handoff.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
+from warmboot.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
 
 from pmt_samples import valid_tables
 

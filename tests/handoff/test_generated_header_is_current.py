@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.handoff import cgen, pmt
+from warmboot import pmt
+from warmboot.handoff import cgen
 
 
 @pytest.mark.parametrize("which", ["header", "doc"])
@@ -16,7 +17,7 @@ def test_committed_file_matches_the_generator(which: str) -> None:
     header, doc = cgen.outputs()
     out = header if which == "header" else doc
     assert not out.stale, (
-        f"{out.path} is out of date with python/warmboot/handoff/pmt.py; "
+        f"{out.path} is out of date with python/warmboot/pmt/; "
         f"run `{cgen.REGENERATE}` and commit the result")
 
 

@@ -8,8 +8,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import PmtError
+from warmboot import pmt
+from warmboot.pmt import PmtError
 
 from pmt_corpus import reseal
 from pmt_samples import FIRMWARE_LIMITS, random_valid_table, valid_tables

@@ -8,10 +8,10 @@ from typing import Callable
 
 import pytest
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType as T
-from warmboot.handoff.pmt import Pmt, PmtEntry, PmtError, PmtLimits
-from warmboot.handoff.pmt import RejectReason as R
+from warmboot import pmt
+from warmboot.pmt import EntryType as T
+from warmboot.pmt import Pmt, PmtEntry, PmtError, PmtLimits
+from warmboot.pmt import RejectReason as R
 
 from pmt_corpus import reseal
 

@@ -19,7 +19,7 @@ from typing import Iterable, Union
 
 from ..errors import WarmbootError
 from .physmem import PhysicalMemory, PhysicalMemoryError
-from .pmt import NO_ENTRY, Field, Layout, PmtFlags, RejectReason, ResetCause
+from ..pmt import NO_ENTRY, Field, Layout, PmtFlags, RejectReason, ResetCause
 
 
 class CbtableError(WarmbootError):

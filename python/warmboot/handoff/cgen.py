@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cbtable, pmt
-from .pmt import Field, Layout, PmtError
+from .. import pmt
+from . import cbtable
+from ..pmt import Field, Layout, PmtError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"

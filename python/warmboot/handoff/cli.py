@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import cgen, pmt
-from .pmt import PmtError, PmtLimits
+from .. import pmt
+from . import cgen
+from ..pmt import PmtError, PmtLimits
 
 EXIT_REJECTED = 1
 

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..handoff import pmt as pmtlib
-from ..handoff.pmt import PmtFlags
+from .. import pmt as pmtlib
+from ..pmt import PmtFlags
 from ..handoff.cbtable import find_table
 from ..handoff.emit_cli import int_argument
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError, open_memory
