@@ -1,4 +1,4 @@
-"""The C validator and pmt.py give the same verdict on every table of a
+"""The C validator and warmboot.pmt give the same verdict on every table of a
 seeded corpus of valid and broken PMTs: accept or reject, the reject reason,
 the offending entry, and every decoded field of accepted tables."""
 from __future__ import annotations

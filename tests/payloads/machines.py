@@ -20,7 +20,7 @@ from warmboot import pmt
 from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
                                       PmtRecord, encode_table)
 from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                                  PmtEntry, PmtFlags, ResetCause)
+                          PmtEntry, PmtFlags, ResetCause)
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MiB = 1 << 20

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from warmboot import pmt
 from warmboot.handoff.physmem import MemoryImage
 from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                                  PmtEntry, PmtFlags, ResetCause)
+                          PmtEntry, PmtFlags, ResetCause)
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MEMORY_SIZE = 4 << 20
