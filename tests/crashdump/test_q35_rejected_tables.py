@@ -11,6 +11,8 @@ import pytest
 from crashlab import BANNER, boot_to_os, count
 from warmboot import pmt as pmtlib
 
+pytestmark = pytest.mark.qemu
+
 
 def registered_table(vm, path) -> bytes:
     """The table the OS armed, read from guest memory by the host."""

@@ -15,6 +15,8 @@ from crashlab import BANNER, boot_to_os, count, run_crash
 from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
 
+pytestmark = pytest.mark.qemu
+
 HEARTBEAT = 10   # iTCO_wdt.heartbeat on the test OS's command line
 
 
