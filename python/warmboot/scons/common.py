@@ -31,8 +31,6 @@ def scons_step(fn):
     return action
 
 
-
-
 def tool(*needs):
     """Decorate a tool module's generate(env): env.Tool(module.generate)
     applies the tool modules in `needs` first (their methods are what this
