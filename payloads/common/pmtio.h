@@ -2,7 +2,7 @@
 /*
  * The PMT as the tools see it: read from the anchor in physical memory,
  * checked with the shared validator (payloads/libpmt), and named for
- * messages. Names match the enums of docs/pmt.md and warmboot.handoff.pmt.
+ * messages. Names match the enums of docs/pmt.md and warmboot.pmt.
  */
 
 #ifndef WARMBOOT_PMTIO_H

@@ -2,7 +2,7 @@
 /*
  * Preserved-memory table (PMT) v1: wire layout, enums and flags.
  *
- * GENERATED from python/warmboot/handoff/pmt.py by `warmboot pmt gen`;
+ * GENERATED from python/warmboot/pmt/spec.py by `warmboot pmt gen`;
  * do not edit. docs/pmt.md is the spec. All fields are little-endian;
  * the structs match the wire layout on little-endian machines (asserted
  * below), but pmt_validate.c reads bytes and needs neither.

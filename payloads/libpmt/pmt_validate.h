@@ -4,7 +4,7 @@
  *
  * Checks a table's bytes against every rule of docs/pmt.md, in the order
  * given there, and returns the first broken rule as a PMT_REJECT_* code,
- * exactly as python/warmboot/handoff/pmt.py does. Needs no libc, no
+ * exactly as python/warmboot/pmt/ does. Needs no libc, no
  * allocation, no globals, no 64-bit division and no unaligned access, so
  * coreboot stages (x86 32/64-bit, SMM) and static LinuxBoot tools can use it.
  */

@@ -23,7 +23,6 @@ COMMAND_MODULES = (
 )
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,8 +18,6 @@ from typing import Pattern
 from .boards import Board
 from .errors import WarmbootError
 
-HOST_ARCH_SYSTEMS = {"x86_64": "qemu-system-x86_64", "aarch64": "qemu-system-aarch64"}
-
 
 class QemuError(WarmbootError):
     """QEMU failed to start, exited early, or a marker did not appear in time."""

@@ -3,7 +3,11 @@
 armed table it finds in memory."""
 from __future__ import annotations
 
+import pytest
+
 from crashlab import BANNER, boot_to_os, count
+
+pytestmark = pytest.mark.qemu
 
 
 def test_clean_reboot_does_not_capture(lab):

@@ -7,11 +7,14 @@ import re
 import secrets
 import subprocess
 
+import pytest
 from elftools.elf.elffile import ELFFile
 
 from crashlab import (BANNER, GUEST_RAM_BYTES, PAGE, boot_to_os, count, page_differences,
                       read_paddr, run_crash)
 from warmboot.vmcore.reader import read_vmcore
+
+pytestmark = pytest.mark.qemu
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000   # x86_64 __START_KERNEL_map
 

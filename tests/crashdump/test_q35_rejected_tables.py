@@ -9,7 +9,9 @@ import re
 import pytest
 
 from crashlab import BANNER, boot_to_os, count
-from warmboot.handoff import pmt as pmtlib
+from warmboot import pmt as pmtlib
+
+pytestmark = pytest.mark.qemu
 
 
 def registered_table(vm, path) -> bytes:

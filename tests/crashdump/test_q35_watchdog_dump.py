@@ -12,8 +12,10 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from crashlab import BANNER, boot_to_os, count, run_crash
-from warmboot.handoff import pmt as pmtlib
+from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
+
+pytestmark = pytest.mark.qemu
 
 HEARTBEAT = 10   # iTCO_wdt.heartbeat on the test OS's command line
 

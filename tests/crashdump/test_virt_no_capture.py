@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from crashlab import boot_to_os
+
+pytestmark = pytest.mark.qemu
 
 DRAM = 0x40000000
 BOOT_TIMEOUT = 600

@@ -10,11 +10,15 @@ import secrets
 import subprocess
 
 import libfdt
+import pytest
 from elftools.elf.elffile import ELFFile
 
 from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr
-from warmboot.handoff import devicetree, pmt as pmtlib
+from warmboot import pmt as pmtlib
+from warmboot.handoff import devicetree
 from warmboot.vmcore.reader import read_vmcore
+
+pytestmark = pytest.mark.qemu
 
 DRAM = 0x40000000
 BOOT_TIMEOUT = 600          # TCG: firmware, LinuxBoot and the OS, emulated

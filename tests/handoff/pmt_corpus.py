@@ -12,8 +12,9 @@ import random
 import struct
 from typing import Callable, Iterator
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType, Pmt, PmtLimits
+from warmboot import pmt
+from warmboot.pmt import spec
+from warmboot.pmt import EntryType, Pmt, PmtLimits
 
 from pmt_samples import FIRMWARE_LIMITS, FIRMWARE_RANGES, MIB, PAGE, random_valid_table
 
@@ -25,13 +26,13 @@ def reseal(data: bytes) -> bytes:
     """The bytes with a correct CRC, when the header's sizes allow one."""
     if len(data) < pmt.HEADER_SIZE or data[:8] != pmt.MAGIC:
         return data
-    h = pmt.HEADER.unpack(data)
+    h = spec.HEADER.unpack(data)
     if not (h["header_size"] >= pmt.HEADER_SIZE and h["entry_size"] >= pmt.ENTRY_SIZE
             and h["header_size"] + h["entry_count"] * h["entry_size"]
             <= h["total_size"] <= len(data)):
         return data
     out = bytearray(data)
-    struct.pack_into("<I", out, pmt.HEADER.offsets["crc32"], pmt.compute_crc(data))
+    struct.pack_into("<I", out, spec.HEADER.offsets["crc32"], pmt.compute_crc(data))
     return bytes(out)
 
 
@@ -43,7 +44,7 @@ def edge_value(rng: random.Random, original: int, bits: int) -> int:
     return rng.choice(choices) & top
 
 
-def _field_tweak(rng: random.Random, data: bytes, layout: pmt.Layout, at: int) -> bytes:
+def _field_tweak(rng: random.Random, data: bytes, layout: spec.Layout, at: int) -> bytes:
     f = rng.choice([f for f in layout.fields if f.kind != "u8"])
     bits = 8 * f.item_size
     off = at + layout.offsets[f.name] + 8 * rng.randrange(f.count) * (f.count > 1)
@@ -188,11 +189,11 @@ def _case(rng: random.Random) -> Case:
     if kind == "extend":
         return data + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))), limits, kind
     if kind == "header-field":
-        return reseal(_field_tweak(rng, data, pmt.HEADER, 0)), limits, kind
+        return reseal(_field_tweak(rng, data, spec.HEADER, 0)), limits, kind
     if kind == "entry-field":
         i = rng.randrange(len(table.entries))
         at = table.header_size + i * table.entry_size
-        return reseal(_field_tweak(rng, data, pmt.ENTRY, at)), limits, kind
+        return reseal(_field_tweak(rng, data, spec.ENTRY, at)), limits, kind
     if kind == "model":
         edited, limits = _model_edit(rng, table)
         return pmt.encode(edited), limits, kind
@@ -218,7 +219,7 @@ def harness_input(cases: list[Case]) -> bytes:
 
 
 def python_verdict(data: bytes, limits: PmtLimits) -> str:
-    """What the harness prints for a case, computed by pmt.py."""
+    """What the harness prints for a case, computed by warmboot.pmt."""
     try:
         t = pmt.decode(data, limits)
     except pmt.PmtError as exc:

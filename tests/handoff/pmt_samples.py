@@ -12,8 +12,8 @@ from typing import Callable, Protocol, Sequence, TypeVar
 
 from hypothesis import strategies as st
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType, Pmt, PmtEntry, PmtLimits
+from warmboot import pmt
+from warmboot.pmt import EntryType, Pmt, PmtEntry, PmtLimits
 
 T = TypeVar("T")
 PAGE = pmt.PAGE_SIZE

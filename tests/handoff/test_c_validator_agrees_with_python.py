@@ -1,4 +1,4 @@
-"""The C validator and pmt.py give the same verdict on every table of a
+"""The C validator and warmboot.pmt give the same verdict on every table of a
 seeded corpus of valid and broken PMTs: accept or reject, the reject reason,
 the offending entry, and every decoded field of accepted tables."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import RejectReason
+from warmboot import pmt
+from warmboot.pmt import RejectReason
 
 from pmt_corpus import Case, corpus, harness_input, python_verdict
 from test_pmt_rules_reject_with_reason import ACCEPTED, CASES

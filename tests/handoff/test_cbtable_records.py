@@ -13,7 +13,7 @@ from warmboot.handoff.cbtable import (HEADER, LB_TAG_WARMBOOT_PMT, PMT_RECORD_SI
                                       decode_record, decode_table, encode_record, encode_table,
                                       find_table, ip_checksum)
 from warmboot.handoff.physmem import MemoryImage
-from warmboot.handoff.pmt import PmtFlags, RejectReason, ResetCause
+from warmboot.pmt import PmtFlags, RejectReason, ResetCause
 
 u32 = st.integers(0, 0xFFFF_FFFF)
 u64 = st.integers(0, (1 << 64) - 1)

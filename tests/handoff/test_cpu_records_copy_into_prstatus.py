@@ -8,21 +8,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import CpuRecord, CpuRecordFlags, PmtError
+from warmboot import pmt
+from warmboot.pmt import spec
+from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError
 
 U64 = st.integers(0, (1 << 64) - 1)
 
 
 def test_register_orders_match_elf_gregset() -> None:
-    assert len(pmt.X86_64_GREGS) == 27 and len(pmt.AARCH64_GREGS) == 34
-    assert pmt.X86_64_GREGS[:4] == ("r15", "r14", "r13", "r12")
-    assert pmt.X86_64_GREGS[15:17] == ("orig_rax", "rip")
-    assert pmt.X86_64_GREGS[-6:] == ("fs_base", "gs_base", "ds", "es", "fs", "gs")
-    assert pmt.AARCH64_GREGS[30:] == ("x30", "sp", "pc", "pstate")
+    assert len(spec.X86_64_GREGS) == 27 and len(spec.AARCH64_GREGS) == 34
+    assert spec.X86_64_GREGS[:4] == ("r15", "r14", "r13", "r12")
+    assert spec.X86_64_GREGS[15:17] == ("orig_rax", "rip")
+    assert spec.X86_64_GREGS[-6:] == ("fs_base", "gs_base", "ds", "es", "fs", "gs")
+    assert spec.AARCH64_GREGS[30:] == ("x30", "sp", "pc", "pstate")
     # pr_reg fits where struct elf_prstatus keeps it.
-    for em, names in pmt.GREGS_BY_MACHINE.items():
-        assert pmt.PRSTATUS_PR_REG_OFFSET + 8 * len(names) <= pmt.PRSTATUS_SIZE[em]
+    for em, names in spec.GREGS_BY_MACHINE.items():
+        assert spec.PRSTATUS_PR_REG_OFFSET + 8 * len(names) <= spec.PRSTATUS_SIZE[em]
 
 
 def test_record_layout() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import subprocess
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.cbtable import PmtRecord, decode_record
 from warmboot.handoff.efi import WARMBOOT_PMT_TABLE_GUID, decode_config_table
-from warmboot.handoff.pmt import EntryType, Pmt, PmtEntry
+from warmboot.pmt import EntryType, Pmt, PmtEntry
 
 TABLE = Pmt(e_machine=pmt.EM_X86_64, cpu_count=1, table_addr=0x7000_0000, generation=3,
             entries=(PmtEntry(EntryType.TABLE, 0x7000_0000, 0x1000),

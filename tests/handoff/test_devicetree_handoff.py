@@ -10,10 +10,10 @@ import libfdt
 import pytest
 from hypothesis import given, settings
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.devicetree import (DevicetreeError, handoff_from_pmt, insert_into_dtb,
                                          to_dtb, to_dts)
-from warmboot.handoff.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
+from warmboot.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
 
 from pmt_samples import valid_tables
 
@@ -126,6 +126,7 @@ def qemu_virt_dtb(tmp_path_factory) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.qemu
 def test_nodes_are_added_to_qemu_virts_own_dtb(qemu_virt_dtb):
     patched = insert_into_dtb(qemu_virt_dtb, handoff_from_pmt(TABLE))
     before, after = dtb_to_dts(qemu_virt_dtb), dtb_to_dts(patched)
@@ -142,6 +143,7 @@ def test_nodes_are_added_to_qemu_virts_own_dtb(qemu_virt_dtb):
     assert "ranges;" in node_block(after, "reserved-memory")
 
 
+@pytest.mark.qemu
 def test_existing_reserved_memory_node_is_extended(qemu_virt_dtb):
     first = insert_into_dtb(qemu_virt_dtb, handoff_from_pmt(TABLE))
     other = dataclasses.replace(TABLE, entries=(
@@ -152,6 +154,7 @@ def test_existing_reserved_memory_node_is_extended(qemu_virt_dtb):
     assert "warmboot-preserved@50000000" in second and "warmboot-preserved@40100000" in second
 
 
+@pytest.mark.qemu
 def test_adding_the_same_region_twice_is_an_error(qemu_virt_dtb):
     once = insert_into_dtb(qemu_virt_dtb, handoff_from_pmt(TABLE))
     with pytest.raises(DevicetreeError, match=r"warmboot-preserved@[0-9a-f]+ already exists"):

@@ -1,5 +1,5 @@
 """payloads/libpmt/pmt.h and the tables in docs/pmt.md are generated from
-pmt.py; the committed copies must match what the generator writes now."""
+warmboot.pmt.spec; the committed copies must match what the generator writes now."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.handoff import cgen, pmt
+from warmboot import pmt
+from warmboot.pmt import spec
+from warmboot.handoff import cgen
 
 
 @pytest.mark.parametrize("which", ["header", "doc"])
@@ -16,7 +18,7 @@ def test_committed_file_matches_the_generator(which: str) -> None:
     header, doc = cgen.outputs()
     out = header if which == "header" else doc
     assert not out.stale, (
-        f"{out.path} is out of date with python/warmboot/handoff/pmt.py; "
+        f"{out.path} is out of date with python/warmboot/pmt/; "
         f"run `{cgen.REGENERATE}` and commit the result")
 
 
@@ -45,7 +47,7 @@ def test_doc_tables_are_replaced_between_markers() -> None:
 
 def test_header_records_every_field_offset_and_enum() -> None:
     text = cgen.render_header()
-    for layout in pmt.LAYOUTS:
+    for layout in spec.LAYOUTS:
         assert f"_Static_assert(sizeof(struct {layout.c_struct}) == {layout.size}," in text
         for field in layout.fields:
             assert (f"_Static_assert(offsetof(struct {layout.c_struct}, {field.name}) == "

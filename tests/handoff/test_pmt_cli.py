@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 
 from test_pmt_rules_reject_with_reason import BASE
 

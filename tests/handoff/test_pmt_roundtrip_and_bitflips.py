@@ -8,8 +8,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import PmtError
+from warmboot import pmt
+from warmboot.pmt import spec
+from warmboot.pmt import PmtError
 
 from pmt_corpus import reseal
 from pmt_samples import FIRMWARE_LIMITS, random_valid_table, valid_tables
@@ -20,8 +21,8 @@ PROPERTY = settings(max_examples=300, deadline=None,
 
 def firmware_owned_bits(table: pmt.Pmt) -> set[int]:
     """Bit positions of the bytes the CRC does not cover."""
-    spans = [(28, 32), pmt.HEADER.firmware_bytes()]
-    start, end = pmt.ENTRY.firmware_bytes()
+    spans = [(28, 32), spec.HEADER.firmware_bytes()]
+    start, end = spec.ENTRY.firmware_bytes()
     spans += [(table.header_size + i * table.entry_size + start,
                table.header_size + i * table.entry_size + end)
               for i in range(len(table.entries))]

@@ -8,10 +8,11 @@ from typing import Callable
 
 import pytest
 
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType as T
-from warmboot.handoff.pmt import Pmt, PmtEntry, PmtError, PmtLimits
-from warmboot.handoff.pmt import RejectReason as R
+from warmboot import pmt
+from warmboot.pmt import spec
+from warmboot.pmt import EntryType as T
+from warmboot.pmt import Pmt, PmtEntry, PmtError, PmtLimits
+from warmboot.pmt import RejectReason as R
 
 from pmt_corpus import reseal
 
@@ -59,8 +60,8 @@ def header(**changes: int) -> Pmt:
 def raw(field: str, value: int, resealed: bool = True) -> bytes:
     """BASE's bytes with one header field overwritten."""
     data = bytearray(pmt.encode(BASE))
-    f = pmt.HEADER.field(field)
-    struct.pack_into("<" + f.item_format, data, pmt.HEADER.offsets[field], value)
+    f = spec.HEADER.field(field)
+    struct.pack_into("<" + f.item_format, data, spec.HEADER.offsets[field], value)
     return reseal(bytes(data)) if resealed else bytes(data)
 
 
@@ -87,7 +88,7 @@ CASES: list[tuple[str, Table, PmtLimits, R, int | None]] = [
     ("entry_count past total_size", raw("entry_count", 9), FW, R.COUNT_OVERFLOW, None),
     ("entry_count overflowing 32 bits", raw("entry_count", 0xFFFFFFFF), FW,
      R.COUNT_OVERFLOW, None),
-    ("bad crc", flipped(pmt.HEADER.offsets["generation"]), FW, R.BAD_CRC, None),
+    ("bad crc", flipped(spec.HEADER.offsets["generation"]), FW, R.BAD_CRC, None),
     ("bad crc in an entry", flipped(pmt.HEADER_SIZE + 3), FW, R.BAD_CRC, None),
     ("too many entries", BASE, dataclasses.replace(FW, max_entries=7), R.TOO_MANY_ENTRIES, None),
     ("stale cookie", BASE, dataclasses.replace(FW, arm_cookie=0x9999), R.STALE, None),
@@ -212,11 +213,11 @@ def test_spec_allows(name: str, table: Pmt, limits: PmtLimits) -> None:
 def test_firmware_annotations_keep_the_crc_valid() -> None:
     """Firmware writes its fields in place without re-signing the table."""
     data = bytearray(pmt.encode(BASE))
-    flags_at = pmt.HEADER.offsets["flags"]
+    flags_at = spec.HEADER.offsets["flags"]
     struct.pack_into("<I", data, flags_at, pmt.PmtFlags.ARMED | pmt.PmtFlags.REJECTED)
-    struct.pack_into("<HHI", data, pmt.HEADER.offsets["reject_reason"], R.OVERLAP, 1, 7)
+    struct.pack_into("<HHI", data, spec.HEADER.offsets["reject_reason"], R.OVERLAP, 1, 7)
     struct.pack_into("<H", data, pmt.HEADER_SIZE + 2 * pmt.ENTRY_SIZE
-                     + pmt.ENTRY.offsets["fw_status"], pmt.EntryStatus.COPIED)
+                     + spec.ENTRY.offsets["fw_status"], pmt.EntryStatus.COPIED)
     table = pmt.decode(bytes(data), FW)
     assert table.flags == pmt.PmtFlags.ARMED | pmt.PmtFlags.REJECTED
     assert (table.reject_reason, table.reject_entry) == (R.OVERLAP, 7)
@@ -226,7 +227,7 @@ def test_firmware_annotations_keep_the_crc_valid() -> None:
 def test_os_flag_change_needs_a_new_crc() -> None:
     """Disarming changes an OS-owned bit, so the payload must re-encode."""
     data = bytearray(pmt.encode(BASE))
-    data[pmt.HEADER.offsets["flags"]] &= ~1
+    data[spec.HEADER.offsets["flags"]] &= ~1
     with pytest.raises(PmtError) as caught:
         pmt.decode(bytes(data))
     assert caught.value.reason == R.BAD_CRC

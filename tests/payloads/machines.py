@@ -16,11 +16,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
                                       PmtRecord, encode_table)
-from warmboot.handoff.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                                  PmtEntry, PmtFlags, ResetCause)
+from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
+                          PmtEntry, PmtFlags, ResetCause)
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MiB = 1 << 20

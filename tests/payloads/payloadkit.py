@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmboot.build.payloads import TOOLS, compile_command
+from warmboot.steps.payloads import TOOLS, compile_command
 from wbtest import TOP
 
 

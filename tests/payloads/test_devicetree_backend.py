@@ -9,8 +9,8 @@ from pathlib import Path
 
 from machines import (CMA_BASE, OS_ANCHOR, OS_ANCHOR_SIZE, cmos_cookie, read_at, running_os,
                       write_at)
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType, PmtFlags
+from warmboot import pmt
+from warmboot.pmt import EntryType, PmtFlags
 
 MiB = 1 << 20
 MAILBOX = OS_ANCHOR + OS_ANCHOR_SIZE + 0x1000      # in the fake's reserved CBMEM

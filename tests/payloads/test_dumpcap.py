@@ -11,9 +11,9 @@ import pytest
 
 from machines import (ANCHOR, COPY_BASE, COPY_DEST, COPY_SIZE, P1_BASE, P1_SIZE, PROCESSED,
                       SCRIBBLE, crashed_machine, write_at)
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.physmem import FileImage
-from warmboot.handoff.pmt import PmtFlags, RejectReason
+from warmboot.pmt import PmtFlags, RejectReason
 from warmboot.vmcore.capture import plan_capture
 from warmboot.vmcore.elfcore import machine_layout
 from warmboot.vmcore.reader import read_vmcore

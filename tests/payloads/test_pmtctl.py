@@ -10,8 +10,8 @@ import pytest
 from machines import (APIC_IDS, BOOT_WINDOW, CMA_BASE, CRASH_NOTES, IOMEM, NOTES_SIZE,
                       OS_ANCHOR, OS_ANCHOR_SIZE, VMCOREINFO, cmos_cookie, cmos_image,
                       read_at, running_os, write_at)
-from warmboot.handoff import pmt
-from warmboot.handoff.pmt import EntryType, PmtEntry, PmtFlags
+from warmboot import pmt
+from warmboot.pmt import EntryType, PmtEntry, PmtFlags
 
 MiB = 1 << 20
 NO_STUB = "--no-crash-stub"

@@ -23,9 +23,9 @@ import pytest
 from guest import (CRASHKERNEL_MIN, CRASHKERNEL_TOO_SMALL, GUEST_ANCHOR, GUEST_ANCHOR_SIZE,
                    GUEST_BOOT_WINDOW, GUEST_CBTABLE, GUEST_DEST, boot_and_panic)
 from machines import PROCESSED, plant_firmware, read_at, write_at
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.cbtable import PmtRecord
-from warmboot.handoff.pmt import EntryStatus, EntryType, ResetCause
+from warmboot.pmt import EntryStatus, EntryType, ResetCause
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu

@@ -11,7 +11,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from payloadkit import build_tools
-from warmboot.build.payloads import TOOLS
+from warmboot.steps.payloads import TOOLS
 from wbtest import TOP
 
 CROSS = "aarch64-linux-gnu-gcc"
@@ -51,9 +51,10 @@ SCONSTRUCT = """\
 import sys
 sys.path.insert(0, {python!r})
 from warmboot.boards import load_board
-env = Environment(tools=[], toolpath=[{toolpath!r}])
+from warmboot.scons import payloads
+env = Environment(tools=[])
 env.Replace(WB_TOP={top!r}, WB_BUILD={build!r}, WB_LOGS={build!r} + "/logs", WB_BOARD="qemu-q35")
-env.Tool("payloads")
+env.Tool(payloads.generate)
 Default(list(env.PayloadTools(load_board({top!r}, "qemu-q35")).values()))
 """
 
@@ -61,8 +62,7 @@ Default(list(env.PayloadTools(load_board({top!r}, "qemu-q35")).values()))
 def test_scons_tool_builds_the_same_binaries_and_then_nothing(tools, tmp_path):
     build = tmp_path / "build"
     (tmp_path / "SConstruct").write_text(SCONSTRUCT.format(
-        python=str(TOP / "python"), toolpath=str(TOP / "python/warmboot/build"),
-        top=str(TOP), build=str(build)))
+        python=str(TOP / "python"), top=str(TOP), build=str(build)))
 
     def scons():
         return subprocess.run([sys.executable, "-m", "SCons", "-Q"], cwd=tmp_path,

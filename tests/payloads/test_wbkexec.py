@@ -11,9 +11,9 @@ import pytest
 
 from machines import OS_ANCHOR, OS_ANCHOR_SIZE, OS_CBTABLE, BOOT_WINDOW, plant_firmware, \
     running_os, write_at
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.cbtable import MemoryRange, PmtRecord
-from warmboot.handoff.pmt import EntryStatus, EntryType, PmtFlags
+from warmboot.pmt import EntryStatus, EntryType, PmtFlags
 
 CMDLINE = "console=ttyS0,115200 root=/dev/vda"
 # (start, inclusive end, type) as /sys/firmware/memmap/N shows them.

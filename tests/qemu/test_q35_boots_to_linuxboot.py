@@ -2,9 +2,13 @@
 whose init prints the marker on the serial console."""
 import re
 
+import pytest
+
 from warmboot.boards import load_board
 from warmboot.qemu import QemuMachine
 from wbtest import TOP
+
+pytestmark = pytest.mark.qemu
 
 MARKER = "warmboot: linuxboot ready"
 

@@ -4,9 +4,13 @@ hand-off, and LinuxBoot's init prints the marker. Linux keeps off the memory
 firmware reserved on every boot."""
 import re
 
+import pytest
+
 from warmboot.boards import load_board
 from warmboot.qemu import QemuMachine
 from wbtest import TOP
+
+pytestmark = pytest.mark.qemu
 
 MARKER = "warmboot: linuxboot ready"
 DT_PROPS = ("warmboot,anchor", "warmboot,boot-window", "warmboot,reset-mailbox")

@@ -11,7 +11,7 @@ import pytest
 
 from warmboot.boards import load_board
 from warmboot.handoff.physmem import ElfCoreMemory
-from warmboot.handoff.pmt import EM_X86_64, EntryType, Pmt, PmtEntry, PmtFlags, validate
+from warmboot.pmt import EM_X86_64, EntryType, Pmt, PmtEntry, PmtFlags, validate
 from warmboot.qemu import QemuMachine
 from warmboot.vmcore.capture import plan_capture
 from warmboot.vmcore.writer import write_vmcore

@@ -13,10 +13,10 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.physmem import MemoryImage
-from warmboot.handoff.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                                  PmtEntry, PmtFlags, ResetCause)
+from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
+                          PmtEntry, PmtFlags, ResetCause)
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MEMORY_SIZE = 4 << 20

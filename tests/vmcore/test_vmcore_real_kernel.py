@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
+pytestmark = pytest.mark.qemu
 
 KDUMP_SIGNATURE = b"KDUMP   "
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from warmboot.handoff import pmt
+from warmboot import pmt
 from warmboot.handoff.physmem import ElfCoreMemory, MemoryImage
 from warmboot.vmcore.capture import plan_capture
 from warmboot.vmcore.elfcore import AARCH64, X86_64, ElfCoreError, machine_layout

@@ -19,13 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmboot.build.steps import host_env
+from warmboot.steps.coreboot import LEFTOVERS as COREBOOT_LEFTOVERS
+from warmboot.steps.run import host_env
 
 from .errors import BuildTimingError
 
-# What the coreboot step removes from its fresh copy before patching, and the
-# inputs it writes without logging a command: copied from the SCons build.
-COREBOOT_LEFTOVERS = (".config", ".xcompile", "build")
+# The inputs the coreboot step writes without logging a command (it also
+# removes COREBOOT_LEFTOVERS from its fresh copy before patching).
 COREBOOT_UNLOGGED_INPUTS = ("site-local", "defconfig.warmboot")
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot.boards import Board
-from warmboot.build.initramfs import XZ_ARGS, cpio_list
+from warmboot.steps.initramfs import XZ_ARGS, cpio_list
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
 from warmboot.sources.resolve import materialize

@@ -14,7 +14,6 @@ LABELS = {"warmboot": "warmboot", "kdump-cp": "kdump (cp)",
 COLORS = {"warmboot": "#d95f02", "kdump-cp": "#1b9e77", "kdump-makedumpfile": "#7570b3"}
 CATEGORY_COLORS = dict(zip(CATEGORIES, ("#e41a1c", "#377eb8", "#984ea3", "#ffff33", "#ff7f00",
                                          "#4daf4a")))
-CHARTS = ("downtime.png", "phases.png", "memory.png", "capture.png")
 KDUMPS = ("kdump-cp", "kdump-makedumpfile")
 
 

@@ -19,7 +19,8 @@ from typing import Iterable, Union
 
 from ..errors import WarmbootError
 from .physmem import PhysicalMemory, PhysicalMemoryError
-from .pmt import NO_ENTRY, Field, Layout, PmtFlags, RejectReason, ResetCause
+from ..pmt import NO_ENTRY, PmtFlags, RejectReason, ResetCause
+from ..pmt.spec import Field, Layout
 
 
 class CbtableError(WarmbootError):

@@ -1,5 +1,5 @@
 """Generate the C view of the PMT (payloads/libpmt/pmt.h) and the field
-tables of docs/pmt.md from the one definition in pmt.py.
+tables of docs/pmt.md from the one definition in warmboot.pmt.spec.
 
 Both outputs are committed; tests regenerate them in memory and fail when the
 committed files drift. `warmboot pmt gen` rewrites them, `--check` only
@@ -12,16 +12,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cbtable, pmt
-from .pmt import Field, Layout, PmtError
+from ..pmt import DEFAULT_LIMITS, spec
+from ..pmt.spec import Field, Layout, PmtError
+from . import cbtable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
 DOC_PATH = REPO_ROOT / "docs" / "pmt.md"
 REGENERATE = "warmboot pmt gen"
 
-_C_OWNER_TAG = {pmt.Owner.OS: "", pmt.Owner.FIRMWARE: " [fw]",
-                pmt.Owner.SPLIT: " [bits 16-31: fw]"}
+_C_OWNER_TAG = {spec.Owner.OS: "", spec.Owner.FIRMWARE: " [fw]",
+                spec.Owner.SPLIT: " [bits 16-31: fw]"}
 _C_TYPES = {"u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t"}
 
 
@@ -80,19 +81,19 @@ def _regs(names: tuple[str, ...]) -> list[tuple[str, int]]:
 
 
 _C_ENUMS = (
-    ("pmt_entry_type", "PMT_ENTRY_", _members(pmt.EntryType), "entry.type"),
-    ("pmt_entry_status", "PMT_STATUS_", _members(pmt.EntryStatus),
+    ("pmt_entry_type", "PMT_ENTRY_", _members(spec.EntryType), "entry.type"),
+    ("pmt_entry_status", "PMT_STATUS_", _members(spec.EntryStatus),
      "entry.fw_status, written by firmware"),
-    ("pmt_reset_cause", "PMT_RESET_", _members(pmt.ResetCause),
+    ("pmt_reset_cause", "PMT_RESET_", _members(spec.ResetCause),
      "header.reset_cause, written by firmware"),
-    ("pmt_reject_reason", "PMT_REJECT_", _members(pmt.RejectReason),
+    ("pmt_reject_reason", "PMT_REJECT_", _members(spec.RejectReason),
      "header.reject_reason; also pmt_validate()'s result"),
-    ("pmt_x86_64_greg", "PMT_X86_64_", _regs(pmt.X86_64_GREGS),
+    ("pmt_x86_64_greg", "PMT_X86_64_", _regs(spec.X86_64_GREGS),
      "x86_64 gregs[] index: elf_gregset_t order"),
-    ("pmt_aarch64_greg", "PMT_AARCH64_", _regs(pmt.AARCH64_GREGS),
+    ("pmt_aarch64_greg", "PMT_AARCH64_", _regs(spec.AARCH64_GREGS),
      "aarch64 gregs[] index: elf_gregset_t order"),
-    ("pmt_x86_64_sysreg", "PMT_X86_64_SYS_", _regs(pmt.X86_64_SYSREGS), "x86_64 sysregs[] index"),
-    ("pmt_aarch64_sysreg", "PMT_AARCH64_SYS_", _regs(pmt.AARCH64_SYSREGS),
+    ("pmt_x86_64_sysreg", "PMT_X86_64_SYS_", _regs(spec.X86_64_SYSREGS), "x86_64 sysregs[] index"),
+    ("pmt_aarch64_sysreg", "PMT_AARCH64_SYS_", _regs(spec.AARCH64_SYSREGS),
      "aarch64 sysregs[] index"),
 )
 
@@ -104,7 +105,7 @@ def render_header() -> str:
         "/*",
         " * Preserved-memory table (PMT) v1: wire layout, enums and flags.",
         " *",
-        f" * GENERATED from python/warmboot/handoff/pmt.py by `{REGENERATE}`;",
+        f" * GENERATED from python/warmboot/pmt/spec.py by `{REGENERATE}`;",
         " * do not edit. docs/pmt.md is the spec. All fields are little-endian;",
         " * the structs match the wire layout on little-endian machines (asserted",
         " * below), but pmt_validate.c reads bytes and needs neither.",
@@ -116,38 +117,38 @@ def render_header() -> str:
         "#include <stddef.h>",
         "#include <stdint.h>",
         "",
-        f"#define PMT_MAGIC \"{pmt.MAGIC.decode('ascii')}\"",
-        f"#define PMT_MAGIC_SIZE {len(pmt.MAGIC)}",
-        f"#define PMT_MAJOR {pmt.MAJOR}",
-        f"#define PMT_MINOR {pmt.MINOR}",
-        f"#define PMT_PAGE_SIZE {pmt.PAGE_SIZE}",
-        f"#define PMT_NOTE_ALIGN {pmt.NOTE_ALIGN}",
-        f"#define PMT_SIZE_GRANULE {pmt.SIZE_GRANULE}",
-        f"#define PMT_NO_ENTRY {pmt.NO_ENTRY:#x}u",
-        f"#define PMT_EM_X86_64 {pmt.EM_X86_64}",
-        f"#define PMT_EM_AARCH64 {pmt.EM_AARCH64}",
-        f"#define PMT_OS_FLAGS_MASK {pmt.OS_FLAGS_MASK:#010x}u",
-        f"#define PMT_FW_FLAGS_MASK {pmt.FW_FLAGS_MASK:#010x}u",
-        f"#define PMT_CPU_RECORD_MAGIC {pmt.CPU_RECORD_MAGIC:#010x}u",
-        f"#define PMT_CPU_RECORD_VERSION {pmt.CPU_RECORD_VERSION}",
-        f"#define PMT_MAX_GREGS {pmt.MAX_GREGS}",
-        f"#define PMT_MAX_SYSREGS {pmt.MAX_SYSREGS}",
-        f"#define PMT_X86_64_NREGS {len(pmt.X86_64_GREGS)}",
-        f"#define PMT_AARCH64_NREGS {len(pmt.AARCH64_GREGS)}",
-        f"#define PMT_PRSTATUS_PR_REG_OFFSET {pmt.PRSTATUS_PR_REG_OFFSET}",
-        f"#define PMT_DEFAULT_MAX_ENTRIES {pmt.DEFAULT_LIMITS.max_entries}",
-        f"#define PMT_DEFAULT_MAX_CPUS {pmt.DEFAULT_LIMITS.max_cpus}",
+        f"#define PMT_MAGIC \"{spec.MAGIC.decode('ascii')}\"",
+        f"#define PMT_MAGIC_SIZE {len(spec.MAGIC)}",
+        f"#define PMT_MAJOR {spec.MAJOR}",
+        f"#define PMT_MINOR {spec.MINOR}",
+        f"#define PMT_PAGE_SIZE {spec.PAGE_SIZE}",
+        f"#define PMT_NOTE_ALIGN {spec.NOTE_ALIGN}",
+        f"#define PMT_SIZE_GRANULE {spec.SIZE_GRANULE}",
+        f"#define PMT_NO_ENTRY {spec.NO_ENTRY:#x}u",
+        f"#define PMT_EM_X86_64 {spec.EM_X86_64}",
+        f"#define PMT_EM_AARCH64 {spec.EM_AARCH64}",
+        f"#define PMT_OS_FLAGS_MASK {spec.OS_FLAGS_MASK:#010x}u",
+        f"#define PMT_FW_FLAGS_MASK {spec.FW_FLAGS_MASK:#010x}u",
+        f"#define PMT_CPU_RECORD_MAGIC {spec.CPU_RECORD_MAGIC:#010x}u",
+        f"#define PMT_CPU_RECORD_VERSION {spec.CPU_RECORD_VERSION}",
+        f"#define PMT_MAX_GREGS {spec.MAX_GREGS}",
+        f"#define PMT_MAX_SYSREGS {spec.MAX_SYSREGS}",
+        f"#define PMT_X86_64_NREGS {len(spec.X86_64_GREGS)}",
+        f"#define PMT_AARCH64_NREGS {len(spec.AARCH64_GREGS)}",
+        f"#define PMT_PRSTATUS_PR_REG_OFFSET {spec.PRSTATUS_PR_REG_OFFSET}",
+        f"#define PMT_DEFAULT_MAX_ENTRIES {DEFAULT_LIMITS.max_entries}",
+        f"#define PMT_DEFAULT_MAX_CPUS {DEFAULT_LIMITS.max_cpus}",
         "",
     ]
-    for layout in pmt.LAYOUTS:
+    for layout in spec.LAYOUTS:
         lines += _c_layout(layout)
     # The coreboot table record that advertises the anchor (docs/handoff.md).
     lines += [f"#define LB_TAG_WARMBOOT_PMT {cbtable.LB_TAG_WARMBOOT_PMT:#010x}u", ""]
     lines += _c_layout(cbtable.PMT_RECORD_LAYOUT)
     for c_name, prefix, members, doc in _C_ENUMS:
         lines += _c_enum(c_name, prefix, members, doc)
-    lines += _c_bits("PMT_FLAG_", pmt.PmtFlags, "header.flags")
-    lines += _c_bits("PMT_CPU_", pmt.CpuRecordFlags, "cpu record flags")
+    lines += _c_bits("PMT_FLAG_", spec.PmtFlags, "header.flags")
+    lines += _c_bits("PMT_CPU_", spec.CpuRecordFlags, "cpu record flags")
     lines += ["#endif /* WARMBOOT_PMT_H */", ""]
     return "\n".join(lines)
 
@@ -176,8 +177,8 @@ def _md_enum(enum_type: type[enum.Enum], hex_values: bool = False) -> str:
 def _md_regs() -> str:
     rows = ["| index | x86_64 gregs | aarch64 gregs | x86_64 sysregs | aarch64 sysregs |",
             "| ---: | --- | --- | --- | --- |"]
-    columns = (pmt.X86_64_GREGS, pmt.AARCH64_GREGS, pmt.X86_64_SYSREGS, pmt.AARCH64_SYSREGS)
-    for i in range(pmt.MAX_GREGS):
+    columns = (spec.X86_64_GREGS, spec.AARCH64_GREGS, spec.X86_64_SYSREGS, spec.AARCH64_SYSREGS)
+    for i in range(spec.MAX_GREGS):
         cells = [f"`{c[i]}`" if i < len(c) else "" for c in columns]
         rows.append(f"| {i} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -186,15 +187,15 @@ def _md_regs() -> str:
 def doc_sections() -> dict[str, str]:
     """Generated Markdown for each `<!-- BEGIN GENERATED: name -->` block."""
     return {
-        "header": _md_layout(pmt.HEADER),
-        "entry": _md_layout(pmt.ENTRY),
-        "cpu-record": _md_layout(pmt.CPU_RECORD),
-        "entry-types": _md_enum(pmt.EntryType),
-        "entry-status": _md_enum(pmt.EntryStatus),
-        "flags": _md_enum(pmt.PmtFlags, hex_values=True),
-        "reset-cause": _md_enum(pmt.ResetCause),
-        "reject-reasons": _md_enum(pmt.RejectReason),
-        "cpu-record-flags": _md_enum(pmt.CpuRecordFlags, hex_values=True),
+        "header": _md_layout(spec.HEADER),
+        "entry": _md_layout(spec.ENTRY),
+        "cpu-record": _md_layout(spec.CPU_RECORD),
+        "entry-types": _md_enum(spec.EntryType),
+        "entry-status": _md_enum(spec.EntryStatus),
+        "flags": _md_enum(spec.PmtFlags, hex_values=True),
+        "reset-cause": _md_enum(spec.ResetCause),
+        "reject-reasons": _md_enum(spec.RejectReason),
+        "cpu-record-flags": _md_enum(spec.CpuRecordFlags, hex_values=True),
         "registers": _md_regs(),
     }
 

@@ -11,8 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import cgen, pmt
-from .pmt import PmtError, PmtLimits
+from .. import pmt
+from ..pmt import PmtError, PmtLimits
+from ..pmt.jsonform import enum_name, flag_names
+from ..pmt.spec import MACHINE_NAMES
+from . import cgen
 
 EXIT_REJECTED = 1
 
@@ -151,17 +154,17 @@ def cmd_gen(args: argparse.Namespace) -> int:
 
 
 def _flags(flags: int) -> str:
-    names = pmt.flag_names(flags, pmt.PmtFlags)
+    names = flag_names(flags, pmt.PmtFlags)
     return "|".join(n if isinstance(n, str) else f"{n:#x}" for n in names) or "0"
 
 
 def _name(value: int, enum_type: type) -> str:
-    return str(pmt.enum_name(value, enum_type))
+    return str(enum_name(value, enum_type))
 
 
 def format_table(t: pmt.Pmt) -> str:
     """A readable rendering of a decoded table."""
-    machine = pmt.MACHINE_NAMES.get(t.e_machine, str(t.e_machine))
+    machine = MACHINE_NAMES.get(t.e_machine, str(t.e_machine))
     lines = [
         f"PMT v{t.major}.{t.minor}, {t.total_size} bytes at {t.table_addr:#x}, "
         f"generation {t.generation:#x}",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import libfdt
 
 from ..errors import WarmbootError
-from .pmt import NO_ENTRY, PAGE_SIZE, EntryStatus, EntryType, Pmt, PmtFlags
+from ..pmt import NO_ENTRY, PAGE_SIZE, EntryStatus, EntryType, Pmt, PmtFlags
 
 COMPATIBLE = "warmboot,preserved-memory"
 PMT_PROPERTY = "warmboot,pmt"

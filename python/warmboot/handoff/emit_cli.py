@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import WarmbootError
-from . import pmt as pmtlib
+from .. import pmt as pmtlib
 from .cbtable import CorebootTable, PmtRecord, RawRecord, encode_record, find_table
 from .devicetree import handoff_from_pmt, insert_into_dtb, to_dtb, to_dts
 from .efi import WARMBOOT_PMT_TABLE_GUID, encode_config_table, pmt_config_table

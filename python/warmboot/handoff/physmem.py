@@ -102,17 +102,6 @@ class FileImage:
         self.close()
 
 
-class DevMem(FileImage):
-    """The running system's physical memory through /dev/mem (LinuxBoot).
-
-    The kernel must allow it (CONFIG_STRICT_DEVMEM off, or the ranges read
-    being reserved/non-RAM), which the LinuxBoot kernel config arranges.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] = "/dev/mem") -> None:
-        super().__init__(path, base=0)
-
-
 @dataclass(frozen=True)
 class LoadedRange:
     """One PT_LOAD of an ELF core: physical range and where its bytes are."""

@@ -6,11 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from ..handoff import pmt as pmtlib
-from ..handoff.pmt import PmtFlags
+from .. import pmt as pmtlib
 from ..handoff.cbtable import find_table
 from ..handoff.emit_cli import int_argument
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError, open_memory
+from ..pmt import PmtFlags
+from ..pmt.spec import HEADER
 from .capture import plan_capture
 from .reader import VmcoreSummary, read_vmcore
 from .writer import VmcoreError, write_vmcore
@@ -80,7 +81,7 @@ def read_pmt(memory: PhysicalMemory, addr: int) -> pmtlib.Pmt:
     """Read and decode the PMT at physical `addr` (its size is in its header)."""
     try:
         head = memory.read(addr, pmtlib.HEADER_SIZE)
-        total = pmtlib.HEADER.unpack(head)["total_size"]
+        total = HEADER.unpack(head)["total_size"]
         data = head + memory.read(addr + len(head), max(0, total - len(head)))
     except PhysicalMemoryError as exc:
         raise VmcoreError(f"cannot read the PMT at {addr:#x}: {exc}") from exc

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from SCons.Action import Action
 
+from warmboot.scons.common import scons_step, tool
 from warmboot.sources import load_lock, materialize
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.resolve import cached_tree, override_path
-
-from warmboot.build.steps import say, scons_step
+from warmboot.steps.run import say
 
 
 def _lock(env):
@@ -63,11 +63,8 @@ def pinned_source(env, name: str):
     return stamp
 
 
+@tool()
 def generate(env):
     env.AddMethod(pinned_source, "PinnedSource")
     env.AddMethod(source_tree, "SourceTree")
     env.AddMethod(is_override, "IsOverride")
-
-
-def exists(env):
-    return True

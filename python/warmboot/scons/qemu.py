@@ -7,6 +7,7 @@ from pathlib import Path
 from SCons.Action import Action
 
 from warmboot.qemu import run_interactive
+from warmboot.scons.common import tool
 
 
 def _run(target, source, env):
@@ -21,9 +22,6 @@ def qemu_run(env, board, rom):
     return run
 
 
+@tool()
 def generate(env):
     env.AddMethod(qemu_run, "QemuRun")
-
-
-def exists(env):
-    return True

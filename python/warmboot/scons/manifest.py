@@ -9,7 +9,9 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import scons_step
+from warmboot.scons import sources
+from warmboot.scons.common import scons_step, tool
+
 
 MANIFEST_FORMAT = "warmboot-build-manifest/1"
 
@@ -66,9 +68,6 @@ def build_manifest(env, board, outputs: dict, sources: list[str], configs: dict)
     return manifest
 
 
+@tool(sources)
 def generate(env):
     env.AddMethod(build_manifest, "BuildManifest")
-
-
-def exists(env):
-    return True

@@ -9,15 +9,17 @@ from pathlib import Path
 import SCons.Script as S
 
 from warmboot import toolchain
-from warmboot.errors import WarmbootError
 from warmboot.boards import BoardError, known_boards, load_board
+from warmboot.errors import WarmbootError
+from warmboot.scons import (cbfs, coreboot, fit, initramfs, linux, manifest, payloads, qemu, sign,
+                            sources, testos)
 from warmboot.sources.cache import SourceCache
+from warmboot.steps import coreboot as coreboot_step
+from warmboot.steps import kernel as kernel_step
 
-from warmboot.build import coreboot as coreboot_tool
-from warmboot.build import linux as linux_tool
-
-TOOLS = ("sources", "coreboot", "linux", "payloads", "initramfs", "fit", "cbfs", "manifest",
-         "sign", "testos", "qemu")
+# The tools a board's graph uses; each applies the tools it needs itself, so
+# their order here does not matter.
+TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu)
 TOP = Path(__file__).resolve().parents[3]
 
 
@@ -97,8 +99,8 @@ def configure(env):
         WB_LOGS=str(build / "logs"),
         WB_CACHE=str(cache.root),
         WB_COMMIT=_commit(),
-        WB_TOOL_VERSIONS={"coreboot": coreboot_tool.tool_versions(),
-                          "linux": linux_tool.tool_versions(),
+        WB_TOOL_VERSIONS={"coreboot": coreboot_step.tool_versions(),
+                          "linux": kernel_step.tool_versions(),
                           "initramfs": {"xz": toolchain.tool_version(["xz", "--version"])}},
     )
     # Content signatures. content-timestamp would skip re-hashing files whose

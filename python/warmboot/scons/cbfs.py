@@ -14,8 +14,10 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import StepError, fresh_log, run_logged, say, scons_step
 from warmboot.release import cbfstool_add_release_root_argv, release_root_cbfs_file
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.run import StepError, fresh_log, run_logged, say
+
 
 PAYLOAD_NAME = "fallback/payload"
 
@@ -88,9 +90,6 @@ def cbfs_image(env, board, coreboot, kernel, initramfs, release_root: str = ""):
     )
 
 
+@tool()
 def generate(env):
     env.AddMethod(cbfs_image, "CbfsImage")
-
-
-def exists(env):
-    return True

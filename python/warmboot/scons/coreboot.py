@@ -14,37 +14,12 @@ from pathlib import Path
 
 from SCons.Action import Action
 
+from warmboot.scons import sources
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.coreboot import COREBOOT_SERIES, LEFTOVERS, LIBPMT, apply_patches, make_env
+from warmboot.steps.kconfig import check_config, config_options
+from warmboot.steps.run import StepError, copy_file, fresh_log, jobs, run_logged, say
 from warmboot.toolchain import tool_version
-
-from warmboot.build.steps import (StepError, check_config, config_options, copy_file, fresh_log, host_env,
-                    jobs, run_logged, say, scons_step)
-
-COREBOOT_SERIES = "4.15"
-LIBPMT = "payloads/libpmt"
-
-
-def _make_env(src: Path) -> dict[str, str]:
-    version = (src / ".coreboot-version").read_text().strip() \
-        if (src / ".coreboot-version").exists() else COREBOOT_SERIES
-    return host_env({
-        # Fixed build date and no git lookups: two builds give the same bytes,
-        # and the warmboot checkout around build/ never leaks into the image.
-        "BUILD_TIMELESS": "1",
-        "KERNELVERSION": version,
-        "GIT_CEILING_DIRECTORIES": str(src.parent),
-    })
-
-
-def apply_patches(src: Path, patches: list[Path], log: Path) -> None:
-    """Apply each patch, checking first so that a bad one changes nothing."""
-    for patch in patches:
-        base = ["patch", "-p1", "--forward", "--batch", "-d", str(src), "-i", str(patch)]
-        try:
-            run_logged("coreboot", f"checking {patch.name}", [*base, "--dry-run"], log)
-        except StepError:
-            raise StepError(f"coreboot: patch {patch} does not apply to coreboot "
-                            f"{COREBOOT_SERIES}; patch's output is in {log}") from None
-        run_logged("coreboot", f"applying {patch.name}", base, log)
 
 
 @scons_step
@@ -61,7 +36,7 @@ def _build_coreboot(target, source, env):
         shutil.rmtree(src)
     src.parent.mkdir(parents=True, exist_ok=True)
     run_logged("coreboot", "copying source", ["cp", "-a", str(tree.path), str(src)], log)
-    for leftover in (".config", ".xcompile", "build"):
+    for leftover in LEFTOVERS:
         p = src / leftover
         if p.is_dir():
             shutil.rmtree(p)
@@ -89,10 +64,10 @@ def _build_coreboot(target, source, env):
     fragment = board.coreboot.defconfig.read_text()
     fragment += f"\nCONFIG_COREBOOT_ROMSIZE_KB_{board.coreboot.rom_size_kib}=y\n"
     (src / "defconfig.warmboot").write_text(fragment)
-    make_env = _make_env(src)
+    env_for_make = make_env(src)
     make = ["make", "-C", str(src)]
     run_logged("coreboot", "make defconfig",
-               [*make, "defconfig", "KBUILD_DEFCONFIG=defconfig.warmboot"], log, env=make_env)
+               [*make, "defconfig", "KBUILD_DEFCONFIG=defconfig.warmboot"], log, env=env_for_make)
     config = (src / ".config").read_text()
     check_config("coreboot", config_options(fragment), config)
     have = config_options(config)
@@ -101,9 +76,10 @@ def _build_coreboot(target, source, env):
                         f"but the defconfig selects {have.get('CONFIG_MAINBOARD_DIR')}")
     seconds = run_logged(
         "coreboot", f"building {board.coreboot.mainboard} with {jobs()} jobs",
-        # gcc 12 raises -Werror=array-compare in 4.15's src/lib/cbfs.c.
+        # gcc 12 raises -Werror=array-compare in 4.15's src/lib/cbfs.c; warmboot's
+        # own code still gets -Werror (end of coreboot-config/site-local/Makefile.inc).
         [*make, f"-j{jobs()}", "CONFIG_WARNINGS_ARE_ERRORS=n", *board.coreboot.make_vars],
-        log, env=make_env)
+        log, env=env_for_make)
     say("coreboot", f"done in {seconds:.0f} s")
     copy_file(src / "build" / "coreboot.rom", rom_out)
     copy_file(src / "build" / "cbfstool", cbfstool_out)
@@ -147,18 +123,6 @@ def coreboot_build(env, board):
     return targets
 
 
-def tool_versions() -> dict[str, str]:
-    return {
-        "gcc": tool_version(["gcc", "--version"]),
-        "ld": tool_version(["ld", "--version"]),
-        "iasl": tool_version(["iasl", "-v"]) if shutil.which("iasl") else "missing",
-        "make": tool_version(["make", "--version"]),
-    }
-
-
+@tool(sources)
 def generate(env):
     env.AddMethod(coreboot_build, "CorebootBuild")
-
-
-def exists(env):
-    return True

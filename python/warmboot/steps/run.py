@@ -1,16 +1,13 @@
-"""Shared plumbing for the SCons tools: long steps that log and report progress,
-and the settings every tool reads from the construction environment."""
+"""Running a build step's commands: logged, timed and with a heartbeat, in a
+pinned environment, so a failure names the step and shows the log's tail."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-
-import SCons.Errors
 
 from ..errors import WarmbootError
 
@@ -98,52 +95,3 @@ def copy_file(src: Path, dst: Path) -> None:
 
 def jobs() -> int:
     return max(1, os.cpu_count() or 1)
-
-
-def scons_step(fn):
-    """Wrap a Python SCons action so our errors print as one clean message."""
-
-    def action(target, source, env):
-        try:
-            return fn(target, source, env)
-        except WarmbootError as exc:
-            print(f"\nwarmboot: error: {exc}", file=sys.stderr, flush=True)
-            raise SCons.Errors.BuildError(node=target[0] if target else None,
-                                          errstr=str(exc).splitlines()[0], exitstatus=2,
-                                          action=None) from None
-
-    action.__name__ = fn.__name__
-    action.__doc__ = fn.__doc__
-    return action
-
-
-def config_options(fragment_text: str) -> dict[str, str | None]:
-    """The options a Kconfig fragment asks for: name -> value, None for 'is not set'."""
-    wanted: dict[str, str | None] = {}
-    for line in fragment_text.splitlines():
-        line = line.strip()
-        if line.startswith("# CONFIG_") and line.endswith(" is not set"):
-            wanted[line[2:-len(" is not set")]] = None
-        elif line.startswith("CONFIG_") and "=" in line:
-            key, value = line.split("=", 1)
-            wanted[key] = value
-    return wanted
-
-
-def check_config(label: str, wanted: dict[str, str | None], config_text: str) -> None:
-    """Fail if Kconfig silently dropped an option we asked for (unmet dependencies)."""
-    have = config_options(config_text)
-    wrong = []
-    for key, value in wanted.items():
-        got = have.get(key)
-        if value is None:
-            if got not in (None, "n"):
-                wrong.append(f"{key} should be unset but is {got}")
-        elif value == "n":
-            if got not in (None, "n"):
-                wrong.append(f"{key} should be n but is {got}")
-        elif got != value:
-            wrong.append(f"{key}={value} requested, got {got if got is not None else 'unset'}")
-    if wrong:
-        raise StepError(f"{label}: the merged configuration lost requested options "
-                        "(usually an unmet dependency):\n  " + "\n  ".join(wrong))

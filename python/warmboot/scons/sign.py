@@ -12,8 +12,9 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import StepError, say, scons_step
 from warmboot.release import create_release, load_signer, release_directory
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.run import StepError, say
 
 
 @scons_step
@@ -61,9 +62,6 @@ def release(env, board, rom, manifest, *, version: str, security_version: str, k
     return env.Alias("release", envelope)
 
 
+@tool()
 def generate(env):
     env.AddMethod(release, "Release")
-
-
-def exists(env):
-    return True

@@ -1,8 +1,11 @@
 """Mistakes stop the build at once with a message that names the problem."""
 import os
+import secrets
 import shutil
 
-from wbtest import run_scons
+import pytest
+
+from wbtest import copy_checkout, run_scons
 from warmboot import toolchain
 
 
@@ -34,3 +37,21 @@ def test_missing_tool_is_named_with_its_debian_package(tmp_path):
     assert "iasl  (Debian package acpica-tools)" in result.output
     assert "apt-get install acpica-tools" in result.output
     assert "[coreboot]" not in result.output
+
+
+@pytest.mark.slow
+def test_a_warning_in_site_local_code_fails_the_coreboot_build(tmp_path):
+    # coreboot's own files build with CONFIG_WARNINGS_ARE_ERRORS=n; warmboot's
+    # (coreboot-config/site-local/ and libpmt) with -Werror.
+    checkout = copy_checkout(tmp_path / "checkout")
+    source = checkout / "coreboot-config/site-local/warmboot/pmt_common.c"
+    # -Wall warns about an unused variable; only -Werror makes that fatal.
+    name = f"warmboot_werror_probe_{secrets.token_hex(4)}"
+    source.write_text(source.read_text() + f"\nstatic int {name};\n")
+    result = run_scons(["board=qemu-q35", "build/qemu-q35/coreboot/coreboot-nopayload.rom"],
+                       cwd=checkout)
+    assert result.returncode != 0, result.output[-3000:]
+    assert "[coreboot]" in result.output
+    log = (checkout / "build/qemu-q35/logs/coreboot.log").read_text()
+    # LC_ALL=C: gcc quotes with plain apostrophes.
+    assert f"'{name}' defined but not used [-Werror=unused-variable]" in log, log[-3000:]

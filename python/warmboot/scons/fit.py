@@ -23,8 +23,10 @@ from pathlib import Path
 import libfdt
 from SCons.Action import Action
 
-from warmboot.build.steps import StepError, fresh_log, host_env, run_logged, say, scons_step
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.run import StepError, fresh_log, host_env, run_logged, say
 from warmboot.toolchain import tool_version
+
 
 FIT_ARCH = {"aarch64": "arm64"}
 DTB_PAD = 4096          # libfdt needs room to add /chosen/bootargs
@@ -130,9 +132,6 @@ def fit_image(env, board, kernel, initramfs):
     )
 
 
+@tool()
 def generate(env):
     env.AddMethod(fit_image, "FitImage")
-
-
-def exists(env):
-    return True

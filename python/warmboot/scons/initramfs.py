@@ -7,7 +7,6 @@ memory fails with "XZ decompressor ran out of memory" on xz -9's 64 MiB one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,43 +15,10 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import StepError, copy_file, fresh_log, host_env, run_logged, say, scons_step
-
-XZ_ARGS = ["xz", "-T1", "--check=crc32", "--lzma2=preset=9,dict=1MiB"]
-MTIME = "0"
-
-
-def staged(src: Path, stage: Path) -> Path:
-    """A copy of src with the fixed mtime: gen_init_cpio stores a regular
-    file's own mtime (its -t applies only to directories, nodes and links)."""
-    stage.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]
-    copy = stage / f"{digest}-{src.name}"
-    shutil.copyfile(src, copy)
-    os.chmod(copy, 0o644)
-    os.utime(copy, (int(MTIME), int(MTIME)))
-    return copy
-
-
-def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]],
-              stage: Path) -> str:
-    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
-    Every file is staged under stage with the fixed mtime first."""
-    lines = [l for l in skeleton.read_text().splitlines() if l and not l.startswith("#")]
-    lines.append(f"file /bin/busybox {staged(busybox, stage)} 0755 0 0")
-    made = {l.split()[1] for l in lines if l.startswith("dir ")}
-    for path in sorted(rootfs.rglob("*")):
-        rel = "/" + path.relative_to(rootfs).as_posix()
-        if path.is_dir():
-            if rel not in made:
-                lines.append(f"dir {rel} 0755 0 0")
-                made.add(rel)
-        else:
-            mode = "0755" if os.access(path, os.X_OK) else "0644"
-            lines.append(f"file {rel} {staged(path, stage)} {mode} 0 0")
-    for dest, src in sorted(extra):
-        lines.append(f"file {dest} {staged(src, stage)} 0755 0 0")
-    return "\n".join(lines) + "\n"
+from warmboot.scons import sources
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.initramfs import MTIME, XZ_ARGS, cpio_list
+from warmboot.steps.run import StepError, fresh_log, host_env, run_logged, say
 
 
 @scons_step
@@ -133,9 +99,6 @@ def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
     )
 
 
+@tool(sources)
 def generate(env):
     env.AddMethod(initramfs_build, "InitramfsBuild")
-
-
-def exists(env):
-    return True

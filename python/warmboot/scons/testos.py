@@ -16,7 +16,8 @@ from pathlib import Path
 
 from SCons.Action import Action
 
-from warmboot.build.steps import fresh_log, host_env, run_logged, say, scons_step
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.run import fresh_log, host_env, run_logged, say
 
 # Fixed so two builds of the image differ only where their inputs do.
 FS_UUID = "5741524d-424f-4f54-8000-000000000001"
@@ -59,9 +60,6 @@ def testos_disk(env, board, kernel, initramfs):
     return disk
 
 
+@tool()
 def generate(env):
     env.AddMethod(testos_disk, "TestOsDisk")
-
-
-def exists(env):
-    return True

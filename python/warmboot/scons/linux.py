@@ -13,43 +13,11 @@ from pathlib import Path
 
 from SCons.Action import Action
 
+from warmboot.scons import sources
+from warmboot.scons.common import scons_step, tool
+from warmboot.steps.kernel import KBUILD_ENV, configure_kernel, kernel_make
+from warmboot.steps.run import copy_file, fresh_log, host_env, jobs, run_logged, say
 from warmboot.toolchain import tool_version
-
-from warmboot.build.steps import (check_config, config_options, copy_file, fresh_log, host_env, jobs,
-                    run_logged, say, scons_step)
-
-# Pinned so that the kernel's version string (uname -v) never varies.
-KBUILD_ENV = {
-    "KBUILD_BUILD_TIMESTAMP": "1970-01-01 00:00:00 UTC",
-    "KBUILD_BUILD_USER": "warmboot",
-    "KBUILD_BUILD_HOST": "warmboot",
-    "KBUILD_BUILD_VERSION": "1",
-}
-
-
-def kernel_make(src: Path, obj: Path, spec) -> list[str]:
-    cmd = ["make", "-C", str(src), f"O={obj}", f"ARCH={spec.arch}"]
-    if spec.cross_compile:
-        cmd.append(f"CROSS_COMPILE={spec.cross_compile}")
-    return cmd
-
-
-def configure_kernel(src: Path, obj: Path, spec, log: Path, env: dict[str, str]) -> str:
-    """tinyconfig + fragments -> obj/.config; returns the merged config text."""
-    make = kernel_make(src, obj, spec)
-    obj.mkdir(parents=True, exist_ok=True)
-    run_logged("linux", "make tinyconfig", [*make, "tinyconfig"], log, env=env)
-    fragments = [str(p) for p in spec.config]
-    run_logged("linux", "merging config fragments",
-               [str(src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(obj),
-                str(obj / ".config"), *fragments], log, cwd=src, env=env)
-    run_logged("linux", "make olddefconfig", [*make, "olddefconfig"], log, env=env)
-    merged = (obj / ".config").read_text()
-    wanted: dict[str, str | None] = {}
-    for frag in spec.config:
-        wanted.update(config_options(Path(frag).read_text()))
-    check_config("linux", wanted, merged)
-    return merged
 
 
 @scons_step
@@ -103,17 +71,6 @@ def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = F
     return targets
 
 
-def tool_versions() -> dict[str, str]:
-    return {
-        "ld": tool_version(["ld", "--version"]),
-        "make": tool_version(["make", "--version"]),
-        "bc": tool_version(["bc", "--version"]),
-    }
-
-
+@tool(sources)
 def generate(env):
     env.AddMethod(linux_build, "LinuxBuild")
-
-
-def exists(env):
-    return True
