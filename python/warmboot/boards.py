@@ -5,10 +5,10 @@ never names a board itself. Every board fills the same contract below.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import tomlschema as tp
 from .errors import WarmbootError
 
 HANDOFF_FLAVOURS = ("coreboot-table", "device-tree", "efi")
@@ -51,6 +51,8 @@ class LinuxSpec:
     target: str
     cross_compile: str
     cmdline: str
+    # Kernel patch files, applied in this order before the build (test OS only).
+    patches: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class TestOsSpec:
     kernel: LinuxSpec
     rootfs: str           # relative to the checkout
     disk_mib: int
+    host_tools: tuple[str, ...] = ()   # host programs its build needs
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,91 @@ def known_boards(top: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "board.toml").is_file())
 
 
-def _get(table: dict, key: str, where: str, kind=str):
-    if key not in table:
-        raise BoardError(f"{where}: missing {key!r}")
+_STRINGS = tp.List(str)
+
+# board.toml, key by key; what a schema cannot say is checked in load_board.
+BOARD_SCHEMA = tp.Table({
+    "description": tp.Key(str),
+    "arch": str,                      # one of ARCHES
+    "handoff": str,                   # one of HANDOFF_FLAVOURS
+    "coreboot": tp.Table({
+        "mainboard": str,
+        "rom_size_kib": int,
+        "defconfig": str,             # relative to the board's directory
+        "bl31_source": tp.Key(str, ""),
+        "bl31_tree": tp.Key(str, ""),
+        "make_vars": tp.Key(_STRINGS, ()),
+    }),
+    "payload": tp.Key(tp.Table({
+        "format": str,                # one of PAYLOAD_FORMATS
+        "devicetree": tp.Key(str),    # fit: relative to the board's directory
+    })),
+    "linux": tp.Table({
+        "arch": str,
+        "config": _STRINGS,           # relative to the checkout
+        "image": str,
+        "target": str,
+        "cross_compile": tp.Key(str, ""),
+        "cmdline": str,
+    }),
+    "initramfs": tp.Table({"busybox": str}),
+    "console": tp.Table({"device": str, "baud": int}),
+    "qemu": tp.Table({
+        "system": str,
+        "machine": str,
+        "memory": str,
+        "smp": int,
+        "firmware": _STRINGS,
+        "args": tp.Key(_STRINGS, ()),
+        "disk": tp.Key(_STRINGS),
+    }),
+    "testos": tp.Key(tp.Table({
+        "config": _STRINGS,           # relative to the checkout
+        "cmdline": str,
+        "rootfs": str,                # relative to the checkout
+        "disk_mib": int,
+        "patches": tp.Key(_STRINGS, ()),      # patch files or directories of them
+        "host_tools": tp.Key(_STRINGS, ()),   # host programs the test OS build runs
+    })),
+})
+
+
+def _one_of(table: tp.Section, key: str, choices: tuple[str, ...]) -> str:
     value = table[key]
-    if not isinstance(value, kind):
-        raise BoardError(f"{where}: {key!r} must be {kind.__name__}, not {type(value).__name__}")
+    if value not in choices:
+        raise table.error(key, f"{value!r} is not one of {', '.join(choices)}")
     return value
+
+
+def _fragments(table: tp.Section, top: Path) -> tuple[Path, ...]:
+    fragments = tuple(top / p for p in table["config"])
+    for frag in fragments:
+        if not frag.is_file():
+            raise table.error("config", f"kernel config fragment {frag} does not exist")
+    return fragments
+
+
+def _patches(table: tp.Section, top: Path) -> tuple[Path, ...]:
+    """Each entry a patch file, or a directory whose *.patch files apply in name order."""
+    patches: list[Path] = []
+    for entry in table["patches"]:
+        path = top / entry
+        if path.is_dir():
+            found = sorted(path.glob("*.patch"), key=lambda p: p.name)
+            if not found:
+                raise table.error("patches", f"{path} holds no *.patch files")
+            patches.extend(found)
+        elif path.is_file():
+            patches.append(path)
+        else:
+            raise table.error("patches", f"{path} does not exist")
+    return tuple(patches)
+
+
+def _linux(lx: tp.Section, config: tuple[Path, ...], cmdline: str,
+           patches: tuple[Path, ...] = ()) -> LinuxSpec:
+    return LinuxSpec(arch=lx["arch"], config=config, image=lx["image"], target=lx["target"],
+                     cross_compile=lx["cross_compile"], cmdline=cmdline, patches=patches)
 
 
 def load_board(top: Path, name: str) -> Board:
@@ -144,100 +225,53 @@ def load_board(top: Path, name: str) -> Board:
     if not name or "/" in name or not path.is_file():
         known = ", ".join(known_boards(top)) or "(none)"
         raise BoardError(f"unknown board {name!r}; known boards: {known}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise BoardError(f"{path}: not valid TOML: {exc}") from None
-    where = str(path)
-    arch = _get(data, "arch", where)
-    if arch not in ARCHES:
-        raise BoardError(f"{where}: arch {arch!r} is not one of {', '.join(ARCHES)}")
-    handoff = _get(data, "handoff", where)
-    if handoff not in HANDOFF_FLAVOURS:
-        raise BoardError(f"{where}: handoff {handoff!r} is not one of {', '.join(HANDOFF_FLAVOURS)}")
-    cb = _get(data, "coreboot", where, dict)
-    lx = _get(data, "linux", where, dict)
-    ir = _get(data, "initramfs", where, dict)
-    con = _get(data, "console", where, dict)
-    qm = _get(data, "qemu", where, dict)
-    defconfig = directory / _get(cb, "defconfig", where + " [coreboot]")
+    data = tp.parse(path.read_text(), path, BOARD_SCHEMA, BoardError)
+    cb, lx, qm = data["coreboot"], data["linux"], data["qemu"]
+    arch = _one_of(data, "arch", ARCHES)
+    handoff = _one_of(data, "handoff", HANDOFF_FLAVOURS)
+    defconfig = directory / cb["defconfig"]
     if not defconfig.is_file():
-        raise BoardError(f"{where}: defconfig fragment {defconfig} does not exist")
-    fragments = tuple(top / p for p in _get(lx, "config", where + " [linux]", list))
-    for frag in fragments:
-        if not frag.is_file():
-            raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+        raise cb.error("defconfig", f"defconfig fragment {defconfig} does not exist")
+    fragments = _fragments(lx, top)
     payload = PayloadSpec()
-    if "payload" in data:
-        pl = _get(data, "payload", where, dict)
-        pw = where + " [payload]"
-        fmt = _get(pl, "format", pw)
-        if fmt not in PAYLOAD_FORMATS:
-            raise BoardError(f"{pw}: format {fmt!r} is not one of {', '.join(PAYLOAD_FORMATS)}")
+    if (pl := data["payload"]) is not None:
+        fmt = _one_of(pl, "format", PAYLOAD_FORMATS)
         dts = None
         if fmt == "fit":
-            dts = directory / _get(pl, "devicetree", pw)
+            if pl["devicetree"] is None:
+                raise pl.error("devicetree", 'missing (format = "fit" needs it)')
+            dts = directory / pl["devicetree"]
             if not dts.is_file():
-                raise BoardError(f"{pw}: device tree source {dts} does not exist")
+                raise pl.error("devicetree", f"device tree source {dts} does not exist")
         payload = PayloadSpec(format=fmt, devicetree=dts)
-    make_vars = tuple(cb.get("make_vars", []))
-    for var in make_vars:
-        if not isinstance(var, str) or "=" not in var:
-            raise BoardError(f"{where} [coreboot]: make_vars entry {var!r} is not NAME=VALUE")
-    if bool(cb.get("bl31_source")) != bool(cb.get("bl31_tree")):
-        raise BoardError(f"{where} [coreboot]: bl31_source and bl31_tree go together")
+    for var in cb["make_vars"]:
+        if "=" not in var:
+            raise cb.error("make_vars", f"entry {var!r} is not NAME=VALUE")
+    if bool(cb["bl31_source"]) != bool(cb["bl31_tree"]):
+        raise cb.error(None, "bl31_source and bl31_tree go together")
     testos = None
-    if "testos" in data:
-        to = _get(data, "testos", where, dict)
-        tw = where + " [testos]"
-        t_fragments = tuple(top / p for p in _get(to, "config", tw, list))
-        for frag in t_fragments:
-            if not frag.is_file():
-                raise BoardError(f"{where}: kernel config fragment {frag} does not exist")
+    if (to := data["testos"]) is not None:
         testos = TestOsSpec(
-            kernel=LinuxSpec(arch=_get(lx, "arch", where + " [linux]"), config=t_fragments,
-                             image=_get(lx, "image", where + " [linux]"),
-                             target=_get(lx, "target", where + " [linux]"),
-                             cross_compile=lx.get("cross_compile", ""),
-                             cmdline=_get(to, "cmdline", tw)),
-            rootfs=_get(to, "rootfs", tw),
-            disk_mib=_get(to, "disk_mib", tw, int),
-        )
+            kernel=_linux(lx, _fragments(to, top), to["cmdline"], _patches(to, top)),
+            rootfs=to["rootfs"], disk_mib=to["disk_mib"], host_tools=to["host_tools"])
     return Board(
         name=name,
         testos=testos,
         payload=payload,
         directory=directory,
-        description=data.get("description", name),
+        description=data["description"] if data["description"] is not None else name,
         arch=arch,
         handoff=handoff,
         coreboot=CorebootSpec(
-            mainboard=_get(cb, "mainboard", where + " [coreboot]"),
-            rom_size_kib=_get(cb, "rom_size_kib", where + " [coreboot]", int),
-            defconfig=defconfig,
-            bl31_source=cb.get("bl31_source", ""),
-            bl31_tree=cb.get("bl31_tree", ""),
-            make_vars=make_vars,
-        ),
-        linux=LinuxSpec(
-            arch=_get(lx, "arch", where + " [linux]"),
-            config=fragments,
-            image=_get(lx, "image", where + " [linux]"),
-            target=_get(lx, "target", where + " [linux]"),
-            cross_compile=lx.get("cross_compile", ""),
-            cmdline=_get(lx, "cmdline", where + " [linux]"),
-        ),
-        busybox_source=_get(ir, "busybox", where + " [initramfs]"),
-        console_device=_get(con, "device", where + " [console]"),
-        console_baud=_get(con, "baud", where + " [console]", int),
+            mainboard=cb["mainboard"], rom_size_kib=cb["rom_size_kib"], defconfig=defconfig,
+            bl31_source=cb["bl31_source"], bl31_tree=cb["bl31_tree"],
+            make_vars=cb["make_vars"]),
+        linux=_linux(lx, fragments, lx["cmdline"]),
+        busybox_source=data["initramfs"]["busybox"],
+        console_device=data["console"]["device"],
+        console_baud=data["console"]["baud"],
         qemu=QemuSpec(
-            system=_get(qm, "system", where + " [qemu]"),
-            machine=_get(qm, "machine", where + " [qemu]"),
-            memory=_get(qm, "memory", where + " [qemu]"),
-            smp=_get(qm, "smp", where + " [qemu]", int),
-            firmware=tuple(_get(qm, "firmware", where + " [qemu]", list)),
-            args=tuple(qm.get("args", [])),
-            **({"disk": tuple(_get(qm, "disk", where + " [qemu]", list))} if "disk" in qm
-               else {}),
-        ),
+            system=qm["system"], machine=qm["machine"], memory=qm["memory"], smp=qm["smp"],
+            firmware=qm["firmware"], args=qm["args"],
+            **({"disk": qm["disk"]} if qm["disk"] is not None else {})),
     )

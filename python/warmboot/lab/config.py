@@ -11,16 +11,15 @@ place and the key.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import termios
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import tomlschema as tp
 from ..sources.cache import default_cache_root
 from .errors import ConfigError
 
@@ -158,110 +157,117 @@ class LabConfig:
 
 # --- validation ---------------------------------------------------------------
 
-_REQUIRED = object()
+_SECONDS = (int, float)
+_COMMAND = tp.Either(str, tp.List(str))   # a shell line (sh -c) or an argv list
+_STRINGS = tp.List(str)
+
+_FLASHROM = tp.Table({
+    "command": tp.Key(_COMMAND, "flashrom"),
+    "programmer": str,
+    "chip": str,
+    "size": int,
+    "layout": tp.Key(str, "full"),
+    "regions": tp.Key(_STRINGS, ()),
+    "timeout": tp.Key(_SECONDS, 900.0),
+    "extra_args": tp.Key(_STRINGS, ()),
+})
+_POWER = tp.Table({
+    "on": _COMMAND,
+    "off": _COMMAND,
+    "cycle": tp.Key(_COMMAND),
+    "cycle_delay": tp.Key(_SECONDS, 1.0),
+    "timeout": tp.Key(_SECONDS, 60.0),
+    "off_while_flashing": tp.Key(bool, True),
+})
+_CONSOLE = tp.Table({
+    "tcp": tp.Key(str),
+    "device": tp.Key(str),
+    "baud": tp.Key(int, 115200),      # with device
+})
+_MARKER = tp.Table({
+    "name": tp.Key(str),
+    "regex": tp.Key(str),
+    "text": tp.Key(str),
+    "timeout": tp.Key(_SECONDS, 60.0),
+})
+_BOOT = tp.Table({
+    "markers": tp.Key(tp.List(_MARKER)),
+    "rollback_markers": tp.Key(tp.List(_MARKER)),
+    "failures": tp.Key(_STRINGS, ()),
+})
+_PLACE = tp.Table({
+    "board": str,
+    "description": tp.Key(str, ""),
+    "flashrom": _FLASHROM,
+    "power": _POWER,
+    "console": _CONSOLE,
+    "boot": tp.Key(_BOOT),
+})
+_LAB = tp.Table({
+    "runs": tp.Key(str),
+    "locks": tp.Key(str),
+    "cache": tp.Key(str),
+    "root": tp.Key(str),
+    "state": tp.Key(str),
+    "download_timeout": tp.Key(_SECONDS, 30.0),
+    "download_max_seconds": tp.Key(_SECONDS, 900.0),
+    "allow_cross_host_redirects": tp.Key(bool, False),
+})
+# The lab configuration (docs/lab.md); what a schema cannot say is checked below.
+LAB_SCHEMA = tp.Table({
+    "lab": tp.Key(_LAB, {}),
+    "places": tp.Key(tp.Map(_PLACE, label="place {!r}", names=PLACE_NAME,
+                            rule="a place name is 1-64 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit"), {}),
+})
 
 
-class _Table:
-    """Reads one TOML table, checking types; unknown keys are errors (typos)."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a table, got {_kind(data)}")
-        self.data = data
-        self.where = where
-        self.used: set[str] = set()
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {key}: {problem}")
-
-    def get(self, key: str, types: type | tuple[type, ...], default: Any = _REQUIRED) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is _REQUIRED:
-                typo = difflib.get_close_matches(key, [k for k in self.data if k != key], 1, 0.8)
-                raise self.error(key, f"missing (is {typo[0]!r} a typo of it?)" if typo
-                                 else "missing")
-            return default
-        value = self.data[key]
-        # bool is an int subclass; a timeout of `true` is a mistake, not 1.
-        if isinstance(value, bool) and bool not in _as_tuple(types):
-            raise self.error(key, f"expected {_names(types)}, got a boolean")
-        if not isinstance(value, types):
-            raise self.error(key, f"expected {_names(types)}, got {_kind(value)}")
-        return value
-
-    def text(self, key: str, default: Any = _REQUIRED) -> Any:
-        value = self.get(key, str, default)
-        if value is not default and not value.strip():
-            raise self.error(key, "must not be empty")
-        return value
-
-    def seconds(self, key: str, default: float) -> float:
-        value = float(self.get(key, (int, float), default))
-        if not 0 < value <= 86400:
-            raise self.error(key, f"must be between 0 and 86400 seconds, got {value:g}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.get(key, list, list(default))
-        if not all(isinstance(item, str) and item for item in value):
-            raise self.error(key, "expected a list of non-empty strings")
-        return tuple(value)
-
-    def command(self, key: str, default: Any = _REQUIRED) -> tuple[str, ...] | None:
-        """A shell command line (string, run with sh -c) or an argv list."""
-        value = self.get(key, (str, list), default)
-        if value is None or value is default:
-            return value
-        if isinstance(value, str):
-            if not value.strip():
-                raise self.error(key, "must not be empty")
-            return ("sh", "-c", value)
-        if not value or not all(isinstance(item, str) and item for item in value):
-            raise self.error(key, "expected a command line string or a non-empty argv list")
-        return tuple(value)
-
-    def path(self, key: str, base: Path, default: Any = _REQUIRED) -> Any:
-        value = self.text(key, default)
-        if value is default:
-            return value
-        return _resolve(self, key, value, base)
-
-    def table(self, key: str, required: bool = True) -> "_Table | None":
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise self.error(key, "missing table")
-            return None
-        return _Table(self.data[key], f"{self.where} [{key}]")
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.where}: unknown key{'s' if len(unknown) > 1 else ''} "
-                              + ", ".join(repr(k) for k in unknown))
+def _text(table: tp.Section, key: str) -> Any:
+    value = table[key]
+    if value is not None and not value.strip():
+        raise table.error(key, "must not be empty")
+    return value
 
 
-def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
+def _seconds(table: tp.Section, key: str) -> float:
+    value = float(table[key])
+    if not 0 < value <= 86400:
+        raise table.error(key, f"must be between 0 and 86400 seconds, got {value:g}")
+    return value
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-               list: "a list", dict: "a table"}
+def _strings(table: tp.Section, key: str) -> tuple[str, ...]:
+    value = table[key]
+    if not all(value):
+        raise table.error(key, "expected a list of non-empty strings")
+    return value
 
 
-def _names(types: type | tuple[type, ...]) -> str:
-    return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in _as_tuple(types))
+def _command(table: tp.Section, key: str) -> tuple[str, ...] | None:
+    """A shell command line (string, run with sh -c) or an argv list."""
+    value = table[key]
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            raise table.error(key, "must not be empty")
+        return ("sh", "-c", value)
+    if not value or not all(value):
+        raise table.error(key, "expected a command line string or a non-empty argv list")
+    return value
 
 
-def _kind(value: Any) -> str:
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
+def _path(table: tp.Section, key: str, base: Path, default: Path | None) -> Path | None:
+    value = _text(table, key)
+    if value is None:
+        return default
+    return _resolve(table, key, value, base)
 
 
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[^}]*)\}|(?P<name>[A-Za-z_][A-Za-z0-9_]*))")
 
 
-def _resolve(table: _Table, key: str, value: str, base: Path) -> Path:
+def _resolve(table: tp.Section, key: str, value: str, base: Path) -> Path:
     """Expand $VARS and ~; relative paths are relative to the file's directory.
 
     An unset variable is an error: os.path.expandvars would leave "$VAR" in
@@ -280,153 +286,128 @@ def _resolve(table: _Table, key: str, value: str, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _flashrom(table: _Table) -> FlashromSettings:
-    command = table.get("command", (str, list), "flashrom")
+def _flashrom(table: tp.Section) -> FlashromSettings:
+    command = table["command"]
     # flashrom's arguments are appended, so the command is never a shell line.
     if isinstance(command, str):
-        command = [command]
-    if not command or not all(isinstance(item, str) and item for item in command):
+        command = (command,)
+    if not command or not all(command):
         raise table.error("command", "expected a program or a non-empty argv list")
-    size = table.get("size", int)
+    size = table["size"]
     if size <= 0 or size & (size - 1):
         raise table.error("size", f"flash sizes are powers of two bytes, got {size}")
-    layout = table.get("layout", str, "full")
+    layout = table["layout"]
     if layout not in LAYOUTS:
         raise table.error("layout", f"expected one of {', '.join(LAYOUTS)}, got {layout!r}")
-    regions = table.strings("regions")
+    regions = _strings(table, "regions")
     if layout == "full" and regions:
         raise table.error("regions", 'needs layout = "ifd" or "fmap"')
     if layout != "full" and not regions:
         raise table.error("regions", f'layout = "{layout}" needs the regions to write')
-    settings = FlashromSettings(
-        command=tuple(command), programmer=table.text("programmer"), chip=table.text("chip"),
-        size=size, layout=layout, regions=regions, timeout=table.seconds("timeout", 900.0),
-        extra_args=table.strings("extra_args"))
-    table.finish()
-    return settings
+    return FlashromSettings(
+        command=command, programmer=_text(table, "programmer"), chip=_text(table, "chip"),
+        size=size, layout=layout, regions=regions, timeout=_seconds(table, "timeout"),
+        extra_args=_strings(table, "extra_args"))
 
 
-def _power(table: _Table) -> PowerSettings:
+def _power(table: tp.Section) -> PowerSettings:
     settings = PowerSettings(
-        on=table.command("on"), off=table.command("off"), cycle=table.command("cycle", None),
-        cycle_delay=float(table.get("cycle_delay", (int, float), 1.0)),
-        timeout=table.seconds("timeout", 60.0),
-        off_while_flashing=table.get("off_while_flashing", bool, True))
+        on=_command(table, "on"), off=_command(table, "off"), cycle=_command(table, "cycle"),
+        cycle_delay=float(table["cycle_delay"]), timeout=_seconds(table, "timeout"),
+        off_while_flashing=table["off_while_flashing"])
     if not 0 <= settings.cycle_delay <= 600:
         raise table.error("cycle_delay", "must be between 0 and 600 seconds")
-    table.finish()
     return settings
 
 
-def _baud(table: _Table) -> int:
-    baud = table.get("baud", int, 115200)
+def _baud(table: tp.Section) -> int:
+    baud = table["baud"]
     if not hasattr(termios, f"B{baud}"):
         raise table.error("baud", f"{baud} is not a baud rate this system's termios supports")
     return baud
 
 
-def _console(table: _Table, base: Path) -> ConsoleSettings:
-    has_tcp, has_device = "tcp" in table.data, "device" in table.data
+def _console(table: tp.Section, base: Path) -> ConsoleSettings:
+    has_tcp, has_device = "tcp" in table, "device" in table
     if has_tcp == has_device:
-        raise ConfigError(f"{table.where}: set exactly one of tcp = \"HOST:PORT\" or "
-                          "device = \"/dev/ttyUSB0\"")
-    console: ConsoleSettings
+        raise table.error(None, 'set exactly one of tcp = "HOST:PORT" or '
+                          'device = "/dev/ttyUSB0"')
     if has_tcp:
-        address = table.text("tcp")
+        if "baud" in table:
+            raise table.error("baud", "goes with device, not tcp")
+        address = _text(table, "tcp")
         match = re.fullmatch(r"\[(?P<v6>[^]]+)\]:(?P<port>\d+)|(?P<host>[^:]+):(?P<p>\d+)",
                              address)
         port = int(match["port"] or match["p"]) if match else 0
         if not match or not 0 < port < 65536:
             raise table.error("tcp", f"expected HOST:PORT or [IPv6]:PORT, got {address!r}")
-        console = TcpConsole(match["v6"] or match["host"], port)
-    else:
-        console = SerialConsole(table.path("device", base), _baud(table))
-    table.finish()
-    return console
+        return TcpConsole(match["v6"] or match["host"], port)
+    return SerialConsole(_resolve(table, "device", _text(table, "device"), base), _baud(table))
 
 
-def _markers(table: _Table, key: str, default: tuple[BootMarker, ...]) -> tuple[BootMarker, ...]:
-    entries = table.get(key, list, None)
+def _markers(table: tp.Section, key: str,
+             default: tuple[BootMarker, ...]) -> tuple[BootMarker, ...]:
+    entries = table[key]
     if entries is None:
         return default
     if not entries:
         raise table.error(key, "needs at least one marker")
     markers = []
-    for index, entry in enumerate(entries):
-        item = _Table(entry, f"{table.where} {key}[{index}]")
-        name = item.text("name", f"marker {index + 1}")
-        if ("regex" in item.data) == ("text" in item.data):
-            raise ConfigError(f"{item.where}: set exactly one of regex or text")
-        text = item.text("text") if "text" in item.data else None
-        regex = item.text("regex") if text is None else re.escape(text)
+    for index, item in enumerate(entries):
+        name = _text(item, "name")
+        if ("regex" in item) == ("text" in item):
+            raise item.error(None, "set exactly one of regex or text")
+        text = _text(item, "text")
+        regex = _text(item, "regex") if text is None else re.escape(text)
         _check_regex(item, "regex", regex)
-        markers.append(BootMarker(name, regex, item.seconds("timeout", 60.0), text))
-        item.finish()
+        markers.append(BootMarker(name if name is not None else f"marker {index + 1}", regex,
+                                  _seconds(item, "timeout"), text))
     return tuple(markers)
 
 
-def _check_regex(table: _Table, key: str, regex: str) -> None:
+def _check_regex(table: tp.Section, key: str, regex: str) -> None:
     try:
         re.compile(regex.encode())
     except re.error as exc:
         raise table.error(key, f"invalid regular expression {regex!r}: {exc}") from None
 
 
-def _boot(table: _Table | None) -> BootSettings:
+def _boot(table: tp.Section | None) -> BootSettings:
     if table is None:
         return BootSettings(DEFAULT_MARKERS, DEFAULT_MARKERS)
     markers = _markers(table, "markers", DEFAULT_MARKERS)
     rollback = _markers(table, "rollback_markers", markers)
-    failures = table.strings("failures")
+    failures = _strings(table, "failures")
     for regex in failures:
         _check_regex(table, "failures", regex)
-    table.finish()
     return BootSettings(markers, rollback, failures)
 
 
-def _place(name: str, data: Any, path: Path) -> Place:
-    where = f"{path}: place {name!r}"
-    if not PLACE_NAME.fullmatch(name):
-        raise ConfigError(f"{where}: a place name is 1-64 letters, digits, '.', '_' or '-', "
-                          "starting with a letter or digit")
-    table = _Table(data, where)
-    place = Place(
-        name=name, board=table.text("board"), description=table.get("description", str, ""),
-        flashrom=_flashrom(table.table("flashrom")), power=_power(table.table("power")),
-        console=_console(table.table("console"), path.parent),
-        boot=_boot(table.table("boot", required=False)))
-    table.finish()
-    return place
+def _place(name: str, table: tp.Section, path: Path) -> Place:
+    return Place(
+        name=name, board=_text(table, "board"), description=table["description"],
+        flashrom=_flashrom(table["flashrom"]), power=_power(table["power"]),
+        console=_console(table["console"], path.parent), boot=_boot(table["boot"]))
 
 
-def _lab(data: Any, path: Path) -> LabSettings:
-    table = _Table(data if data is not None else {}, f"{path}: [lab]")
+def _lab(table: tp.Section, path: Path) -> LabSettings:
     base = path.parent
-    cache_default = default_cache_root() / "lab"
-    settings = LabSettings(
-        runs=table.path("runs", base, base / "runs"),
-        locks=table.path("locks", base, base / "locks"),
-        cache=table.path("cache", base, cache_default),
-        root=table.path("root", base, None), state=table.path("state", base, None),
-        download_timeout=table.seconds("download_timeout", 30.0),
-        download_max_seconds=table.seconds("download_max_seconds", 900.0),
-        allow_cross_host_redirects=table.get("allow_cross_host_redirects", bool, False))
-    table.finish()
-    return settings
+    return LabSettings(
+        runs=_path(table, "runs", base, base / "runs"),
+        locks=_path(table, "locks", base, base / "locks"),
+        cache=_path(table, "cache", base, default_cache_root() / "lab"),
+        root=_path(table, "root", base, None), state=_path(table, "state", base, None),
+        download_timeout=_seconds(table, "download_timeout"),
+        download_max_seconds=_seconds(table, "download_max_seconds"),
+        allow_cross_host_redirects=table["allow_cross_host_redirects"])
 
 
 def parse_lab_config(text: str, path: Path) -> LabConfig:
     """Parse the TOML text of a lab configuration (`path` names it in errors and
     anchors its relative paths)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    top = _Table(data, str(path))
-    lab = _lab(top.get("lab", dict, None), path)
-    places_table = top.get("places", dict, {})
-    places = {name: _place(name, entry, path) for name, entry in places_table.items()}
-    top.finish()
+    data = tp.parse(text, path, LAB_SCHEMA, ConfigError)
+    lab = _lab(data["lab"], path)
+    places = {name: _place(name, entry, path) for name, entry in data["places"].items()}
     if not places:
         raise ConfigError(f"{path}: no [places.NAME] tables")
     return LabConfig(path=path, lab=lab, places=places)

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tomlschema as tp
 from .errors import LockError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -67,62 +68,66 @@ class LockFile:
             raise LockError(f"{self.path}: no source named {name!r} (known: {known})") from None
 
 
-def _require(table: dict, key: str, where: str, kind=str):
-    if key not in table:
-        raise LockError(f"{where}: missing key {key!r}")
-    value = table[key]
-    if not isinstance(value, kind):
-        raise LockError(f"{where}: {key!r} must be a {kind.__name__}")
-    return value
+_FILE = tp.Table({
+    "name": str,
+    "sha256": str,
+    "urls": tp.Key(tp.List(str), ()),
+})
+
+_SOURCE = tp.Table({
+    "version": str,
+    "kind": str,                      # one of KINDS
+    "files": tp.List(_FILE),
+    "description": tp.Key(str, ""),
+    "package": tp.Key(str, ""),
+    "package_version": tp.Key(str, ""),
+    "architecture": tp.Key(str, ""),
+    "member": tp.Key(str, ""),
+    "tree": tp.Key(str, ""),
+    "override": tp.Key(str, ""),
+})
+
+# sources.lock.toml; what a schema cannot say is checked in parse_lock.
+LOCK_SCHEMA = tp.Table({"sources": tp.Key(tp.Map(_SOURCE, label="[sources.{}]"), {})})
+
+
+def _file(entry: tp.Section) -> PinnedFile:
+    name, digest = entry["name"], entry["sha256"].lower()
+    if not SHA256_RE.match(digest):
+        raise entry.error(None, f"sha256 {digest!r} is not 64 hex digits")
+    if "/" in name or name in ("", ".", ".."):
+        raise entry.error(None, f"file name {name!r} must be a plain name")
+    return PinnedFile(name, digest, entry["urls"])
 
 
 def parse_lock(data: dict, path: Path) -> LockFile:
-    sources = {}
-    table = data.get("sources")
-    if not isinstance(table, dict) or not table:
+    table = tp.check(data, path, LOCK_SCHEMA, LockError)["sources"]
+    if not len(table):
         raise LockError(f"{path}: no [sources.*] tables")
+    sources = {}
     for name, entry in table.items():
-        where = f"{path}: sources.{name}"
-        if not isinstance(entry, dict):
-            raise LockError(f"{where}: must be a table")
-        kind = _require(entry, "kind", where)
+        kind = entry["kind"]
         if kind not in KINDS:
-            raise LockError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        files = []
-        for i, f in enumerate(_require(entry, "files", where, list)):
-            fwhere = f"{where}.files[{i}]"
-            fname = _require(f, "name", fwhere)
-            digest = _require(f, "sha256", fwhere).lower()
-            if not SHA256_RE.match(digest):
-                raise LockError(f"{fwhere}: sha256 {digest!r} is not 64 hex digits")
-            if "/" in fname or fname in ("", ".", ".."):
-                raise LockError(f"{fwhere}: file name {fname!r} must be a plain name")
-            files.append(PinnedFile(fname, digest, tuple(f.get("urls", ()))))
+            raise entry.error(None, f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        files = tuple(_file(f) for f in entry["files"])
         if not files:
-            raise LockError(f"{where}: no files")
-        if kind.startswith("debian-") and not entry.get("package"):
-            raise LockError(f"{where}: kind {kind} needs 'package' and 'package_version'")
+            raise entry.error(None, "no files")
+        if kind.startswith("debian-") and not entry["package"]:
+            raise entry.error(None, f"kind {kind} needs 'package' and 'package_version'")
         sources[name] = PinnedSource(
-            name=name,
-            version=_require(entry, "version", where),
-            kind=kind,
-            files=tuple(files),
-            description=entry.get("description", ""),
-            package=entry.get("package", ""),
-            package_version=entry.get("package_version", ""),
-            architecture=entry.get("architecture", ""),
-            member=entry.get("member", ""),
-            tree=entry.get("tree", ""),
-            override=entry.get("override", ""),
-        )
+            name=name, version=entry["version"], kind=kind, files=files,
+            **{key: entry[key] for key in ("description", "package", "package_version",
+                                           "architecture", "member", "tree", "override")})
     return LockFile(path, sources)
 
 
 def load_lock(path: Path) -> LockFile:
     try:
-        data = tomllib.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise LockError(f"lock file {path} does not exist") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LockError(f"{path}: not valid TOML: {exc}") from None
     return parse_lock(data, Path(path))
