@@ -118,6 +118,23 @@ DEFAULT_MARKERS = (
 
 
 @dataclass(frozen=True)
+class LabgridSettings:
+    """A place whose board labgrid reaches (lab/labgrid.py): warmboot-lab acquires the
+    labgrid place `place` on `coordinator` for the run, and takes the flashrom
+    programmer, the serial console and the power switch from its resources."""
+
+    place: str
+    coordinator: str              # HOST:PORT of labgrid-coordinator (gRPC)
+    # Which resource to use when the place has several of a kind (by resource name).
+    flashrom: str | None = None
+    serial: str | None = None
+    power: str | None = None
+
+    def describe(self) -> str:
+        return f"labgrid {self.place}@{self.coordinator}"
+
+
+@dataclass(frozen=True)
 class Place:
     name: str
     board: str                    # the signed release's board.name must equal this
@@ -126,6 +143,9 @@ class Place:
     console: ConsoleSettings
     boot: BootSettings
     description: str = ""
+    # A labgrid place: programmer, power commands and console come from its
+    # resources once acquired (the values above are placeholders until then).
+    labgrid: LabgridSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,8 @@ class LabSettings:
     download_max_seconds: float = 900.0
     # A mirror that redirects elsewhere serves bytes from a host nobody configured.
     allow_cross_host_redirects: bool = False
+    # The default labgrid coordinator of labgrid places (HOST:PORT).
+    labgrid_coordinator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,7 +302,7 @@ def _resolve(table: _Table, key: str, value: str, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _flashrom(table: _Table) -> FlashromSettings:
+def _flashrom(table: _Table, labgrid: bool = False) -> FlashromSettings:
     command = table.get("command", (str, list), "flashrom")
     # flashrom's arguments are appended, so the command is never a shell line.
     if isinstance(command, str):
@@ -288,8 +310,9 @@ def _flashrom(table: _Table) -> FlashromSettings:
     if not command or not all(isinstance(item, str) and item for item in command):
         raise table.error("command", "expected a program or a non-empty argv list")
     size = table.get("size", int)
-    if size <= 0 or size & (size - 1):
-        raise table.error("size", f"flash sizes are powers of two bytes, got {size}")
+    # Mostly powers of two; boards with two chips add up (the X230: 8 + 4 MiB).
+    if size <= 0 or size % 4096:
+        raise table.error("size", f"flash sizes are positive multiples of 4 KiB, got {size}")
     layout = table.get("layout", str, "full")
     if layout not in LAYOUTS:
         raise table.error("layout", f"expected one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -298,17 +321,27 @@ def _flashrom(table: _Table) -> FlashromSettings:
         raise table.error("regions", 'needs layout = "ifd" or "fmap"')
     if layout != "full" and not regions:
         raise table.error("regions", f'layout = "{layout}" needs the regions to write')
+    if labgrid and "programmer" in table.data:
+        raise table.error("programmer", "comes from the labgrid place's NetworkFlashrom or "
+                                        "Flashrom resource; remove it")
     settings = FlashromSettings(
-        command=tuple(command), programmer=table.text("programmer"), chip=table.text("chip"),
+        command=tuple(command),
+        programmer="" if labgrid else table.text("programmer"), chip=table.text("chip"),
         size=size, layout=layout, regions=regions, timeout=table.seconds("timeout", 900.0),
         extra_args=table.strings("extra_args"))
     table.finish()
     return settings
 
 
-def _power(table: _Table) -> PowerSettings:
+def _power(table: _Table, labgrid: bool = False) -> PowerSettings:
+    if labgrid:
+        for key in ("on", "off", "cycle"):
+            if key in table.data:
+                raise table.error(key, "comes from the labgrid place's power resource "
+                                       "(labgrid-client power); remove it")
     settings = PowerSettings(
-        on=table.command("on"), off=table.command("off"), cycle=table.command("cycle", None),
+        on=() if labgrid else table.command("on"), off=() if labgrid else table.command("off"),
+        cycle=None if labgrid else table.command("cycle", None),
         cycle_delay=float(table.get("cycle_delay", (int, float), 1.0)),
         timeout=table.seconds("timeout", 60.0),
         off_while_flashing=table.get("off_while_flashing", bool, True))
@@ -384,17 +417,53 @@ def _boot(table: _Table | None) -> BootSettings:
     return BootSettings(markers, rollback, failures)
 
 
-def _place(name: str, data: Any, path: Path) -> Place:
+_COORDINATOR = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?")
+
+
+def _coordinator(table: _Table, key: str, value: str) -> str:
+    if not _COORDINATOR.fullmatch(value):
+        raise table.error(key, f"expected HOST[:PORT] of a labgrid coordinator, got {value!r}")
+    return value
+
+
+def _labgrid(table: _Table, name: str, lab: LabSettings) -> LabgridSettings:
+    coordinator = table.text("coordinator", None) or lab.labgrid_coordinator \
+        or os.environ.get("LG_COORDINATOR")
+    if not coordinator:
+        raise table.error("coordinator", "missing: set it here, labgrid_coordinator in [lab], "
+                                         "or $LG_COORDINATOR")
+    settings = LabgridSettings(
+        place=table.text("place", name), coordinator=_coordinator(table, "coordinator",
+                                                                    coordinator),
+        flashrom=table.text("flashrom", None), serial=table.text("serial", None),
+        power=table.text("power", None))
+    table.finish()
+    return settings
+
+
+def _place(name: str, data: Any, path: Path, lab: LabSettings) -> Place:
     where = f"{path}: place {name!r}"
     if not PLACE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: a place name is 1-64 letters, digits, '.', '_' or '-', "
                           "starting with a letter or digit")
     table = _Table(data, where)
+    labgrid_table = table.table("labgrid", required=False)
+    labgrid = _labgrid(labgrid_table, name, lab) if labgrid_table else None
+    if labgrid:
+        # Console and power come from labgrid; [power] may still set delays and timeouts.
+        if "console" in table.data:
+            raise table.error("console", "comes from the labgrid place's NetworkSerialPort; "
+                                         "remove it")
+        power_table = table.table("power", required=False) or _Table({}, f"{where} [power]")
+        console: ConsoleSettings = TcpConsole("labgrid", 1)   # replaced once acquired
+    else:
+        power_table = table.table("power")
+        console = _console(table.table("console"), path.parent)
     place = Place(
         name=name, board=table.text("board"), description=table.get("description", str, ""),
-        flashrom=_flashrom(table.table("flashrom")), power=_power(table.table("power")),
-        console=_console(table.table("console"), path.parent),
-        boot=_boot(table.table("boot", required=False)))
+        flashrom=_flashrom(table.table("flashrom"), labgrid is not None),
+        power=_power(power_table, labgrid is not None), console=console,
+        boot=_boot(table.table("boot", required=False)), labgrid=labgrid)
     table.finish()
     return place
 
@@ -410,7 +479,10 @@ def _lab(data: Any, path: Path) -> LabSettings:
         root=table.path("root", base, None), state=table.path("state", base, None),
         download_timeout=table.seconds("download_timeout", 30.0),
         download_max_seconds=table.seconds("download_max_seconds", 900.0),
-        allow_cross_host_redirects=table.get("allow_cross_host_redirects", bool, False))
+        allow_cross_host_redirects=table.get("allow_cross_host_redirects", bool, False),
+        labgrid_coordinator=table.text("labgrid_coordinator", None))
+    if settings.labgrid_coordinator:
+        _coordinator(table, "labgrid_coordinator", settings.labgrid_coordinator)
     table.finish()
     return settings
 
@@ -425,7 +497,7 @@ def parse_lab_config(text: str, path: Path) -> LabConfig:
     top = _Table(data, str(path))
     lab = _lab(top.get("lab", dict, None), path)
     places_table = top.get("places", dict, {})
-    places = {name: _place(name, entry, path) for name, entry in places_table.items()}
+    places = {name: _place(name, entry, path, lab) for name, entry in places_table.items()}
     top.finish()
     if not places:
         raise ConfigError(f"{path}: no [places.NAME] tables")
