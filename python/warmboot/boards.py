@@ -76,6 +76,47 @@ class TestOsSpec:
 
 
 @dataclass(frozen=True)
+class FlashRegion:
+    name: str
+    start: int     # first byte, from the start of the flash
+    end: int       # last byte (inclusive, as flashrom layouts and Intel descriptors write it)
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class FlashSpec:
+    """A board whose image fills only some regions of its flash ([flash] in board.toml):
+    the regions of the flash (as its Intel descriptor lays them out), the ones warmboot
+    writes, and the coreboot FMAP area that must be exactly the written region."""
+
+    layout: str                          # "ifd": the regions come from the chip's descriptor
+    regions: tuple[FlashRegion, ...]
+    write: tuple[str, ...]
+    fmap_area: str
+
+    def region(self, name: str) -> FlashRegion:
+        return next(r for r in self.regions if r.name == name)
+
+    def layout_text(self) -> str:
+        """The regions as a flashrom layout file (`flashrom -l FILE -i bios`)."""
+        return "".join(f"{r.start:08x}:{r.end:08x} {r.name}\n"
+                       for r in sorted(self.regions, key=lambda r: r.start))
+
+    def as_json(self) -> dict:
+        return {"layout": self.layout, "write": list(self.write), "fmap_area": self.fmap_area,
+                "regions": [r.as_json() for r in self.regions]}
+
+
+FLASH_LAYOUTS = ("ifd",)
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     directory: Path
@@ -87,15 +128,18 @@ class Board:
     busybox_source: str
     console_device: str
     console_baud: int
-    qemu: QemuSpec
+    qemu: QemuSpec | None          # None: no QEMU machine models the board (lenovo-x230)
     testos: TestOsSpec | None = None
     payload: PayloadSpec = PayloadSpec()
+    flash: FlashSpec | None = None  # None: the image is the whole flash
 
     def qemu_command(self, rom: Path, extra: tuple[str, ...] = (),
                      memory: str | None = None) -> list[str]:
         """The QEMU command line that boots rom on this board (serial not included);
         memory overrides the board's RAM size."""
         q = self.qemu
+        if q is None:
+            raise BoardError(f"board {self.name} cannot boot in QEMU: no QEMU machine models it")
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
         return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
                 *firmware, *q.args, *extra]
@@ -105,15 +149,19 @@ class Board:
         return tuple(a.replace("{disk}", str(image)) for a in self.qemu.disk)
 
     def describe(self) -> dict:
-        return {
+        described = {
             "name": self.name,
             "description": self.description,
             "arch": self.arch,
             "handoff": self.handoff,
             "coreboot_mainboard": self.coreboot.mainboard,
             "rom_size_kib": self.coreboot.rom_size_kib,
-            "qemu_machine": self.qemu.machine,
+            "qemu_machine": self.qemu.machine if self.qemu else None,
         }
+        if self.flash:
+            # In the build manifest, whose sha256 a release signs: what a lab may write.
+            described["flash"] = self.flash.as_json()
+        return described
 
 
 def boards_dir(top: Path) -> Path:
@@ -134,6 +182,38 @@ def _get(table: dict, key: str, where: str, kind=str):
     if not isinstance(value, kind):
         raise BoardError(f"{where}: {key!r} must be {kind.__name__}, not {type(value).__name__}")
     return value
+
+
+def _flash(data: dict, where: str, rom_size: int) -> FlashSpec:
+    """The [flash] table: regions inside the ROM, not overlapping, the written ones named."""
+    fw = where + " [flash]"
+    layout = _get(data, "layout", fw)
+    if layout not in FLASH_LAYOUTS:
+        raise BoardError(f"{fw}: layout {layout!r} is not one of {', '.join(FLASH_LAYOUTS)}")
+    regions = []
+    for index, entry in enumerate(_get(data, "regions", fw, list)):
+        rw = f"{fw} regions[{index}]"
+        if not isinstance(entry, dict):
+            raise BoardError(f"{rw}: expected a table")
+        region = FlashRegion(_get(entry, "name", rw), _get(entry, "start", rw, int),
+                             _get(entry, "end", rw, int))
+        if not 0 <= region.start <= region.end < rom_size:
+            raise BoardError(f"{rw}: {region.start:#x}-{region.end:#x} is not inside the "
+                             f"{rom_size:#x}-byte flash")
+        regions.append(region)
+    ordered = sorted(regions, key=lambda r: r.start)
+    for left, right in zip(ordered, ordered[1:]):
+        if right.start <= left.end:
+            raise BoardError(f"{fw}: regions {left.name} and {right.name} overlap")
+    names = [r.name for r in regions]
+    if len(set(names)) != len(names):
+        raise BoardError(f"{fw}: a region name appears twice")
+    write = tuple(_get(data, "write", fw, list))
+    if not write or any(name not in names for name in write):
+        raise BoardError(f"{fw}: write must name regions of the list ({', '.join(names)})")
+    if len(write) != 1:
+        raise BoardError(f"{fw}: write names one region (the one fmap_area fills)")
+    return FlashSpec(layout, tuple(regions), write, _get(data, "fmap_area", fw))
 
 
 def load_board(top: Path, name: str) -> Board:
@@ -159,7 +239,7 @@ def load_board(top: Path, name: str) -> Board:
     lx = _get(data, "linux", where, dict)
     ir = _get(data, "initramfs", where, dict)
     con = _get(data, "console", where, dict)
-    qm = _get(data, "qemu", where, dict)
+    qm = _get(data, "qemu", where, dict) if "qemu" in data else None
     defconfig = directory / _get(cb, "defconfig", where + " [coreboot]")
     if not defconfig.is_file():
         raise BoardError(f"{where}: defconfig fragment {defconfig} does not exist")
@@ -230,7 +310,7 @@ def load_board(top: Path, name: str) -> Board:
         busybox_source=_get(ir, "busybox", where + " [initramfs]"),
         console_device=_get(con, "device", where + " [console]"),
         console_baud=_get(con, "baud", where + " [console]", int),
-        qemu=QemuSpec(
+        qemu=None if qm is None else QemuSpec(
             system=_get(qm, "system", where + " [qemu]"),
             machine=_get(qm, "machine", where + " [qemu]"),
             memory=_get(qm, "memory", where + " [qemu]"),
@@ -240,4 +320,7 @@ def load_board(top: Path, name: str) -> Board:
             **({"disk": tuple(_get(qm, "disk", where + " [qemu]", list))} if "disk" in qm
                else {}),
         ),
+        flash=_flash(_get(data, "flash", where, dict), where,
+                     _get(cb, "rom_size_kib", where + " [coreboot]", int) * 1024)
+        if "flash" in data else None,
     )
