@@ -38,7 +38,7 @@ from getpass import getuser
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import PathError, read_capped_nofollow, write_atomic
+from ..fsutil import PathError, ensure_private_dir, read_capped_nofollow, write_atomic
 from .commands import utc_timestamp
 from .config import LabgridSettings, Place, TcpConsole
 from .errors import ConfigError, LabgridError, PlaceBusyError, one_line
@@ -120,7 +120,9 @@ class LabgridClient:
         except ImportError as exc:
             raise LabgridError(f"labgrid is not installed ({exc}); ci/bootstrap installs the "
                                "version pyproject.toml pins") from None
+        # grpc.aio binds the channel to the current event loop: make it ours first.
         self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
         address = self.coordinator if ":" in self.coordinator.rsplit("]", 1)[-1] \
             else f"{self.coordinator}:20408"
         try:
@@ -147,6 +149,7 @@ class LabgridClient:
                 self._run(self.session.close(), "the session close")
         with contextlib.suppress(Exception):
             self.loop.close()
+        asyncio.set_event_loop(None)
         self.loop = None
 
     def place(self, name: str) -> Any:
@@ -284,6 +287,7 @@ def remember(path: Path, acquisition: Acquisition, run_dir: Path, command: str) 
     data = {"coordinator": acquisition.coordinator, "place": acquisition.place,
             "acquired_as": acquisition.acquired_as, "acquired": acquisition.acquired,
             "pid": os.getpid(), "run_dir": str(run_dir), "command": command}
+    ensure_private_dir(path.parent)
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
