@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 import struct
 import subprocess
 import sys
@@ -27,10 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import EXIT, LabRun, _script, free_port, serve, toml_value
-from warmboot.release import (add_signatures, build_root, create_release, encode_envelope,
-                              unsigned_root_envelope)
-from warmboot.release.keys import ED25519, generate_private_key, signer_from_private_key
+from labkit import EXIT, LabRun, _script, free_port, make_root, serve, toml_value
+from warmboot.release import create_release
 from wbtest import build_board
 
 BOARD = "lenovo-x230"
@@ -112,14 +109,7 @@ def x230_releases(x230, tmp_path_factory):
     outside[0x3000] ^= 0x5a
     images["1.3.0"] = bytes(outside)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    root_key = signer_from_private_key(generate_private_key(ED25519))
-    release_key = signer_from_private_key(generate_private_key(ED25519))
-    metadata = build_root(version=1, expires=now + timedelta(days=30),
-                          root_keys=[root_key.public_key], root_threshold=1,
-                          release_keys=[release_key.public_key], release_threshold=1)
-    root_file = work / "root.json"
-    root_file.write_bytes(encode_envelope(add_signatures(unsigned_root_envelope(metadata),
-                                                         [root_key])))
+    root_file, release_key = make_root(work, now)
     for version, image in images.items():
         rom = work / f"release-{version}.rom"
         rom.write_bytes(image)
