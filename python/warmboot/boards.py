@@ -79,6 +79,47 @@ class TestOsSpec:
 
 
 @dataclass(frozen=True)
+class FlashRegion:
+    name: str
+    start: int     # first byte, from the start of the flash
+    end: int       # last byte (inclusive, as flashrom layouts and Intel descriptors write it)
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class FlashSpec:
+    """A board whose image fills only some regions of its flash ([flash] in board.toml):
+    the regions of the flash (as its Intel descriptor lays them out), the ones warmboot
+    writes, and the coreboot FMAP area that must be exactly the written region."""
+
+    layout: str                          # "ifd": the regions come from the chip's descriptor
+    regions: tuple[FlashRegion, ...]
+    write: tuple[str, ...]
+    fmap_area: str
+
+    def region(self, name: str) -> FlashRegion:
+        return next(r for r in self.regions if r.name == name)
+
+    def layout_text(self) -> str:
+        """The regions as a flashrom layout file (`flashrom -l FILE -i bios`)."""
+        return "".join(f"{r.start:08x}:{r.end:08x} {r.name}\n"
+                       for r in sorted(self.regions, key=lambda r: r.start))
+
+    def as_json(self) -> dict:
+        return {"layout": self.layout, "write": list(self.write), "fmap_area": self.fmap_area,
+                "regions": [r.as_json() for r in self.regions]}
+
+
+FLASH_LAYOUTS = ("ifd",)
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     directory: Path
@@ -90,15 +131,18 @@ class Board:
     busybox_source: str
     console_device: str
     console_baud: int
-    qemu: QemuSpec
+    qemu: QemuSpec | None          # None: no QEMU machine models the board (lenovo-x230)
     testos: TestOsSpec | None = None
     payload: PayloadSpec = PayloadSpec()
+    flash: FlashSpec | None = None  # None: the image is the whole flash
 
     def qemu_command(self, rom: Path, extra: tuple[str, ...] = (),
                      memory: str | None = None) -> list[str]:
         """The QEMU command line that boots rom on this board (serial not included);
         memory overrides the board's RAM size."""
         q = self.qemu
+        if q is None:
+            raise BoardError(f"board {self.name} cannot boot in QEMU: no QEMU machine models it")
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
         return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
                 *firmware, *q.args, *extra]
@@ -108,15 +152,19 @@ class Board:
         return tuple(a.replace("{disk}", str(image)) for a in self.qemu.disk)
 
     def describe(self) -> dict:
-        return {
+        described = {
             "name": self.name,
             "description": self.description,
             "arch": self.arch,
             "handoff": self.handoff,
             "coreboot_mainboard": self.coreboot.mainboard,
             "rom_size_kib": self.coreboot.rom_size_kib,
-            "qemu_machine": self.qemu.machine,
+            "qemu_machine": self.qemu.machine if self.qemu else None,
         }
+        if self.flash:
+            # In the build manifest, whose sha256 a release signs: what a lab may write.
+            described["flash"] = self.flash.as_json()
+        return described
 
 
 def boards_dir(top: Path) -> Path:
@@ -159,7 +207,8 @@ BOARD_SCHEMA = tp.Table({
     }),
     "initramfs": tp.Table({"busybox": str}),
     "console": tp.Table({"device": str, "baud": int}),
-    "qemu": tp.Table({
+    # Absent for a board no QEMU machine models (lenovo-x230): it builds, never boots here.
+    "qemu": tp.Key(tp.Table({
         "system": str,
         "machine": str,
         "memory": str,
@@ -167,7 +216,18 @@ BOARD_SCHEMA = tp.Table({
         "firmware": _STRINGS,
         "args": tp.Key(_STRINGS, ()),
         "disk": tp.Key(_STRINGS),
-    }),
+    })),
+    # Present for a board whose image fills only some regions of its flash (FlashSpec).
+    "flash": tp.Key(tp.Table({
+        "layout": str,                # one of FLASH_LAYOUTS
+        "regions": tp.List(tp.Table({
+            "name": str,
+            "start": int,             # first byte
+            "end": int,               # last byte, inclusive
+        })),
+        "write": _STRINGS,            # exactly one name of regions
+        "fmap_area": str,
+    })),
     "testos": tp.Key(tp.Table({
         "config": _STRINGS,           # relative to the checkout
         "cmdline": str,
@@ -217,6 +277,33 @@ def _linux(lx: tp.Section, config: tuple[Path, ...], cmdline: str,
                      cross_compile=lx["cross_compile"], cmdline=cmdline, patches=patches)
 
 
+def _flash(fl: tp.Section, rom_size: int) -> FlashSpec:
+    """The [flash] table: regions inside the ROM, not overlapping, the written ones named."""
+    layout = _one_of(fl, "layout", FLASH_LAYOUTS)
+    regions = []
+    for entry in fl["regions"]:
+        region = FlashRegion(entry["name"], entry["start"], entry["end"])
+        if not 0 <= region.start <= region.end < rom_size:
+            key = "start" if not 0 <= region.start < rom_size else "end"
+            raise entry.error(key, f"{region.start:#x}-{region.end:#x} is not inside the "
+                                   f"{rom_size:#x}-byte flash")
+        regions.append(region)
+    ordered = sorted(regions, key=lambda r: r.start)
+    for left, right in zip(ordered, ordered[1:]):
+        if right.start <= left.end:
+            raise fl.error("regions", f"{left.name} and {right.name} overlap")
+    names = [r.name for r in regions]
+    for name in names:
+        if names.count(name) > 1:
+            raise fl.error("regions", f"the name {name!r} appears twice")
+    write = fl["write"]
+    if not write or any(name not in names for name in write):
+        raise fl.error("write", f"must name regions of the list ({', '.join(names)})")
+    if len(write) != 1:
+        raise fl.error("write", "names one region (the one fmap_area fills)")
+    return FlashSpec(layout, tuple(regions), write, fl["fmap_area"])
+
+
 def load_board(top: Path, name: str) -> Board:
     """Read and check a board description; unknown boards list the known ones."""
     top = Path(top)
@@ -249,6 +336,9 @@ def load_board(top: Path, name: str) -> Board:
             raise cb.error("make_vars", f"entry {var!r} is not NAME=VALUE")
     if bool(cb["bl31_source"]) != bool(cb["bl31_tree"]):
         raise cb.error(None, "bl31_source and bl31_tree go together")
+    flash = None
+    if (fl := data["flash"]) is not None:
+        flash = _flash(fl, cb["rom_size_kib"] * 1024)
     testos = None
     if (to := data["testos"]) is not None:
         testos = TestOsSpec(
@@ -270,8 +360,9 @@ def load_board(top: Path, name: str) -> Board:
         busybox_source=data["initramfs"]["busybox"],
         console_device=data["console"]["device"],
         console_baud=data["console"]["baud"],
-        qemu=QemuSpec(
+        qemu=None if qm is None else QemuSpec(
             system=qm["system"], machine=qm["machine"], memory=qm["memory"], smp=qm["smp"],
             firmware=qm["firmware"], args=qm["args"],
             **({"disk": qm["disk"]} if qm["disk"] is not None else {})),
+        flash=flash,
     )

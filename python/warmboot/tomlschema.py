@@ -75,7 +75,17 @@ class Either:
         object.__setattr__(self, "choices", choices)
 
 
-Schema = Union[type, tuple[type, ...], List, Table, Map, Either]
+@dataclass(frozen=True)
+class Variant:
+    """A table read against `present` when it sets `key`, else against `absent`: two
+    kinds of entry that share a map (a lab place reached through labgrid or not)."""
+
+    key: str
+    present: Table
+    absent: Table
+
+
+Schema = Union[type, tuple[type, ...], List, Table, Map, Either, Variant]
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,8 @@ class _Checker:
             raise self.fail(where, key, f"expected {_describe(schema)}, got {_kind(value)}")
         if isinstance(schema, Either):
             schema = next(c for c in schema.choices if isinstance(value, _python_types(c)))
+        if isinstance(schema, Variant):
+            schema = schema.present if schema.key in value else schema.absent
         if isinstance(schema, List):
             return tuple(self.item(item, schema.item, where, f"{key or ''}[{index}]")
                          for index, item in enumerate(value))
@@ -238,7 +250,7 @@ class _Checker:
             sub = spec.schema if isinstance(spec, Key) else spec
             if key in data:
                 values[key] = self.value(data[key], sub, where, key)
-            elif isinstance(spec.default, dict) and isinstance(sub, (Table, Map)):
+            elif isinstance(spec.default, dict) and isinstance(sub, (Table, Map, Variant)):
                 values[key] = self.value(spec.default, sub, where, key)
             else:
                 values[key] = spec.default

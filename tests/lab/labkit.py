@@ -155,10 +155,9 @@ def make_images(rom: Path, cbfstool: Path, work: Path) -> Images:
     return Images(old.read_bytes(), new.read_bytes(), no_payload.read_bytes())
 
 
-def write_releases(dist: Path, work: Path, images: Images, manifest: bytes) -> Path:
-    """Sign 1.0.0, 1.1.0 and 1.2.0 into dist/dist/, a tampered and a forged 1.1.0
-    beside them; return the trusted root file."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+def make_root(work: Path, now: datetime):
+    """A throwaway trusted root (work/root.json, version 1, one root and one release
+    key); returns the root file and the release key's signer."""
     root_key = signer_from_private_key(generate_private_key(ED25519))
     release_key = signer_from_private_key(generate_private_key(ED25519))
     metadata = build_root(version=1, expires=now + timedelta(days=30),
@@ -167,6 +166,14 @@ def write_releases(dist: Path, work: Path, images: Images, manifest: bytes) -> P
     root_file = work / "root.json"
     root_file.write_bytes(encode_envelope(add_signatures(unsigned_root_envelope(metadata),
                                                          [root_key])))
+    return root_file, release_key
+
+
+def write_releases(dist: Path, work: Path, images: Images, manifest: bytes) -> Path:
+    """Sign 1.0.0, 1.1.0 and 1.2.0 into dist/dist/, a tampered and a forged 1.1.0
+    beside them; return the trusted root file."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    root_file, release_key = make_root(work, now)
     (work / "manifest.json").write_bytes(manifest)
     for version, security_version, image in (("1.0.0", 1, images.old), ("1.1.0", 1, images.new),
                                              ("1.2.0", 1, images.no_payload)):

@@ -53,7 +53,8 @@ def test_configuration_error_is_one_line_exit_1_and_still_a_record(tmp_path):
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"warmboot-lab: ERROR: {config}: place 'bench-1' "
-                                    "[flashrom]: size: flash sizes are powers of two")
+                                    "[flashrom]: size: flash sizes are positive multiples "
+                                    "of 4 KiB")
     record = json.loads((run_dir / "result.json").read_text())
     assert record["outcome"] == "ERROR" and record["exit_code"] == 1
     assert record["error_type"] == "ConfigError"

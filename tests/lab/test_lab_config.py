@@ -48,7 +48,7 @@ def test_example_configuration_in_docs_is_valid():
     ('chip = "W25Q128.V"\n', 'chip = "W25Q128.V"\nspeed = 1\n',
      "place 'bench-1' [flashrom]: unknown key 'speed'"),
     ("size = 16777216", "size = 16000000",
-     "[flashrom]: size: flash sizes are powers of two bytes, got 16000000"),
+     "[flashrom]: size: flash sizes are positive multiples of 4 KiB, got 16000000"),
     ("size = 16777216", 'size = "16M"', "[flashrom]: size: expected an integer, got a string"),
     ('tcp = "ser2net.lab:7003"', 'tcp = "ser2net.lab"', "[console]: tcp: expected HOST:PORT"),
     ('tcp = "ser2net.lab:7003"', 'device = "/dev/ttyUSB0"\nbaud = 115201',

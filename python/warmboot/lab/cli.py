@@ -178,7 +178,8 @@ def _places(args: argparse.Namespace) -> int:
         rows.append({
             "name": place.name, "board": place.board, "description": place.description,
             "chip": settings.chip, "size": settings.size, "programmer": settings.programmer,
-            "console": place.console.describe(),
+            # A labgrid place's console and programmer come from labgrid once acquired.
+            "console": place.labgrid.describe() if place.labgrid else place.console.describe(),
             "locked_by": lock_holder(config.lab.locks, place.name),
             "flash": journal.flash.value,
         })

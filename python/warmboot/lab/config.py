@@ -117,6 +117,23 @@ DEFAULT_MARKERS = (
 
 
 @dataclass(frozen=True)
+class LabgridSettings:
+    """A place whose board labgrid reaches (lab/labgrid.py): warmboot-lab acquires the
+    labgrid place `place` on `coordinator` for the run, and takes the flashrom
+    programmer, the serial console and the power switch from its resources."""
+
+    place: str
+    coordinator: str              # HOST:PORT of labgrid-coordinator (gRPC)
+    # Which resource to use when the place has several of a kind (by resource name).
+    flashrom: str | None = None
+    serial: str | None = None
+    power: str | None = None
+
+    def describe(self) -> str:
+        return f"labgrid {self.place}@{self.coordinator}"
+
+
+@dataclass(frozen=True)
 class Place:
     name: str
     board: str                    # the signed release's board.name must equal this
@@ -125,6 +142,9 @@ class Place:
     console: ConsoleSettings
     boot: BootSettings
     description: str = ""
+    # A labgrid place: programmer, power commands and console come from its
+    # resources once acquired (the values above are placeholders until then).
+    labgrid: LabgridSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,8 @@ class LabSettings:
     download_max_seconds: float = 900.0
     # A mirror that redirects elsewhere serves bytes from a host nobody configured.
     allow_cross_host_redirects: bool = False
+    # The default labgrid coordinator of labgrid places (HOST:PORT).
+    labgrid_coordinator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +217,14 @@ _BOOT = tp.Table({
     "rollback_markers": tp.Key(tp.List(_MARKER)),
     "failures": tp.Key(_STRINGS, ()),
 })
+_LABGRID = tp.Table({
+    "place": tp.Key(str),             # default: the place's name
+    "coordinator": tp.Key(str),       # default: [lab] labgrid_coordinator, $LG_COORDINATOR
+    # Which resource of a kind, when the labgrid place has several (by name).
+    "flashrom": tp.Key(str),
+    "serial": tp.Key(str),
+    "power": tp.Key(str),
+})
 _PLACE = tp.Table({
     "board": str,
     "description": tp.Key(str, ""),
@@ -202,6 +232,23 @@ _PLACE = tp.Table({
     "power": _POWER,
     "console": _CONSOLE,
     "boot": tp.Key(_BOOT),
+})
+
+
+def _optional(table: tp.Table, *keys: str) -> tp.Table:
+    return tp.Table({key: tp.Key(spec) if key in keys else spec
+                     for key, spec in table.keys.items()})
+
+
+# A place with a [labgrid] table: its resources give the programmer, the power
+# commands and the console, which _place refuses if set (naming the resource);
+# [power] is optional, for its delays and timeouts.
+_LABGRID_PLACE = tp.Table({
+    **_PLACE.keys,
+    "flashrom": _optional(_FLASHROM, "programmer"),
+    "power": tp.Key(_optional(_POWER, "on", "off"), {}),
+    "console": tp.Key(dict),
+    "labgrid": _LABGRID,
 })
 _LAB = tp.Table({
     "runs": tp.Key(str),
@@ -212,11 +259,13 @@ _LAB = tp.Table({
     "download_timeout": tp.Key(_SECONDS, 30.0),
     "download_max_seconds": tp.Key(_SECONDS, 900.0),
     "allow_cross_host_redirects": tp.Key(bool, False),
+    "labgrid_coordinator": tp.Key(str),     # HOST[:PORT], labgrid places' default
 })
 # The lab configuration (docs/lab.md); what a schema cannot say is checked below.
 LAB_SCHEMA = tp.Table({
     "lab": tp.Key(_LAB, {}),
-    "places": tp.Key(tp.Map(_PLACE, label="place {!r}", names=PLACE_NAME,
+    "places": tp.Key(tp.Map(tp.Variant("labgrid", _LABGRID_PLACE, _PLACE),
+                            label="place {!r}", names=PLACE_NAME,
                             rule="a place name is 1-64 letters, digits, '.', '_' or '-', "
                                  "starting with a letter or digit"), {}),
 })
@@ -286,7 +335,7 @@ def _resolve(table: tp.Section, key: str, value: str, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _flashrom(table: tp.Section) -> FlashromSettings:
+def _flashrom(table: tp.Section, labgrid: bool = False) -> FlashromSettings:
     command = table["command"]
     # flashrom's arguments are appended, so the command is never a shell line.
     if isinstance(command, str):
@@ -294,8 +343,9 @@ def _flashrom(table: tp.Section) -> FlashromSettings:
     if not command or not all(command):
         raise table.error("command", "expected a program or a non-empty argv list")
     size = table["size"]
-    if size <= 0 or size & (size - 1):
-        raise table.error("size", f"flash sizes are powers of two bytes, got {size}")
+    # Mostly powers of two; boards with two chips add up (the X230: 8 + 4 MiB).
+    if size <= 0 or size % 4096:
+        raise table.error("size", f"flash sizes are positive multiples of 4 KiB, got {size}")
     layout = table["layout"]
     if layout not in LAYOUTS:
         raise table.error("layout", f"expected one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -304,15 +354,25 @@ def _flashrom(table: tp.Section) -> FlashromSettings:
         raise table.error("regions", 'needs layout = "ifd" or "fmap"')
     if layout != "full" and not regions:
         raise table.error("regions", f'layout = "{layout}" needs the regions to write')
+    if labgrid and "programmer" in table:
+        raise table.error("programmer", "comes from the labgrid place's NetworkFlashrom or "
+                                        "Flashrom resource; remove it")
     return FlashromSettings(
-        command=command, programmer=_text(table, "programmer"), chip=_text(table, "chip"),
-        size=size, layout=layout, regions=regions, timeout=_seconds(table, "timeout"),
-        extra_args=_strings(table, "extra_args"))
+        command=command, programmer="" if labgrid else _text(table, "programmer"),
+        chip=_text(table, "chip"), size=size, layout=layout, regions=regions,
+        timeout=_seconds(table, "timeout"), extra_args=_strings(table, "extra_args"))
 
 
-def _power(table: tp.Section) -> PowerSettings:
+def _power(table: tp.Section, labgrid: bool = False) -> PowerSettings:
+    if labgrid:
+        for key in ("on", "off", "cycle"):
+            if key in table:
+                raise table.error(key, "comes from the labgrid place's power resource "
+                                       "(labgrid-client power); remove it")
     settings = PowerSettings(
-        on=_command(table, "on"), off=_command(table, "off"), cycle=_command(table, "cycle"),
+        on=() if labgrid else _command(table, "on"),
+        off=() if labgrid else _command(table, "off"),
+        cycle=None if labgrid else _command(table, "cycle"),
         cycle_delay=float(table["cycle_delay"]), timeout=_seconds(table, "timeout"),
         off_while_flashing=table["off_while_flashing"])
     if not 0 <= settings.cycle_delay <= 600:
@@ -383,23 +443,60 @@ def _boot(table: tp.Section | None) -> BootSettings:
     return BootSettings(markers, rollback, failures)
 
 
-def _place(name: str, table: tp.Section, path: Path) -> Place:
+_COORDINATOR = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?")
+
+
+def _coordinator(table: tp.Section, key: str, value: str) -> str:
+    if not _COORDINATOR.fullmatch(value):
+        raise table.error(key, f"expected HOST[:PORT] of a labgrid coordinator, got {value!r}")
+    return value
+
+
+def _labgrid(table: tp.Section, name: str, lab: LabSettings) -> LabgridSettings:
+    coordinator = _text(table, "coordinator") or lab.labgrid_coordinator \
+        or os.environ.get("LG_COORDINATOR")
+    if not coordinator:
+        raise table.error("coordinator", "missing: set it here, labgrid_coordinator in [lab], "
+                                         "or $LG_COORDINATOR")
+    place = _text(table, "place")
+    return LabgridSettings(
+        place=place if place is not None else name,
+        coordinator=_coordinator(table, "coordinator", coordinator),
+        flashrom=_text(table, "flashrom"), serial=_text(table, "serial"),
+        power=_text(table, "power"))
+
+
+def _place(name: str, table: tp.Section, path: Path, lab: LabSettings) -> Place:
+    labgrid = _labgrid(table["labgrid"], name, lab) if "labgrid" in table else None
+    if labgrid:
+        # Console and power come from labgrid; [power] may still set delays and timeouts.
+        if "console" in table:
+            raise table.error("console", "comes from the labgrid place's NetworkSerialPort; "
+                                         "remove it")
+        console: ConsoleSettings = TcpConsole("labgrid", 1)   # replaced once acquired
+    else:
+        console = _console(table["console"], path.parent)
     return Place(
         name=name, board=_text(table, "board"), description=table["description"],
-        flashrom=_flashrom(table["flashrom"]), power=_power(table["power"]),
-        console=_console(table["console"], path.parent), boot=_boot(table["boot"]))
+        flashrom=_flashrom(table["flashrom"], labgrid is not None),
+        power=_power(table["power"], labgrid is not None), console=console,
+        boot=_boot(table["boot"]), labgrid=labgrid)
 
 
 def _lab(table: tp.Section, path: Path) -> LabSettings:
     base = path.parent
-    return LabSettings(
+    settings = LabSettings(
         runs=_path(table, "runs", base, base / "runs"),
         locks=_path(table, "locks", base, base / "locks"),
         cache=_path(table, "cache", base, default_cache_root() / "lab"),
         root=_path(table, "root", base, None), state=_path(table, "state", base, None),
         download_timeout=_seconds(table, "download_timeout"),
         download_max_seconds=_seconds(table, "download_max_seconds"),
-        allow_cross_host_redirects=table["allow_cross_host_redirects"])
+        allow_cross_host_redirects=table["allow_cross_host_redirects"],
+        labgrid_coordinator=_text(table, "labgrid_coordinator"))
+    if settings.labgrid_coordinator:
+        _coordinator(table, "labgrid_coordinator", settings.labgrid_coordinator)
+    return settings
 
 
 def parse_lab_config(text: str, path: Path) -> LabConfig:
@@ -407,7 +504,7 @@ def parse_lab_config(text: str, path: Path) -> LabConfig:
     anchors its relative paths)."""
     data = tp.parse(text, path, LAB_SCHEMA, ConfigError)
     lab = _lab(data["lab"], path)
-    places = {name: _place(name, entry, path) for name, entry in data["places"].items()}
+    places = {name: _place(name, entry, path, lab) for name, entry in data["places"].items()}
     if not places:
         raise ConfigError(f"{path}: no [places.NAME] tables")
     return LabConfig(path=path, lab=lab, places=places)

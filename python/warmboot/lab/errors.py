@@ -74,3 +74,13 @@ class ConsoleError(LabError):
 
 class BootCheckError(LabError):
     """The board did not print its boot markers in time, or printed a failure pattern."""
+
+
+class LabgridError(LabError):
+    """The labgrid coordinator cannot be reached, or the labgrid place lacks a resource
+    warmboot-lab needs (or has one it cannot use)."""
+
+
+class RegionError(LabError):
+    """A region-only image (the BIOS region of lenovo-x230) does not fit the place or the
+    chip's own flash descriptor: it could write outside its region."""

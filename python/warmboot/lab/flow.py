@@ -10,6 +10,12 @@ flash:
         [power-off] -> rollback-write -> rollback-verify (twice at most)
         -> rollback-boot-check -> ROLLED_BACK, or BRICKED when any of it fails
 
+A labgrid place (lab/labgrid.py) is acquired on its coordinator right after
+the lock and released on every way out; its resources give the programmer,
+the console and the power commands. A region-only release (lenovo-x230, the
+BIOS region; lab/regions.py) adds a `regions` step after the backup, and its
+writes, verifies, rollbacks and recoveries touch only that region.
+
 recover (for a place whose last run died mid-write or ended BRICKED):
     lock -> backup-check (the last known-good backup, its recorded sha256)
     -> [power-off] -> probe -> recover-write -> recover-verify (twice at most)
@@ -44,11 +50,13 @@ from .commands import CommandRun, CommandRunner, utc_timestamp
 from .config import BootMarker, Place
 from .console import ConsoleWatcher
 from .download import DownloadCache, fetch_release
-from .errors import (BackupError, ConfigError, PlaceBusyError, RunInterruptedError,
+from .errors import (BackupError, ConfigError, LabgridError, PlaceBusyError, RunInterruptedError,
                      StorageError, UnfinishedWriteError, one_line)
 from .flashrom import Flashrom, format_size, select_chip
 from .journal import FlashState, GoodBackup, PlaceJournal, load_journal, save_journal
-from .lock import hold_place_lock
+from .labgrid import Acquisition, acquired_place
+from .lock import PlaceLock, hold_place_lock
+from .regions import RegionPlan, check_chip_descriptor, plan_region_write
 from .power import PowerControl
 from .record import Outcome, RunRecord, StepRecord
 from .signals import DeferredSignals
@@ -168,11 +176,43 @@ class PlaceRun:
                                 run_dir=run_dir, config=config_path, command=self.command)
         env = {"WARMBOOT_LAB_PLACE": place.name, "WARMBOOT_LAB_RUN_DIR": str(run_dir)}
         self.runner = CommandRunner(run_dir / "logs", env, self._command_finished)
-        self.flashrom = Flashrom(place.flashrom, self.runner, place.name)
-        self.power = PowerControl(place.power, self.runner, place.name)
+        self._use_place(place)
         self.journal = PlaceJournal(place.name)
         self.record_error: str | None = None   # why the last record write failed
         self._step: StepRecord | None = None
+
+    def _use_place(self, place: Place, lock: PlaceLock | None = None) -> None:
+        """The place the tools act on: the configured one, or a labgrid place resolved
+        once acquired (its programmer, console and power from its resources)."""
+        self.place = place
+        self.flashrom = Flashrom(place.flashrom, self.runner, place.name, lock)
+        self.power = PowerControl(place.power, self.runner, place.name)
+
+    @contextlib.contextmanager
+    def _place_held(self, lock: PlaceLock) -> Iterator[None]:
+        """For a labgrid place: acquired on the coordinator for the block, released on
+        every way out (the record names the coordinator, the place and the resources)."""
+        if self.place.labgrid is None:
+            yield
+            return
+        acquisitions: list[Acquisition] = []
+        try:
+            with acquired_place(self.place, self.run_dir, self.journal_path.parent,
+                                self.command, acquisitions) as resolved:
+                self.record.labgrid = acquisitions[0].as_record()
+                self._use_place(resolved, lock)
+                self._save()
+                yield
+        finally:
+            if acquisitions:
+                acquisition = acquisitions[0]
+                self.record.labgrid = acquisition.as_record()
+                if acquisition.acquired and acquisition.release_error:
+                    self.record.warnings.append(
+                        f"the labgrid place {acquisition.place} was not released: "
+                        f"{acquisition.release_error}; release it with `labgrid-client -x "
+                        f"{acquisition.coordinator} -p {acquisition.place} release`")
+                self._save()
 
     # -- record -----------------------------------------------------------------
     def _save(self) -> None:
@@ -274,10 +314,11 @@ class PlaceRun:
                                      f"run {self.run_dir} ({self.command})") as lock:
                     # Every flashrom holds the lock too: no second writer while one lives.
                     self.flashrom.lock = lock
-                    self._run_locked()
+                    with self._place_held(lock):
+                        self._run_locked()
             except PlaceBusyError as exc:
                 self._finish(Outcome.BUSY, f"{exc}; nothing was done", exc)
-            except StorageError as exc:
+            except (StorageError, LabgridError) as exc:
                 self._finish(Outcome.ERROR, f"{exc}; nothing was done", exc)
         return self.record
 
@@ -311,12 +352,17 @@ class PlaceRun:
     def _restore_flash(self, backup: Backup, prefix: str) -> BaseException | None:
         """Write and verify `backup` on the whole chip (twice at most); the last error."""
         error: BaseException | None = None
+        # A place that writes Intel-descriptor regions restores those regions only: the
+        # others (descriptor, ME, GbE) were never written, the descriptor that bounds the
+        # regions is unchanged, and a locked descriptor would refuse writes outside them.
+        # An FMAP layout comes from the chip, which may now hold another FMAP: whole chip.
+        whole = self.place.flashrom.layout != "ifd"
         for attempt in range(1, ROLLBACK_WRITE_ATTEMPTS + 1):
             try:
                 with self.step(f"{prefix}-write", attempt=attempt):
-                    self.flashrom.write(backup.data, f"{prefix}-write", whole_chip=True)
+                    self.flashrom.write(backup.data, f"{prefix}-write", whole_chip=whole)
                 with self.step(f"{prefix}-verify", attempt=attempt):
-                    self.flashrom.verify(backup.data, f"{prefix}-verify", whole_chip=True)
+                    self.flashrom.verify(backup.data, f"{prefix}-verify", whole_chip=whole)
             except Exception as exc:  # noqa: BLE001 - try again, then report BRICKED
                 error = exc
                 continue
@@ -468,7 +514,7 @@ class FlashRun(PlaceRun):
             step.detail["redirects"] = list(fetched.redirects)
             self._staged = fetched.directory
         self._checkpoint()
-        with self.step("verify"):
+        with self.step("verify") as step:
             verified = verify_release(
                 fetched.directory, self._trusted, board=place.board,
                 state_file=request.state_file, flash_size=place.flashrom.size,
@@ -476,13 +522,26 @@ class FlashRun(PlaceRun):
                 allow_version_downgrade=request.allow_version_downgrade)
             self.record.release = release_record(verified, fetched.url)
             self.record.warnings += verified.warnings
+            # A region-only release must fit the place before the chip is touched.
+            plan = plan_region_write(verified, place)
+            if plan is not None:
+                step.detail["region"] = plan.as_record()
         self._checkpoint()
         self._probe()
         with self.step("backup") as step:
             backup = self._read_backup()
             step.detail.update(backup.as_record())
         self._checkpoint()
+        if plan is not None:
+            self._check_regions(plan, backup)
         return verified, backup
+
+    def _check_regions(self, plan: RegionPlan, backup: Backup) -> None:
+        """The chip's own descriptor must put the region where the image has it."""
+        with self.step("regions", **plan.as_record()) as step:
+            step.detail["descriptor"] = check_chip_descriptor(plan, backup.data,
+                                                              self.place.name)
+        self._checkpoint()
 
     def _read_backup(self) -> Backup:
         """Read the flash twice; only two identical reads of the full size make a backup.

@@ -84,6 +84,7 @@ class RunRecord:
     backup: dict[str, Any] | None = None
     rollback: dict[str, Any] | None = None
     recovery: dict[str, Any] | None = None
+    labgrid: dict[str, Any] | None = None   # a labgrid place: coordinator, place, resources
     next_steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
@@ -121,6 +122,7 @@ class RunRecord:
             "write_started": self.write_started,
             "release": self.release, "chip": self.chip, "backup": self.backup,
             "rollback": self.rollback, "recovery": self.recovery,
+            "labgrid": self.labgrid,
             "next_steps": self.next_steps,
             "warnings": self.warnings,
             "steps": [step.as_json() for step in self.steps],

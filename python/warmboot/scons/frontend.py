@@ -11,15 +11,16 @@ import SCons.Script as S
 from warmboot import toolchain
 from warmboot.boards import BoardError, known_boards, load_board
 from warmboot.errors import WarmbootError
-from warmboot.scons import (cbfs, coreboot, fit, initramfs, linux, manifest, payloads, qemu, sign,
-                            sources, testos)
+from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, manifest, payloads,
+                            qemu, sign, sources, testos)
 from warmboot.sources.cache import SourceCache
 from warmboot.steps import coreboot as coreboot_step
 from warmboot.steps import kernel as kernel_step
 
 # The tools a board's graph uses; each applies the tools it needs itself, so
 # their order here does not matter.
-TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu)
+TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu,
+         flashlayout)
 TOP = Path(__file__).resolve().parents[3]
 
 
@@ -138,10 +139,16 @@ def _image(env, board):
         rom = env.CbfsImage(board, coreboot, fit, None, release_root=root)
     else:
         rom = env.CbfsImage(board, coreboot, kernel, initramfs, release_root=root)
+    outputs = {"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
+               "coreboot.config": coreboot[2], "linux.config": kernel[1]}
+    layout = []
+    if board.flash:
+        # A region-only image (lenovo-x230): checked, with its flashrom layout file.
+        layout = env.FlashLayout(board, rom[0])
+        outputs["flash.layout"] = layout[0]
     manifest = env.BuildManifest(
         board,
-        outputs={"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
-                 "coreboot.config": coreboot[2], "linux.config": kernel[1]},
+        outputs=outputs,
         sources=["coreboot", "linux", board.busybox_source,
                  *([board.coreboot.bl31_source] if board.coreboot.bl31_source else [])],
         configs={"coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
@@ -166,4 +173,4 @@ def _image(env, board):
                     keys=env.get("keys", ""), roots=roots,
                     dist=env.get("dist", "") or str(TOP / "dist"),
                     expires_days=env.get("expires_days", "365"))
-    return [rom, manifest]
+    return [rom, manifest, *layout]

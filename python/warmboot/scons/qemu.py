@@ -16,8 +16,17 @@ def _run(target, source, env):
     return run_interactive(board, Path(str(source[0])), log)
 
 
+def _cannot_run(target, source, env):
+    print(f"warmboot: error: board {env['WB_BOARD']} cannot boot in QEMU: no QEMU machine "
+          "models it (board.toml has no [qemu])")
+    return 2
+
+
 def qemu_run(env, board, rom):
-    run = env.Alias("run", rom, Action(_run, "[qemu] booting $SOURCE"))
+    if board.qemu is None:
+        run = env.Alias("run", rom, Action(_cannot_run, None))
+    else:
+        run = env.Alias("run", rom, Action(_run, "[qemu] booting $SOURCE"))
     env.AlwaysBuild(run)
     return run
 
