@@ -140,16 +140,19 @@ class Board:
                      memory: str | None = None) -> list[str]:
         """The QEMU command line that boots rom on this board (serial not included);
         memory overrides the board's RAM size."""
-        q = self.qemu
-        if q is None:
-            raise BoardError(f"board {self.name} cannot boot in QEMU: no QEMU machine models it")
+        q = self._machine()
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
         return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
                 *firmware, *q.args, *extra]
 
     def disk_args(self, image: Path) -> tuple[str, ...]:
         """QEMU arguments that attach a raw disk image as the OS disk (/dev/vda)."""
-        return tuple(a.replace("{disk}", str(image)) for a in self.qemu.disk)
+        return tuple(a.replace("{disk}", str(image)) for a in self._machine().disk)
+
+    def _machine(self) -> QemuSpec:
+        if self.qemu is None:
+            raise BoardError(f"board {self.name} cannot boot in QEMU: no QEMU machine models it")
+        return self.qemu
 
     def describe(self) -> dict:
         described = {
