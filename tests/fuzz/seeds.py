@@ -54,7 +54,7 @@ def warmboot_check_inputs() -> list[bytes]:
                 vmcoreinfo_size=0x1000, cpu_state_addr=cpu_state, cpu_state_size=0x1000,
                 flags=pmt.PmtFlags.ARMED)
     data = pmt.encode(table)
-    return [bytes([0]) + data, bytes([1]) + data]
+    return [bytes([6]) + data, bytes([7]) + data]
 
 
 def elfcore_inputs() -> list[bytes]:

@@ -26,6 +26,8 @@ C_TARGETS: dict[str, tuple[Path, ...]] = {
                 TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),
     "dtfw": (FUZZ / "c" / "fuzz_dtfw.c", TOP / "payloads/common/dtfw.c",
              TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),
+    "warmboot_check": (FUZZ / "c" / "fuzz_warmboot_check.c", FIRMWARE / "pmt_common.c",
+                       TOP / "payloads/libpmt/pmt_validate.c"),
 }
 
 PY_TARGETS: dict[str, Path] = {
@@ -43,7 +45,7 @@ def c_flags(target: str) -> list[str]:
     return flags
 
 
-FIRMWARE_TARGETS: set[str] = set()
+FIRMWARE_TARGETS = {"warmboot_check"}
 
 
 def corpus_files(target: str) -> list[Path]:

@@ -35,7 +35,9 @@ static void reseal(uint8_t *t, size_t len)
 	if (len < PMT_HEADER_V1_SIZE)
 		return;
 	pmt_header_get(t, &h);
-	if (h.header_size < PMT_HEADER_V1_SIZE || h.total_size > len ||
+	/* pmt_table_crc() trusts the sizes pmt_validate() checks before it. */
+	if (h.header_size < PMT_HEADER_V1_SIZE || h.entry_size < PMT_ENTRY_V1_SIZE ||
+	    h.total_size > len ||
 	    h.total_size < h.header_size ||
 	    (uint64_t)h.header_size + (uint64_t)h.entry_count * h.entry_size > h.total_size)
 		return;
