@@ -26,6 +26,35 @@ def registered_table(vm, path) -> bytes:
     return path.read_bytes()
 
 
+def armed_table(lab, tmp_path) -> bytes:
+    """Boot once; the valid table the OS armed."""
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        good = registered_table(vm, tmp_path / "armed.bin")
+    pmtlib.validate(good)
+    return good
+
+
+def with_table(lab, tmp_path, table: bytes):
+    """The machine, powered on, with table on its OS disk as /table.bin."""
+    (tmp_path / "table.bin").write_bytes(table)
+    lab.put(tmp_path / "table.bin", "/table.bin")
+    return lab.start()
+
+
+def arm_and_warm_reset(lab, vm) -> int:
+    """Boot the OS, have it write /table.bin into the anchor as if it armed
+    it, then warm-reset (reboot -f). Returns the console offset of the reset."""
+    boot_to_os(lab, vm)
+    vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/table.bin && "
+            "umount /mnt && echo WRITTEN\n")
+    vm.wait_for_line("WRITTEN", 60)
+    mark = len(vm.output)
+    vm.send("reboot -f\n")
+    return mark
+
+
 def corrupt(table: bytes, how: str) -> bytes:
     t = pmtlib.decode(table)
     if how == "bad-crc":
@@ -57,23 +86,9 @@ def corrupt(table: bytes, how: str) -> bytes:
     ("boot-copy-outside-window", "bad entry", "BAD_ENTRY"),
 ])
 def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, reason, code):
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        good = registered_table(vm, tmp_path / "armed.bin")
-    pmtlib.validate(good)
-    bad = corrupt(good, how)
-    (tmp_path / "bad.bin").write_bytes(bad)
-    lab.put(tmp_path / "bad.bin", "/bad.bin")
-
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/bad.bin && "
-                "echo WRITTEN\n")
-        vm.wait_for_line("WRITTEN", 60)
-        mark = len(vm.output)
-        vm.send("reboot -f\n")                 # a warm reset with the broken table armed
+    bad = corrupt(armed_table(lab, tmp_path), how)
+    with with_table(lab, tmp_path, bad) as vm:
+        mark = arm_and_warm_reset(lab, vm)
         vm.wait_for(f"warmboot: PMT rejected: {reason}", 120)
         boot_to_os(lab, vm)
         # The coreboot record tells the OS what firmware made of the table.
@@ -92,28 +107,15 @@ def test_a_rejected_flag_the_os_set_is_not_firmwares_verdict(lab, tmp_path):
     the CRC: the OS can set them on a valid table. Romstage clears them and
     judges the table, so romstage, ramstage and the payload agree: accepted,
     copied, reserved and captured."""
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        good = registered_table(vm, tmp_path / "armed.bin")
-    pmtlib.validate(good)
+    good = armed_table(lab, tmp_path)
     forged = bytearray(good)
     flags = int.from_bytes(forged[40:44], "little") | pmtlib.PmtFlags.REJECTED
     forged[40:44] = flags.to_bytes(4, "little")
     forged[44:46] = int(pmtlib.RejectReason.BAD_CRC).to_bytes(2, "little")
     forged[48:52] = (0).to_bytes(4, "little")
     assert pmtlib.compute_crc(bytes(forged)) == pmtlib.compute_crc(good)   # outside the CRC
-    (tmp_path / "forged.bin").write_bytes(bytes(forged))
-    lab.put(tmp_path / "forged.bin", "/forged.bin")
-
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/forged.bin && "
-                "umount /mnt && echo WRITTEN\n")
-        vm.wait_for_line("WRITTEN", 60)
-        mark = len(vm.output)
-        vm.send("reboot -f\n")                 # a warm reset with the forged flag armed
+    with with_table(lab, tmp_path, bytes(forged)) as vm:
+        mark = arm_and_warm_reset(lab, vm)
         vm.wait_for("warmboot: PMT came with REJECTED set; judging it again", 120)
         vm.wait_for("accepted: copied", 60)
         vm.wait_for("warmboot: reserved the preserved regions", 60)

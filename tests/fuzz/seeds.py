@@ -33,27 +33,10 @@ def pmt_inputs() -> list[bytes]:
 
 
 def warmboot_check_inputs() -> list[bytes]:
-    """A table laid out like pmtctl's in a 1 GiB q35 guest (tests/fuzz/c/fuzz_warmboot_check.c)."""
+    """The table pmtctl arms on q35 (tests/fuzz/c/fuzz_warmboot_check.c modes 6, 7)."""
+    from pmt_samples import q35_armed_table
     from warmboot import pmt
-    from warmboot.pmt import EntryType, Pmt, PmtEntry
-    anchor, half = 0x3FECE000, 0x8000
-    cpu_state = anchor + half
-    entries = (
-        PmtEntry(EntryType.PRESERVE, 0x5000000, 0xB000000),
-        PmtEntry(EntryType.BOOT_COPY, 0x100000, 0x4F00000, dest=0x10000000),
-        PmtEntry(EntryType.PRESERVE, 0x15000000, 0x2AE00000),
-        PmtEntry(EntryType.PRESERVE, anchor, 0x10000),
-        PmtEntry(EntryType.TABLE, anchor, 0x1000),
-        PmtEntry(EntryType.CPU_STATE, cpu_state, 0x1000),
-        PmtEntry(EntryType.VMCOREINFO, 0x6000000, 0x1000),
-        PmtEntry(EntryType.CRASH_NOTES, 0x7000000, 0x400, cpu=0),
-        PmtEntry(EntryType.CRASH_NOTES, 0x7001000, 0x400, cpu=1),
-    )
-    table = Pmt(entries=entries, e_machine=62, cpu_count=2, table_addr=anchor,
-                arm_cookie=0x1122334455667788, vmcoreinfo_addr=0x6000000,
-                vmcoreinfo_size=0x1000, cpu_state_addr=cpu_state, cpu_state_size=0x1000,
-                flags=pmt.PmtFlags.ARMED)
-    data = pmt.encode(table)
+    data = pmt.encode(q35_armed_table())
     return [bytes([6]) + data, bytes([7]) + data]
 
 

@@ -22,7 +22,7 @@ C_TARGETS: dict[str, tuple[Path, ...]] = {
     "pmt_validate": (FUZZ / "c" / "fuzz_pmt_validate.c", TOP / "payloads/libpmt/pmt_validate.c"),
     "elfcore": (FUZZ / "c" / "fuzz_elfcore.c", TOP / "payloads/common/elfcore.c",
                 TOP / "payloads/common/wbutil.c"),
-    "cbtable": (FUZZ / "c" / "fuzz_cbtable.c", TOP / "payloads/common/cbtable.c",
+    "cbtable": (FUZZ / "c" / "fuzz_cbtable.c",            # includes payloads/common/cbtable.c
                 TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),
     "dtfw": (FUZZ / "c" / "fuzz_dtfw.c", TOP / "payloads/common/dtfw.c",
              TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from pmt_samples import Q35_ANCHOR as ANCHOR
+from pmt_samples import Q35_BOOT_WINDOW as WINDOW      # CONFIG_WARMBOOT_BOOT_WINDOW_*
+from pmt_samples import Q35_COOKIE as COOKIE
+from pmt_samples import q35_armed_table
 from warmboot import pmt
-from warmboot.pmt import EntryType, Pmt, PmtEntry, RejectReason
+from warmboot.pmt import Pmt, RejectReason
 from wbtest import TOP
 
-ANCHOR, HALF = 0x3FECE000, 0x8000
-WINDOW = (0x100000, 0x4F00000)           # CONFIG_WARMBOOT_BOOT_WINDOW_* of qemu-q35
-COOKIE = 0x1122334455667788
+HALF = 0x8000
 HOST = TOP / "tests" / "fuzz" / "c" / "host"
 FIRMWARE = TOP / "coreboot-config" / "site-local" / "warmboot"
 
@@ -36,23 +38,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pmtctl_like(**changes) -> Pmt:
-    """A table laid out as pmtctl arms it in a 1 GiB q35 guest."""
-    cpu_state = ANCHOR + HALF
-    entries = (
-        PmtEntry(EntryType.PRESERVE, 0x5000000, 0xB000000),
-        PmtEntry(EntryType.BOOT_COPY, WINDOW[0], WINDOW[1], dest=0x10000000),
-        PmtEntry(EntryType.PRESERVE, 0x15000000, 0x2AE00000),
-        PmtEntry(EntryType.PRESERVE, ANCHOR, 0x10000),
-        PmtEntry(EntryType.TABLE, ANCHOR, 0x1000),
-        PmtEntry(EntryType.CPU_STATE, cpu_state, 0x1000),
-        PmtEntry(EntryType.VMCOREINFO, 0x6000000, 0x1000),
-        PmtEntry(EntryType.CRASH_NOTES, 0x7000000, 0x400, cpu=0),
-        PmtEntry(EntryType.CRASH_NOTES, 0x7001000, 0x400, cpu=1),
-    )
-    table = Pmt(entries=entries, e_machine=62, cpu_count=2, table_addr=ANCHOR,
-                arm_cookie=COOKIE, vmcoreinfo_addr=0x6000000, vmcoreinfo_size=0x1000,
-                cpu_state_addr=cpu_state, cpu_state_size=0x1000, flags=pmt.PmtFlags.ARMED)
-    return dataclasses.replace(table, **changes)
+    return dataclasses.replace(q35_armed_table(), **changes)
 
 
 def replace_entry(table: Pmt, index: int, **changes) -> Pmt:

@@ -11,10 +11,14 @@ any other exception is a bug. Replayed without atheris in CI
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atheris_harness import dispatch, fuzz  # noqa: E402
 
 PARSERS: tuple = ()
 LabError: type = Exception
@@ -55,21 +59,8 @@ def load() -> None:
 def TestOneInput(data: bytes) -> None:
     if not PARSERS:
         load()
-    if not data:
-        return
-    try:
-        PARSERS[data[0] % len(PARSERS)](data[1:])
-    except LabError:
-        pass
-
-
-def main() -> None:
-    import atheris
-    with atheris.instrument_imports(include=["warmboot"]):
-        load()
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
+    dispatch(PARSERS, LabError, data)
 
 
 if __name__ == "__main__":
-    main()
+    fuzz(load, TestOneInput)

@@ -8,7 +8,11 @@ replay a corpus without it: TestOneInput is plain Python.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atheris_harness import dispatch, fuzz  # noqa: E402
 
 PARSERS: tuple = ()
 ReleaseError: type = Exception
@@ -50,22 +54,8 @@ def load() -> None:
 def TestOneInput(data: bytes) -> None:
     if not PARSERS:
         load()
-    if not data:
-        return
-    parser = PARSERS[data[0] % len(PARSERS)]
-    try:
-        parser(data[1:])
-    except ReleaseError:
-        pass
-
-
-def main() -> None:
-    import atheris
-    with atheris.instrument_imports(include=["warmboot"]):
-        load()
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
+    dispatch(PARSERS, ReleaseError, data)
 
 
 if __name__ == "__main__":
-    main()
+    fuzz(load, TestOneInput)
