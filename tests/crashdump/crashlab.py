@@ -59,10 +59,11 @@ class Lab:
         self.ram_file: Path | None = None
         self.boots = 0
 
-    def start(self, retain_ram: bool = False) -> QemuMachine:
+    def start(self, retain_ram: bool = False, qemu_args: tuple[str, ...] = ()) -> QemuMachine:
         """Power on. With retain_ram, guest RAM is a file that outlives QEMU,
-        like DRAM that kept its contents through a short power loss."""
-        extra = list(self.board.disk_args(self.disk))
+        like DRAM that kept its contents through a short power loss.
+        qemu_args are added to QEMU's command line."""
+        extra = list(self.board.disk_args(self.disk)) + list(qemu_args)
         if retain_ram:
             self.ram_file = self.ram_file or self.workdir / "ram"
             extra += ["-object", f"memory-backend-file,id=ram,size={self.memory},"

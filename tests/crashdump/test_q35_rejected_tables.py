@@ -1,6 +1,8 @@
-"""Firmware refuses a table with a bad CRC, one with overlapping regions and
-one whose copy destination lies over firmware memory: each time it logs the
-reason and boots normally; nothing is copied and nothing is captured."""
+"""Firmware refuses a table with a bad CRC, one with overlapping regions, one
+whose copy destination lies over firmware memory and one whose BOOT_COPY
+source lies outside the boot window: each time it logs the reason and boots
+normally; nothing is copied and nothing is captured. A valid table on which
+the OS set firmware's REJECTED status is judged again, and accepted."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +26,35 @@ def registered_table(vm, path) -> bytes:
     return path.read_bytes()
 
 
+def armed_table(lab, tmp_path) -> bytes:
+    """Boot once; the valid table the OS armed."""
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        good = registered_table(vm, tmp_path / "armed.bin")
+    pmtlib.validate(good)
+    return good
+
+
+def with_table(lab, tmp_path, table: bytes):
+    """The machine, powered on, with table on its OS disk as /table.bin."""
+    (tmp_path / "table.bin").write_bytes(table)
+    lab.put(tmp_path / "table.bin", "/table.bin")
+    return lab.start()
+
+
+def arm_and_warm_reset(lab, vm) -> int:
+    """Boot the OS, have it write /table.bin into the anchor as if it armed
+    it, then warm-reset (reboot -f). Returns the console offset of the reset."""
+    boot_to_os(lab, vm)
+    vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/table.bin && "
+            "umount /mnt && echo WRITTEN\n")
+    vm.wait_for_line("WRITTEN", 60)
+    mark = len(vm.output)
+    vm.send("reboot -f\n")
+    return mark
+
+
 def corrupt(table: bytes, how: str) -> bytes:
     t = pmtlib.decode(table)
     if how == "bad-crc":
@@ -34,6 +65,12 @@ def corrupt(table: bytes, how: str) -> bytes:
         first = next(e for e in t.entries if e.type == pmtlib.EntryType.PRESERVE)
         clash = dataclasses.replace(first, base=first.base, size=first.size)
         return pmtlib.encode(dataclasses.replace(t, entries=t.entries + (clash,)))
+    if how == "boot-copy-outside-window":
+        # Below the window (firmware's real-mode memory and SMRAM), touching
+        # no PRESERVE region: only the firmware's own rule refuses it.
+        entries = tuple(dataclasses.replace(e, base=0)
+                        if e.type == pmtlib.EntryType.BOOT_COPY else e for e in t.entries)
+        return pmtlib.encode(dataclasses.replace(t, entries=entries))
     if how == "dest-in-firmware":
         cbmem = t.table_addr + 0x10000        # just above the anchor: coreboot's CBMEM
         entries = tuple(dataclasses.replace(e, dest=cbmem)
@@ -46,25 +83,12 @@ def corrupt(table: bytes, how: str) -> bytes:
     ("bad-crc", "bad CRC", "BAD_CRC"),
     ("overlap", "overlapping entries", "OVERLAP"),
     ("dest-in-firmware", "destination in firmware memory", "DEST_IN_FIRMWARE"),
+    ("boot-copy-outside-window", "bad entry", "BAD_ENTRY"),
 ])
 def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, reason, code):
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        good = registered_table(vm, tmp_path / "armed.bin")
-    pmtlib.validate(good)
-    bad = corrupt(good, how)
-    (tmp_path / "bad.bin").write_bytes(bad)
-    lab.put(tmp_path / "bad.bin", "/bad.bin")
-
-    vm = lab.start()
-    with vm:
-        boot_to_os(lab, vm)
-        vm.send("mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/bad.bin && "
-                "echo WRITTEN\n")
-        vm.wait_for_line("WRITTEN", 60)
-        mark = len(vm.output)
-        vm.send("reboot -f\n")                 # a warm reset with the broken table armed
+    bad = corrupt(armed_table(lab, tmp_path), how)
+    with with_table(lab, tmp_path, bad) as vm:
+        mark = arm_and_warm_reset(lab, vm)
         vm.wait_for(f"warmboot: PMT rejected: {reason}", 120)
         boot_to_os(lab, vm)
         # The coreboot record tells the OS what firmware made of the table.
@@ -76,3 +100,27 @@ def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, 
     assert "crash dump" not in rest
     assert lab.crash_dirs() == []
     assert "REJECTED" in status and f"reject {code}" in status, status
+
+
+def test_a_rejected_flag_the_os_set_is_not_firmwares_verdict(lab, tmp_path):
+    """REJECTED, reject_reason and reject_entry are firmware-owned and outside
+    the CRC: the OS can set them on a valid table. Romstage clears them and
+    judges the table, so romstage, ramstage and the payload agree: accepted,
+    copied, reserved and captured."""
+    good = armed_table(lab, tmp_path)
+    forged = bytearray(good)
+    flags = int.from_bytes(forged[40:44], "little") | pmtlib.PmtFlags.REJECTED
+    forged[40:44] = flags.to_bytes(4, "little")
+    forged[44:46] = int(pmtlib.RejectReason.BAD_CRC).to_bytes(2, "little")
+    forged[48:52] = (0).to_bytes(4, "little")
+    assert pmtlib.compute_crc(bytes(forged)) == pmtlib.compute_crc(good)   # outside the CRC
+    with with_table(lab, tmp_path, bytes(forged)) as vm:
+        mark = arm_and_warm_reset(lab, vm)
+        vm.wait_for("warmboot: PMT came with REJECTED set; judging it again", 120)
+        vm.wait_for("accepted: copied", 60)
+        vm.wait_for("warmboot: reserved the preserved regions", 60)
+        vm.wait_for("warmboot: linuxboot ready", 120)
+        vm.wait_for("warmboot: os ready", 300)
+        rest = vm.output[mark:]
+    assert "PMT rejected" not in rest and "not reserving" not in rest
+    assert count(rest, BANNER) == 1

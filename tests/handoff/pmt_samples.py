@@ -179,3 +179,29 @@ def valid_tables(draw: Callable[[st.SearchStrategy[T]], T]) -> Pmt:
 
 def random_valid_table(rng: random.Random) -> Pmt:
     return build_valid_table(RandomDraw(rng))
+
+
+# A table laid out as pmtctl arms it in a 1 GiB q35 guest (anchor, boot
+# window and CMA destination as firmware advertises them): the firmware-rule
+# tests (test_firmware_rules.py) and the fuzz seeds start from it.
+Q35_ANCHOR = 0x3FECE000
+Q35_BOOT_WINDOW = (0x100000, 0x4F00000)
+Q35_COOKIE = 0x1122334455667788
+
+
+def q35_armed_table() -> Pmt:
+    cpu_state = Q35_ANCHOR + 0x8000
+    entries = (
+        PmtEntry(EntryType.PRESERVE, 0x5000000, 0xB000000),
+        PmtEntry(EntryType.BOOT_COPY, *Q35_BOOT_WINDOW, dest=0x10000000),
+        PmtEntry(EntryType.PRESERVE, 0x15000000, 0x2AE00000),
+        PmtEntry(EntryType.PRESERVE, Q35_ANCHOR, 0x10000),
+        PmtEntry(EntryType.TABLE, Q35_ANCHOR, 0x1000),
+        PmtEntry(EntryType.CPU_STATE, cpu_state, 0x1000),
+        PmtEntry(EntryType.VMCOREINFO, 0x6000000, 0x1000),
+        PmtEntry(EntryType.CRASH_NOTES, 0x7000000, 0x400, cpu=0),
+        PmtEntry(EntryType.CRASH_NOTES, 0x7001000, 0x400, cpu=1),
+    )
+    return Pmt(entries=entries, e_machine=62, cpu_count=2, table_addr=Q35_ANCHOR,
+               arm_cookie=Q35_COOKIE, vmcoreinfo_addr=0x6000000, vmcoreinfo_size=0x1000,
+               cpu_state_addr=cpu_state, cpu_state_size=0x1000, flags=pmt.PmtFlags.ARMED)

@@ -4,6 +4,7 @@
 #if CONFIG(ARCH_X86)
 #include <pc80/mc146818rtc.h>
 #endif
+#include <stddef.h>
 #include <stdint.h>
 
 #include "warmboot.h"
@@ -50,27 +51,25 @@ static int inside(uint64_t base, uint64_t size, uint64_t outer, uint64_t outer_s
 	return base >= outer && size <= outer_size && base - outer <= outer_size - size;
 }
 
-int warmboot_check(const void *anchor, const struct warmboot_judge *judge,
-		   uint32_t *bad_entry)
+int warmboot_check(const void *table, size_t len, uintptr_t anchor,
+		   const struct warmboot_judge *judge, struct pmt_decoded *dec)
 {
-	const uintptr_t addr = (uintptr_t)anchor;
-	struct pmt_decoded dec;
 	struct pmt_entry_v1 e;
 	uint32_t i;
 	int reason;
 
-	reason = pmt_validate(anchor, WARMBOOT_TABLE_MAX, &judge->lim, &dec);
-	*bad_entry = dec.bad_entry;
+	reason = pmt_validate(table, len, &judge->lim, dec);
 	if (reason)
 		return reason;
-	if (dec.hdr.table_addr != addr)
+	if (dec->hdr.table_addr != anchor)
 		return PMT_REJECT_TABLE_OUTSIDE_ENTRY;
-	for (i = 0; i < dec.hdr.entry_count; i++) {
-		pmt_entry_get(anchor, &dec.hdr, i, &e);
-		*bad_entry = i;
+	for (i = 0; i < dec->hdr.entry_count; i++) {
+		pmt_entry_get(table, &dec->hdr, i, &e);
+		dec->bad_entry = i;
 		/* Only the anchor's second half may receive registers. */
 		if (e.type == PMT_ENTRY_CPU_STATE
-		    && !inside(e.base, e.size, addr + WARMBOOT_TABLE_MAX, WARMBOOT_TABLE_MAX))
+		    && !inside(e.base, e.size, (uint64_t)anchor + WARMBOOT_TABLE_MAX,
+			       WARMBOOT_TABLE_MAX))
 			return PMT_REJECT_CPU_STATE_FORBIDDEN;
 		/* Never copy out of memory firmware owns: only the boot window. */
 		if (e.type == PMT_ENTRY_BOOT_COPY
@@ -78,8 +77,32 @@ int warmboot_check(const void *anchor, const struct warmboot_judge *judge,
 			       CONFIG_WARMBOOT_BOOT_WINDOW_SIZE))
 			return PMT_REJECT_BAD_ENTRY;
 	}
-	*bad_entry = PMT_NO_ENTRY;
+	dec->bad_entry = PMT_NO_ENTRY;
 	return PMT_REJECT_NONE;
+}
+
+int warmboot_snapshot(const volatile void *anchor_mem, uintptr_t anchor, uint8_t *buf,
+		      size_t room, const struct warmboot_judge *judge, struct pmt_decoded *dec)
+{
+	const volatile uint8_t *src = anchor_mem;
+	uint32_t total;
+	size_t i;
+
+	dec->bad_entry = PMT_NO_ENTRY;
+	if (room < PMT_HEADER_V1_SIZE)
+		return PMT_REJECT_BAD_SIZES;
+	for (i = 0; i < PMT_HEADER_V1_SIZE; i++)
+		buf[i] = src[i];
+	/* The length comes from the copy, and each byte is read once. */
+	total = (uint32_t)buf[PMT_HEADER_OFF_TOTAL_SIZE]
+		| (uint32_t)buf[PMT_HEADER_OFF_TOTAL_SIZE + 1] << 8
+		| (uint32_t)buf[PMT_HEADER_OFF_TOTAL_SIZE + 2] << 16
+		| (uint32_t)buf[PMT_HEADER_OFF_TOTAL_SIZE + 3] << 24;
+	if (total > room || total > WARMBOOT_TABLE_MAX)
+		return PMT_REJECT_BAD_SIZES;
+	for (; i < total; i++)
+		buf[i] = src[i];
+	return warmboot_check(buf, i, anchor, judge, dec);
 }
 
 const char *warmboot_reason_name(int reason)

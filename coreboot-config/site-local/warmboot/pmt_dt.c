@@ -138,7 +138,8 @@ static void reserve_firmware(struct device_tree *tree)
 }
 
 /* An accepted table: every kept PRESERVE region and BOOT_COPY destination. */
-static size_t reserve_table(struct device_tree *tree, const struct pmt_header_v1 *hdr)
+static size_t reserve_table(struct device_tree *tree, const void *table,
+			    const struct pmt_header_v1 *hdr)
 {
 	struct region *r = xzalloc((hdr->entry_count + 1) * sizeof(*r));
 	const uint64_t table_end = hdr->table_addr + hdr->total_size;
@@ -148,7 +149,7 @@ static size_t reserve_table(struct device_tree *tree, const struct pmt_header_v1
 	int covered = 0;
 
 	for (i = 0; i < hdr->entry_count; i++) {
-		pmt_entry_get(hdr, hdr, i, &e);
+		pmt_entry_get(table, hdr, i, &e);
 		if (e.fw_status == PMT_STATUS_SKIPPED || e.fw_status == PMT_STATUS_FAILED)
 			continue;
 		if (e.type == PMT_ENTRY_PRESERVE) {
@@ -170,7 +171,8 @@ static size_t reserve_table(struct device_tree *tree, const struct pmt_header_v1
 static int warmboot_dt_fixup(struct device_tree_fixup *fixup, struct device_tree *tree)
 {
 	const struct pmt_header_v1 *hdr = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
-	const struct pmt_header_v1 *accepted = warmboot_accepted_table();
+	struct pmt_header_v1 judged;
+	const void *accepted = warmboot_accepted_table(&judged);
 	struct warmboot_mailbox *mb = warmboot_mailbox();
 	struct device_tree_node *chosen;
 	u32 ac = 2, sc = 2;
@@ -204,7 +206,7 @@ static int warmboot_dt_fixup(struct device_tree_fixup *fixup, struct device_tree
 			     ? hdr->reject_entry : PMT_NO_ENTRY, 4);
 		dt_add_bin_prop(chosen, "warmboot,pmt-status", status, 4 * sizeof(u32));
 		if (accepted) {
-			kept = reserve_table(tree, accepted);
+			kept = reserve_table(tree, accepted, &judged);
 		} else {
 			struct region pmt = { "warmboot-pmt", (uintptr_t)hdr,
 					      ALIGN_UP(size, 4096) };

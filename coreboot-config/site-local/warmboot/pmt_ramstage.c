@@ -14,23 +14,29 @@
 
 #include "warmboot.h"
 
-/* The anchor's table, if romstage acted on it on this boot. */
-const struct pmt_header_v1 *warmboot_accepted_table(void)
+/*
+ * The anchor's table, if romstage acted on it on this boot; *hdr is its
+ * judged header. Nothing else runs while ramstage does (the OS is gone,
+ * the APs run coreboot's code), so the flags are romstage's of this boot;
+ * judging again only guards against firmware's own writes since.
+ */
+const void *warmboot_accepted_table(struct pmt_header_v1 *hdr)
 {
-	const struct pmt_header_v1 *hdr = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
+	const struct pmt_header_v1 *anchor = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
 	struct warmboot_judge judge;
-	uint32_t bad_entry;
+	struct pmt_decoded dec;
 
-	if (!hdr || !(hdr->flags & PMT_FLAG_ARMED) || !(hdr->flags & PMT_FLAG_COPY_DONE)
-	    || (hdr->flags & PMT_FLAG_REJECTED))
+	if (!anchor || !(anchor->flags & PMT_FLAG_ARMED) || !(anchor->flags & PMT_FLAG_COPY_DONE)
+	    || (anchor->flags & PMT_FLAG_REJECTED))
 		return NULL;
-	/* Judge again: firmware state must not rest on memory the OS can write. */
-	warmboot_judge_init(&judge, (uintptr_t)hdr, hdr->arm_cookie);
-	if (warmboot_check(hdr, &judge, &bad_entry)) {
+	/* Romstage checked the registration; this judges the same bytes again. */
+	warmboot_judge_init(&judge, (uintptr_t)anchor, anchor->arm_cookie);
+	if (warmboot_check(anchor, WARMBOOT_TABLE_MAX, (uintptr_t)anchor, &judge, &dec)) {
 		printk(BIOS_ERR, "warmboot: PMT changed since romstage; not reserving\n");
 		return NULL;
 	}
-	return hdr;
+	*hdr = dec.hdr;
+	return anchor;
 }
 
 /* Device-tree boards reserve in their FIT fixup instead (pmt_dt.c). */
@@ -38,8 +44,9 @@ const struct pmt_header_v1 *warmboot_accepted_table(void)
 void bootmem_platform_add_ranges(void)
 {
 	const uint64_t top = (uintptr_t)cbmem_top();
-	const struct pmt_header_v1 *hdr;
+	struct pmt_header_v1 hdr;
 	struct pmt_entry_v1 e;
+	const void *table;
 	void *cbmem_base;
 	size_t cbmem_size;
 	uint32_t i;
@@ -54,18 +61,18 @@ void bootmem_platform_add_ranges(void)
 				  (uintptr_t)cbmem_base - (top - CONFIG_WARMBOOT_CBMEM_BAND),
 				  BM_MEM_RESERVED);
 
-	hdr = warmboot_accepted_table();
-	if (!hdr)
+	table = warmboot_accepted_table(&hdr);
+	if (!table)
 		return;
-	for (i = 0; i < hdr->entry_count; i++) {
-		pmt_entry_get(hdr, hdr, i, &e);
-		if (e.type == PMT_ENTRY_PRESERVE && e.base != (uintptr_t)hdr)
+	for (i = 0; i < hdr.entry_count; i++) {
+		pmt_entry_get(table, &hdr, i, &e);
+		if (e.type == PMT_ENTRY_PRESERVE && e.base != (uintptr_t)table)
 			bootmem_add_range(e.base, e.size, BM_MEM_RESERVED);
 		else if (e.type == PMT_ENTRY_BOOT_COPY)
 			bootmem_add_range(e.dest, e.size, BM_MEM_RESERVED);
 	}
 	printk(BIOS_INFO, "warmboot: reserved the preserved regions of PMT generation %llu\n",
-	       (unsigned long long)hdr->generation);
+	       (unsigned long long)hdr.generation);
 }
 #endif
 

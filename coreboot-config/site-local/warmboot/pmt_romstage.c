@@ -3,6 +3,15 @@
  * Romstage: find the OS's table in the anchor and, after a warm reset with a
  * valid armed table, copy the boot memory window to the OS's destination
  * before postcar, ramstage or the payload reuse it.
+ *
+ * Nothing can write the anchor while romstage runs: the OS is gone (a warm
+ * reset, which also reset the devices that could DMA), only the BSP runs
+ * and the APs are not started until ramstage. So romstage judges the table
+ * in place; it still takes every value it acts on from the judged header
+ * and the judged entries, never from the anchor's header again, as SMM
+ * must (wdt_smm.c). What the OS could write beforehand is only what it
+ * wrote: firmware-owned status included, which is why none of it decides
+ * anything here (below).
  */
 
 #include <cbmem.h>
@@ -24,19 +33,21 @@ static void reject(struct pmt_header_v1 *hdr, int reason, uint32_t bad_entry)
 	       warmboot_reason_name(reason), bad_entry == PMT_NO_ENTRY ? -1 : (int)bad_entry);
 }
 
-static void copy_boot_memory(void *anchor, struct pmt_header_v1 *hdr)
+/* Copy and annotate an accepted table, with its judged header `h`. */
+static void copy_boot_memory(void *anchor, const struct pmt_header_v1 *h)
 {
+	struct pmt_header_v1 *hdr = anchor;
 	struct pmt_entry_v1 e;
 	struct stopwatch sw;
 	uint64_t copied = 0, kept = 0;
 	uint32_t i, regions = 0;
-	uint8_t *entries = (uint8_t *)anchor + hdr->header_size;
+	uint8_t *entries = (uint8_t *)anchor + h->header_size;
 
 	stopwatch_init(&sw);
-	for (i = 0; i < hdr->entry_count; i++) {
-		struct pmt_entry_v1 *raw = (void *)(entries + i * hdr->entry_size);
+	for (i = 0; i < h->entry_count; i++) {
+		struct pmt_entry_v1 *raw = (void *)(entries + i * h->entry_size);
 
-		pmt_entry_get(anchor, hdr, i, &e);
+		pmt_entry_get(anchor, h, i, &e);
 		if (e.type == PMT_ENTRY_BOOT_COPY) {
 			/* Both ranges are in 32-bit RAM: the table was judged. */
 			memcpy((void *)(uintptr_t)e.dest, (void *)(uintptr_t)e.base, e.size);
@@ -52,7 +63,7 @@ static void copy_boot_memory(void *anchor, struct pmt_header_v1 *hdr)
 	hdr->flags |= PMT_FLAG_WARM_RESET_SEEN | PMT_FLAG_COPY_DONE;
 	printk(BIOS_INFO, "warmboot: PMT generation %llu accepted: copied %llu KiB of boot "
 	       "memory in %lld us, preserving %u regions (%llu MiB)\n",
-	       (unsigned long long)hdr->generation, (unsigned long long)(copied >> 10),
+	       (unsigned long long)h->generation, (unsigned long long)(copied >> 10),
 	       (long long)stopwatch_duration_usecs(&sw), regions,
 	       (unsigned long long)((copied + kept) >> 20));
 }
@@ -74,7 +85,7 @@ static void warmboot_romstage(int is_recovery)
 {
 	struct warmboot_judge judge;
 	struct pmt_header_v1 *hdr;
-	uint32_t bad_entry;
+	struct pmt_decoded dec;
 	uint64_t cookie;
 	void *anchor;
 	int reason;
@@ -109,20 +120,36 @@ static void warmboot_romstage(int is_recovery)
 
 	hdr->boot_count++;
 	hdr->reset_cause = watchdog_reset(hdr) ? PMT_RESET_WATCHDOG : PMT_RESET_WARM_RESET;
+	/*
+	 * REJECTED, reject_reason and reject_entry are this boot's verdict, not
+	 * an input: they sit outside the CRC, so the OS can write them. Clear
+	 * them and judge: a valid table is never refused because the OS set
+	 * REJECTED, and the same bytes get the same verdict on every boot.
+	 */
+	if (hdr->flags & PMT_FLAG_REJECTED)
+		printk(BIOS_INFO, "warmboot: PMT came with REJECTED set; judging it again\n");
+	hdr->flags &= ~PMT_FLAG_REJECTED;
+	hdr->reject_reason = PMT_REJECT_NONE;
+	hdr->reject_entry = PMT_NO_ENTRY;
 	warmboot_judge_init(&judge, (uintptr_t)anchor, cookie);
-	reason = warmboot_check(anchor, &judge, &bad_entry);
+	reason = warmboot_check(anchor, WARMBOOT_TABLE_MAX, (uintptr_t)anchor, &judge, &dec);
 	if (reason) {
-		reject(hdr, reason, bad_entry);
+		reject(hdr, reason, dec.bad_entry);
 		return;
 	}
+	/*
+	 * COPY_DONE is the one firmware-owned bit romstage reads back. The OS
+	 * can set it too, but that only stops a copy into its own destination;
+	 * what firmware copies and reserves still comes from the judged table.
+	 */
 	if (hdr->flags & PMT_FLAG_COPY_DONE) {
 		/* A second reset before the payload captured: the copy stands. */
 		printk(BIOS_INFO, "warmboot: PMT generation %llu already copied; "
 		       "keeping it (warm reset %u)\n",
-		       (unsigned long long)hdr->generation, hdr->boot_count);
+		       (unsigned long long)dec.hdr.generation, hdr->boot_count);
 		return;
 	}
-	copy_boot_memory(anchor, hdr);
+	copy_boot_memory(anchor, &dec.hdr);
 }
 
 ROMSTAGE_CBMEM_INIT_HOOK(warmboot_romstage)

@@ -7,6 +7,7 @@
 #ifndef WARMBOOT_H
 #define WARMBOOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pmt.h"
@@ -43,7 +44,11 @@ void warmboot_judge_init(struct warmboot_judge *judge, uintptr_t anchor, uint64_
  */
 void warmboot_judge_init_minimal(struct warmboot_judge *judge, uint64_t cookie);
 
-/* APMC command with which ramstage tells SMM where the anchor is (in EBX). */
+/*
+ * APMC command with which ramstage tells SMM, once and before the OS runs,
+ * where the anchor is (EBX) and which CPUs it may summon (ECX: a mask of
+ * APIC ids, the BSP's included).
+ */
 #define APM_CNT_WARMBOOT_ANCHOR	0xe7
 
 /* SMM, on the TCO watchdog's first timeout (patches/4.15/0003). */
@@ -51,18 +56,34 @@ void mainboard_smi_tco_timeout(void);
 
 /*
  * The anchor's table if romstage accepted and copied it on this boot and it
- * still passes the same checks; NULL otherwise (pmt_ramstage.c).
+ * still passes the same checks, with its judged header in *hdr; NULL
+ * otherwise (pmt_ramstage.c). Read entries with pmt_entry_get(table, hdr).
  */
-const struct pmt_header_v1 *warmboot_accepted_table(void);
+const void *warmboot_accepted_table(struct pmt_header_v1 *hdr);
 
 /*
- * Validate the anchor's table: the format rules (pmt_validate) plus what
- * this firmware needs: the table is the anchor, CPU_STATE lies in the
- * anchor's second half, and BOOT_COPY sources lie inside the boot window.
- * Returns 0 or a PMT_REJECT_* reason; *bad_entry names the entry.
+ * Judge a table: the format rules (pmt_validate) plus what this firmware
+ * needs: the table is the anchor, CPU_STATE lies in the anchor's second
+ * half, and BOOT_COPY sources lie inside the boot window. `table` holds
+ * len bytes of it (the anchor itself, or a copy); `anchor` is the anchor's
+ * physical address. Returns 0 or a PMT_REJECT_* reason; dec->bad_entry
+ * names the entry, and dec->hdr is the decoded header of an accepted table.
+ *
+ * Callers take every value they act on from dec->hdr and from entries read
+ * out of the same bytes: never from the anchor's header again. Where the
+ * OS can write the anchor meanwhile (SMM), judge a snapshot instead.
  */
-int warmboot_check(const void *anchor, const struct warmboot_judge *judge,
-		   uint32_t *bad_entry);
+int warmboot_check(const void *table, size_t len, uintptr_t anchor,
+		   const struct warmboot_judge *judge, struct pmt_decoded *dec);
+
+/*
+ * Copy the table out of the anchor at anchor_mem (physical address anchor)
+ * into buf[0, room), reading each byte of it exactly once, and judge the
+ * copy with warmboot_check(). A table larger than room is refused
+ * (BAD_SIZES). For SMM, which runs while the OS may write the anchor.
+ */
+int warmboot_snapshot(const volatile void *anchor_mem, uintptr_t anchor, uint8_t *buf,
+		      size_t room, const struct warmboot_judge *judge, struct pmt_decoded *dec);
 
 /* A short name for a reject reason, for the console. */
 const char *warmboot_reason_name(int reason);

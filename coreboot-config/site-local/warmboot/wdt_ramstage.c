@@ -33,18 +33,20 @@ extern uint8_t smm_relocation_start, smm_relocation_end;
  * (aseg_smm_relocate() raises its SMI by APMC, which QEMU delivers to the
  * current CPU), so an SMI to an AP would run whatever lies at 0x38000.
  * Relocate each AP the same way, with an SMI IPI, so that SMM can summon
- * every CPU when the watchdog fires.
+ * every CPU when the watchdog fires. Returns the APIC ids of every CPU SMM
+ * may summon (the BSP's included), as a mask.
  */
-static void relocate_ap_smbases(void)
+static uint32_t relocate_ap_smbases(void)
 {
 	const size_t size = &smm_relocation_end - &smm_relocation_start;
 	static uint8_t saved[0x400];
+	uint32_t mask = 1u << lapicid();
 	struct device *cpu;
 	unsigned int n = 0;
 
 	if (size > sizeof(saved)) {
 		printk(BIOS_ERR, "warmboot: SMM relocation code too large\n");
-		return;
+		return mask;
 	}
 	memcpy(saved, (void *)DEFAULT_SMM_ENTRY, size);
 	memcpy((void *)DEFAULT_SMM_ENTRY, &smm_relocation_start, size);
@@ -52,25 +54,36 @@ static void relocate_ap_smbases(void)
 		if (cpu->path.type != DEVICE_PATH_APIC || !cpu->enabled
 		    || cpu->path.apic.apic_id == lapicid())
 			continue;
+		/* The ASEG layout has SMBASEs for APIC ids below CONFIG_MAX_CPUS only. */
+		if (cpu->path.apic.apic_id >= CONFIG_MAX_CPUS) {
+			printk(BIOS_ERR, "warmboot: APIC id %u has no SMBASE in ASEG\n",
+			       cpu->path.apic.apic_id);
+			continue;
+		}
 		lapic_send_ipi(LAPIC_INT_ASSERT | LAPIC_DM_SMI, cpu->path.apic.apic_id);
 		udelay(RELOCATION_WAIT_US);
+		mask |= 1u << cpu->path.apic.apic_id;
 		n++;
 	}
 	memcpy((void *)DEFAULT_SMM_ENTRY, saved, size);
 	printk(BIOS_INFO, "warmboot: relocated the SMBASE of %u AP(s)\n", n);
+	return mask;
 }
 
 static void warmboot_wdt_init(void *unused)
 {
 	const void *anchor = cbmem_find(CBMEM_ID_WARMBOOT_PMT);
-	uint32_t rcba;
+	uint32_t rcba, cpus;
 
 	if (!anchor)
 		return;
-	relocate_ap_smbases();
-	/* SMM keeps the first address it is given; the OS cannot replace it. */
+	cpus = relocate_ap_smbases();
+	/*
+	 * SMM keeps the first address and CPU set it is given (EBX, ECX); the
+	 * OS cannot replace them.
+	 */
 	asm volatile("outb %%al, %%dx"
-		     : : "a"(APM_CNT_WARMBOOT_ANCHOR), "d"(APM_CNT), "b"(anchor)
+		     : : "a"(APM_CNT_WARMBOOT_ANCHOR), "d"(APM_CNT), "b"(anchor), "c"(cpus)
 		     : "memory");
 
 	/* The watchdog's second timeout must reset the machine. */
