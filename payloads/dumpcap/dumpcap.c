@@ -10,6 +10,12 @@
  * each reading its share of memory in large chunks and writing it at its
  * final offset. The file is OUTDIR/vmcore.partial until complete; a failure
  * leaves it with OUTDIR/FAILED saying what went wrong.
+ *
+ * dumpcap --elfcorehdr writes no file: for an OS that serves its own dump
+ * (the table's IN_SERVICE flag), it writes the same headers and notes as an
+ * ELF core header into firmware's anchor, right after the table, with each
+ * PT_LOAD's p_offset the physical address its bytes are at now, and prints
+ * the elfcorehdr=SIZE@ADDR the OS boots with (docs/crashdump.md).
  */
 
 #define _GNU_SOURCE	/* fallocate */
@@ -47,6 +53,8 @@ enum {
 enum {
 	OPT_JOBS = WB_OPT_TOOL,
 	OPT_CHUNK,
+	OPT_ELFCOREHDR,
+	OPT_INJECT,
 };
 
 #define DEFAULT_CHUNK (4u << 20)
@@ -106,13 +114,19 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: dumpcap [OPTIONS] OUTDIR\n"
+		"       dumpcap [OPTIONS] --elfcorehdr\n"
 		"\n"
 		"Writes OUTDIR/vmcore from the memory firmware kept for the crashed kernel\n"
-		"(docs/payloads.md), then OUTDIR/summary.txt.\n"
+		"(docs/payloads.md), then OUTDIR/summary.txt. With --elfcorehdr, writes the\n"
+		"ELF core header of that memory into firmware's anchor instead and prints\n"
+		"elfcorehdr=SIZE@ADDR for the OS that saves its own dump.\n"
 		"\n"
 		"options:\n"
 		"  --jobs N        copy with N processes (default: online CPUs)\n"
 		"  --chunk BYTES   bytes per read (default 4 MiB)\n"
+		"  --elfcorehdr    write the ELF core header into the anchor\n"
+		"  --inject FAULT  with --elfcorehdr, for validation labs: corrupt (not ELF)\n"
+		"                  or outside (a region the table did not keep)\n"
 		WB_PATH_USAGE
 		"\n"
 		"exit status: 0 written, 1 error (nothing written), 2 nothing to capture,\n"
@@ -932,12 +946,122 @@ out_names:
 	return rc;
 }
 
+/* ---- the ELF core header for an OS that saves its own dump ---- */
+
+/* Faults a validation lab injects into the header (--inject). */
+enum inject {
+	INJECT_NONE,
+	INJECT_CORRUPT,		/* a header that is not ELF */
+	INJECT_OUTSIDE,		/* a PT_LOAD of RAM the table did not keep */
+};
+
+/*
+ * 1 MiB of RAM in firmware's map that no region covers (above the boot
+ * window): memory the crashed kernel did not ask to keep. 0 if none.
+ */
+static uint64_t unkept_ram(const struct wb_firmware *fw, const struct capture *c)
+{
+	const uint64_t want = 1u << 20;
+	uint64_t start, end;
+	uint32_t i;
+	size_t j;
+
+	for (i = 0; i < fw->mem_count; i++) {
+		if (fw->mem[i].type != WB_LB_MEM_RAM)
+			continue;
+		start = wb_align_up(fw->mem[i].start, want);
+		end = fw->mem[i].start + fw->mem[i].size;
+		if (start < fw->boot_window_base + fw->boot_window_size)
+			start = wb_align_up(fw->boot_window_base + fw->boot_window_size, want);
+		for (; start + want <= end; start += want) {
+			for (j = 0; j < c->segment_count; j++)
+				if (start < c->segments[j].source + c->segments[j].size &&
+				    c->segments[j].source < start + want)
+					break;
+			if (j == c->segment_count)
+				return start;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The vmcore's headers and notes as an ELF core header in memory (what
+ * kexec's crash path hands a kdump kernel): PT_NOTE points at the notes in
+ * the header itself, each PT_LOAD at where its bytes are now (the copy's
+ * destination for the boot window). Written after the table's pages in the
+ * anchor's first half, which firmware keeps and no kernel allocates from.
+ */
+static int write_elfcorehdr(const struct wb_physmem *mem, const struct wb_firmware *fw,
+			    const struct wb_table *t, const struct capture *c, enum inject inject)
+{
+	size_t phnum = 1 + c->segment_count, notes_from = WB_EHDR_SIZE + phnum * WB_PHDR_SIZE;
+	size_t notes_size = c->head_size - notes_from, extra = inject == INJECT_OUTSIDE;
+	size_t notes_at = notes_from + extra * WB_PHDR_SIZE, len = notes_at + notes_size;
+	uint64_t at = fw->anchor_addr + wb_align_up(t->hdr.total_size, WB_PAGE_SIZE);
+	uint64_t end = fw->anchor_addr + fw->anchor_size / 2, outside = 0;
+	uint8_t *buf, *check;
+	size_t j;
+	int rc = -1;
+
+	if (at > end || len > end - at) {
+		wb_err("an ELF core header of %zu bytes does not fit the anchor after the table "
+		       "(%#llx-%#llx)", len, (unsigned long long)at, (unsigned long long)end);
+		return -1;
+	}
+	if (extra) {
+		outside = unkept_ram(fw, c);
+		if (!outside) {
+			wb_err("--inject outside: no RAM outside the kept regions");
+			return -1;
+		}
+	}
+	buf = wb_zalloc(len);
+	check = wb_zalloc(len);
+	wb_encode_ehdr(buf, t->hdr.e_machine, (uint16_t)(phnum + extra));
+	wb_encode_phdr(buf + WB_EHDR_SIZE, WB_PT_NOTE, 0, at + notes_at, 0, 0, notes_size,
+		       WB_NOTE_ALIGN);
+	for (j = 0; j < c->segment_count; j++) {
+		const struct segment *s = &c->segments[j];
+
+		wb_encode_phdr(buf + WB_EHDR_SIZE + (1 + j) * WB_PHDR_SIZE, WB_PT_LOAD, WB_PF_RWX,
+			       s->source, s->vaddr, s->paddr, s->size, 0);
+	}
+	if (extra)
+		wb_encode_phdr(buf + WB_EHDR_SIZE + phnum * WB_PHDR_SIZE, WB_PT_LOAD, WB_PF_RWX,
+			       outside, 0, outside, 1u << 20, 0);
+	memcpy(buf + notes_at, c->head + notes_from, notes_size);
+	if (inject == INJECT_CORRUPT)
+		buf[1] ^= 0xff;		/* "ELF" no more */
+	if (inject != INJECT_NONE)
+		fprintf(stderr, "dumpcap: TEST: injecting %s into the ELF core header\n",
+			inject == INJECT_CORRUPT ? "a corrupt identification" :
+			"a region the table did not keep");
+
+	if (wb_physmem_write(mem, at, buf, len) || wb_physmem_read_or_err(mem, at, check, len)) {
+		/* printed */
+	} else if (memcmp(buf, check, len)) {
+		wb_err("the ELF core header at %#llx does not read back", (unsigned long long)at);
+	} else {
+		fprintf(stderr, "dumpcap: ELF core header at %#llx: %zu regions, %.1f MB, "
+			"%u CPUs with registers\n", (unsigned long long)at, c->segment_count,
+			(double)c->data_bytes / MB, c->cpu_notes);
+		printf("elfcorehdr=%zu@%#llx\n", len, (unsigned long long)at);
+		rc = 0;
+	}
+	free(buf);
+	free(check);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		WB_COMMON_LONG_OPTIONS,
 		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "chunk", required_argument, NULL, OPT_CHUNK },
+		{ "elfcorehdr", no_argument, NULL, OPT_ELFCOREHDR },
+		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct wb_paths paths = WB_PATHS_INIT;
@@ -948,7 +1072,8 @@ int main(int argc, char **argv)
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t jobs = online > 0 ? (uint64_t)online : 1, chunk = DEFAULT_CHUNK;
 	char why[256];
-	int opt, rc;
+	enum inject inject = INJECT_NONE;
+	int opt, rc, elfcorehdr = 0;
 
 	wb_prog = "dumpcap";
 	/* A file size limit must fail a write (EFBIG), not kill the capture. */
@@ -968,15 +1093,28 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_ELFCOREHDR:
+			elfcorehdr = 1;
+			break;
+		case OPT_INJECT:
+			if (!strcmp(optarg, "corrupt")) {
+				inject = INJECT_CORRUPT;
+			} else if (!strcmp(optarg, "outside")) {
+				inject = INJECT_OUTSIDE;
+			} else {
+				wb_err("--inject %s: expected corrupt or outside", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc) {
+	if (optind + !elfcorehdr != argc || (inject && !elfcorehdr)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (wb_physmem_open(&mem, paths.mem, 0))
+	if (wb_physmem_open(&mem, paths.mem, elfcorehdr))
 		return EXIT_ERROR;
 	if (wb_firmware_find(&paths, &mem, &fw, why, sizeof(why))) {
 		fprintf(stderr, "dumpcap: nothing to capture: %s\n", why);
@@ -992,9 +1130,11 @@ int main(int argc, char **argv)
 		rc = plan_capture(&mem, &table, &capture) ? EXIT_ERROR : 0;
 	if (!rc)
 		warn_unreserved(&capture, &fw);
-	if (!rc)
+	if (!rc && elfcorehdr)
+		rc = write_elfcorehdr(&mem, &fw, &table, &capture, inject) ? EXIT_ERROR : EXIT_WRITTEN;
+	else if (!rc)
 		rc = make_dirs(argv[optind]) ? EXIT_ERROR : 0;
-	if (!rc)
+	if (!rc && !elfcorehdr)
 		rc = write_vmcore(argv[optind], &mem, &capture, &table, (unsigned int)jobs,
 				  (size_t)chunk);
 	capture_free(&capture);

@@ -7,6 +7,9 @@
  *                     arm cookie (CMOS, or the crash stub's reset mailbox),
  *                     and load the crash stub
  *   pmtctl status     what firmware did this boot, and the anchor's table
+ *   pmtctl capture-state
+ *                     the same as shell words, for the boot path's choice
+ *                     between serving the dump and writing it itself
  *   pmtctl disarm     clear ARMED (recomputing the CRC) and the arm cookie
  *   pmtctl write-raw  put arbitrary bytes in the anchor (for tests)
  *
@@ -70,6 +73,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pmtctl [OPTIONS] arm [--dest ADDR] [--crash-stub|--no-crash-stub]\n"
 		"       pmtctl [OPTIONS] status\n"
+		"       pmtctl [OPTIONS] capture-state\n"
 		"       pmtctl [OPTIONS] disarm\n"
 		"       pmtctl [OPTIONS] write-raw FILE\n"
 		"\n"
@@ -537,6 +541,41 @@ static int cmd_status(const struct wb_paths *paths)
 	return 0;
 }
 
+/*
+ * One line of shell assignments: state (none, pending, rejected or invalid),
+ * the table's generation, boot_count (warm resets that processed it) and
+ * in_service (1: the OS that armed it saves its own dump).
+ */
+static int cmd_capture_state(const struct wb_paths *paths)
+{
+	const uint32_t kept = PMT_FLAG_ARMED | PMT_FLAG_COPY_DONE;
+	struct wb_physmem mem;
+	struct wb_firmware fw;
+	struct wb_table t;
+	const char *state = "none";
+
+	if (wb_physmem_open(&mem, paths->mem, 0))
+		return 1;
+	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
+		wb_physmem_close(&mem);
+		return 1;
+	}
+	if (fw.flags & PMT_FLAG_REJECTED)
+		state = "rejected";
+	else if ((fw.flags & kept) == kept && t.reject)
+		state = "invalid";
+	else if ((fw.flags & kept) == kept && (t.hdr.flags & kept) == kept &&
+		 !(t.hdr.flags & PMT_FLAG_REJECTED))
+		state = "pending";
+	printf("state=%s generation=%llu boot_count=%u in_service=%d reset_cause=%s\n", state,
+	       (unsigned long long)(t.reject ? 0 : t.hdr.generation), t.reject ? 0 : t.hdr.boot_count,
+	       !t.reject && (t.hdr.flags & PMT_FLAG_IN_SERVICE) ? 1 : 0,
+	       wb_reset_cause_name(fw.reset_cause));
+	wb_table_free(&t);
+	wb_physmem_close(&mem);
+	return 0;
+}
+
 static int cmd_disarm(const struct wb_paths *paths)
 {
 	struct wb_physmem mem;
@@ -671,6 +710,8 @@ int main(int argc, char **argv)
 		return cmd_arm(&paths, &arm);
 	if (!strcmp(command, "status") && optind == argc)
 		return cmd_status(&paths);
+	if (!strcmp(command, "capture-state") && optind == argc)
+		return cmd_capture_state(&paths);
 	if (!strcmp(command, "disarm") && optind == argc)
 		return cmd_disarm(&paths);
 	if (!strcmp(command, "write-raw") && optind + 1 == argc)

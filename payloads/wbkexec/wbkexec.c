@@ -10,6 +10,9 @@
  * regions and BOOT_COPY destinations, not the anchor, which is firmware's)
  * turned back into RAM, and hands it over as memmap=exactmap memmap=...
  * (Documentation/admin-guide/kernel-parameters.txt; x86 only).
+ *
+ * --append TEXT adds parameters to the command line, such as the
+ * "elfcorehdr=SIZE@ADDR warmboot.dump" of an OS that saves its own dump.
  */
 
 #include <dirent.h>
@@ -34,6 +37,7 @@
 enum {
 	OPT_RESTORE_RAM = WB_OPT_TOOL,
 	OPT_DRY_RUN,
+	OPT_APPEND,
 };
 
 #define CMDLINE_FILE_MAX 65536u
@@ -76,6 +80,7 @@ static void usage(FILE *out)
 		"options:\n"
 		"  --restore-ram   give the memory firmware kept for the crash dump back to\n"
 		"                  the OS as RAM (memmap=exactmap ...; x86)\n"
+		"  --append TEXT   add TEXT to the command line\n"
 		"  --dry-run       print the final command line and exit\n"
 		WB_PATH_USAGE
 		"\n"
@@ -330,7 +335,8 @@ static int has_option(const char *cmdline, const char *prefix)
 	return 0;
 }
 
-static char *build_cmdline(const struct wb_paths *paths, const char *file, int restore)
+static char *build_cmdline(const struct wb_paths *paths, const char *file, int restore,
+			   const char *append)
 {
 	struct wb_ranges kept = { 0 }, map = { 0 }, restored = { 0 };
 	struct wb_firmware fw;
@@ -341,6 +347,11 @@ static char *build_cmdline(const struct wb_paths *paths, const char *file, int r
 	if (!base) {
 		wb_err("cannot read %s: %s", file, strerror(errno));
 		return NULL;
+	}
+	if (append && *append) {
+		p = wb_asprintf("%s%s%s", base, *base ? " " : "", append);
+		free(base);
+		base = p;
 	}
 	for (p = base; *p; p++)
 		if (*p == '\n' || *p == '\t')
@@ -427,10 +438,11 @@ int main(int argc, char **argv)
 		WB_COMMON_LONG_OPTIONS,
 		{ "restore-ram", no_argument, NULL, OPT_RESTORE_RAM },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "append", required_argument, NULL, OPT_APPEND },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct wb_paths paths = WB_PATHS_INIT;
-	const char *kernel, *initrd;
+	const char *kernel, *initrd, *append = NULL;
 	int restore = 0, dry_run = 0, opt, kernel_fd, initrd_fd = -1, rc = 1;
 	unsigned long flags = 0;
 	char *cmdline;
@@ -444,6 +456,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DRY_RUN:
 			dry_run = 1;
+			break;
+		case OPT_APPEND:
+			append = optarg;
 			break;
 		default:
 			return 2;
@@ -465,7 +480,7 @@ int main(int argc, char **argv)
 		if (initrd_fd < 0)
 			goto out_kernel;
 	}
-	cmdline = build_cmdline(&paths, argv[optind + 2], restore);
+	cmdline = build_cmdline(&paths, argv[optind + 2], restore, append);
 	if (!cmdline)
 		goto out_initrd;
 	len = strlen(cmdline) + 1;
