@@ -51,7 +51,7 @@ static uint16_t ip_checksum(const uint8_t *p, size_t len)
 	return (uint16_t)~sum;
 }
 
-static void parse_pmt_record(const uint8_t *r, struct wb_firmware *fw)
+static void parse_pmt_record(const uint8_t *r, uint32_t size, struct wb_firmware *fw)
 {
 	fw->anchor_addr = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_ANCHOR_ADDR);
 	fw->anchor_size = wb_get_le32(r + LB_WARMBOOT_PMT_OFF_ANCHOR_SIZE);
@@ -62,6 +62,13 @@ static void parse_pmt_record(const uint8_t *r, struct wb_firmware *fw)
 	fw->generation = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_GENERATION);
 	fw->boot_window_base = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_BASE);
 	fw->boot_window_size = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_SIZE);
+	fw->firmware_low_end = PMT_DEFAULT_FIRMWARE_LOW_END;
+	if (size < LB_WARMBOOT_PMT_V1_SIZE)
+		return;	/* layout 1: where the cookie goes is not said */
+	fw->cookie_addr = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_COOKIE_ADDR);
+	fw->cookie_kind = wb_get_le32(r + LB_WARMBOOT_PMT_OFF_COOKIE_KIND);
+	fw->cookie_size = wb_get_le32(r + LB_WARMBOOT_PMT_OFF_COOKIE_SIZE);
+	fw->firmware_low_end = wb_get_le64(r + LB_WARMBOOT_PMT_OFF_FIRMWARE_LOW_END);
 }
 
 static void parse_memory(const uint8_t *r, uint32_t size, struct wb_firmware *fw)
@@ -154,14 +161,14 @@ static int read_table(const struct wb_physmem *mem, uint64_t addr, struct cbtabl
 			t->has_forward = 1;
 			t->forward = wb_get_le64(r + 8);
 		} else if (tag == LB_TAG_WARMBOOT_PMT && !t->has_pmt) {
-			if (size < LB_WARMBOOT_PMT_V1_SIZE) {
+			if (size < LB_WARMBOOT_PMT_LAYOUT1_SIZE) {
 				snprintf(why, why_len,
 					 "coreboot table at %#llx: LB_TAG_WARMBOOT_PMT is %u bytes, needs %u",
-					 (unsigned long long)addr, size, LB_WARMBOOT_PMT_V1_SIZE);
+					 (unsigned long long)addr, size, LB_WARMBOOT_PMT_LAYOUT1_SIZE);
 				goto fail;
 			}
 			t->has_pmt = 1;
-			parse_pmt_record(r, fw);
+			parse_pmt_record(r, size, fw);
 		} else if (tag == WB_LB_TAG_MEMORY) {
 			parse_memory(r, size, fw);
 		}

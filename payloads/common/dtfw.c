@@ -124,6 +124,7 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 	fw->anchor_addr = a;
 	fw->anchor_size = (uint32_t)b;
 	fw->reject_entry = PMT_NO_ENTRY;
+	fw->firmware_low_end = PMT_DEFAULT_FIRMWARE_LOW_END;
 	rc = read_pair(sysfs, &c, "warmboot,boot-window", &fw->boot_window_base,
 		       &fw->boot_window_size, why, why_len);
 	if (rc > 0)
@@ -134,9 +135,10 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 	rc = read_pair(sysfs, &c, "warmboot,reset-mailbox", &a, &b, why, why_len);
 	if (rc < 0)
 		return -1;
-	if (!rc && b >= WB_MAILBOX_SIZE && b <= UINT32_MAX) {
-		fw->mailbox_addr = a;
-		fw->mailbox_size = (uint32_t)b;
+	if (!rc && b >= PMT_MAILBOX_SIZE && b <= UINT32_MAX) {
+		fw->cookie_kind = PMT_COOKIE_MAILBOX;
+		fw->cookie_addr = a;
+		fw->cookie_size = (uint32_t)b;
 	}
 	snprintf(fw->where, sizeof(fw->where), "device tree /chosen (%s)", sysfs);
 

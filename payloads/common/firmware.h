@@ -53,11 +53,16 @@ struct wb_firmware {
 	uint64_t boot_window_base;
 	uint64_t boot_window_size;
 	/*
-	 * The reset mailbox of device-tree boards, where the OS's crash path
-	 * writes the arm cookie (no CMOS); size 0 when firmware has none.
+	 * Where the OS hands over the arm cookie (PMT_COOKIE_*): CMOS bytes from
+	 * offset cookie_addr, or the reset mailbox of device-tree boards at
+	 * cookie_addr, which the OS's crash path writes; NONE when firmware does
+	 * not say (coreboot record layout 1).
 	 */
-	uint64_t mailbox_addr;
-	uint32_t mailbox_size;
+	uint32_t cookie_kind;
+	uint64_t cookie_addr;
+	uint32_t cookie_size;
+	/* Memory below this is firmware's on every boot. */
+	uint64_t firmware_low_end;
 	/* Firmware's memory map (LB_TAG_MEMORY); mem_count 0 when absent. */
 	uint32_t mem_count;
 	int mem_truncated;
@@ -87,10 +92,6 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 
 /* The PSCI conduit the kernel uses (/psci/method): 1 hvc, 0 smc (default). */
 int wb_dt_psci_uses_hvc(const char *sysfs);
-
-/* The reset mailbox (device-tree boards): {magic, cookie}, little-endian. */
-#define WB_MAILBOX_MAGIC 0x2154455345524257ull	/* "WBRESET!" */
-#define WB_MAILBOX_SIZE 16u
 
 const char *wb_lb_mem_type_name(uint32_t type);
 

@@ -5,7 +5,7 @@
  * GENERATED from python/warmboot/pmt/spec.py by `warmboot pmt gen`;
  * do not edit. docs/pmt.md is the spec. All fields are little-endian;
  * the structs match the wire layout on little-endian machines (asserted
- * below), but pmt_validate.c reads bytes and needs neither.
+ * below), but the readers read bytes and need neither.
  */
 
 #ifndef WARMBOOT_PMT_H
@@ -35,6 +35,10 @@
 #define PMT_PRSTATUS_PR_REG_OFFSET 112
 #define PMT_DEFAULT_MAX_ENTRIES 1024
 #define PMT_DEFAULT_MAX_CPUS 4096
+#define PMT_MAILBOX_MAGIC 0x2154455345524257ull
+#define PMT_MAILBOX_SIZE 16
+#define PMT_CMOS_COOKIE_SIZE 8
+#define PMT_DEFAULT_FIRMWARE_LOW_END 0x100000ull
 
 /* header: 120 bytes */
 #define PMT_HEADER_V1_SIZE 120
@@ -276,8 +280,8 @@ _Static_assert(offsetof(struct pmt_cpu_record_v1, reserved1) == 368
 
 #define LB_TAG_WARMBOOT_PMT 0x57420001u
 
-/* coreboot PMT record: 56 bytes */
-#define LB_WARMBOOT_PMT_V1_SIZE 56
+/* coreboot PMT record: 80 bytes */
+#define LB_WARMBOOT_PMT_V1_SIZE 80
 #define LB_WARMBOOT_PMT_OFF_TAG 0
 #define LB_WARMBOOT_PMT_OFF_SIZE 4
 #define LB_WARMBOOT_PMT_OFF_ANCHOR_ADDR 8
@@ -289,6 +293,10 @@ _Static_assert(offsetof(struct pmt_cpu_record_v1, reserved1) == 368
 #define LB_WARMBOOT_PMT_OFF_GENERATION 32
 #define LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_BASE 40
 #define LB_WARMBOOT_PMT_OFF_BOOT_WINDOW_SIZE 48
+#define LB_WARMBOOT_PMT_OFF_COOKIE_ADDR 56
+#define LB_WARMBOOT_PMT_OFF_COOKIE_KIND 64
+#define LB_WARMBOOT_PMT_OFF_COOKIE_SIZE 68
+#define LB_WARMBOOT_PMT_OFF_FIRMWARE_LOW_END 72
 
 struct lb_warmboot_pmt {
 	uint32_t tag;			/* LB_TAG_WARMBOOT_PMT */
@@ -302,9 +310,13 @@ struct lb_warmboot_pmt {
 	uint64_t generation;		/* generation of the table firmware processed */
 	uint64_t boot_window_base;	/* memory firmware and the payload reuse every boot */
 	uint64_t boot_window_size;	/* its size: the OS's BOOT_COPY source */
+	uint64_t cookie_addr;		/* CMOS offset, or the reset mailbox's address */
+	uint32_t cookie_kind;		/* CookieKind: 1 CMOS, 2 reset mailbox */
+	uint32_t cookie_size;		/* bytes at cookie_addr: 8 (CMOS) or 16 (mailbox) */
+	uint64_t firmware_low_end;	/* memory below this is firmware's on every boot */
 };
 
-_Static_assert(sizeof(struct lb_warmboot_pmt) == 56,
+_Static_assert(sizeof(struct lb_warmboot_pmt) == 80,
 	       "lb_warmboot_pmt size");
 _Static_assert(offsetof(struct lb_warmboot_pmt, tag) == 0
 	       && sizeof(((struct lb_warmboot_pmt *)0)->tag) == 4,
@@ -339,6 +351,21 @@ _Static_assert(offsetof(struct lb_warmboot_pmt, boot_window_base) == 40
 _Static_assert(offsetof(struct lb_warmboot_pmt, boot_window_size) == 48
 	       && sizeof(((struct lb_warmboot_pmt *)0)->boot_window_size) == 8,
 	       "lb_warmboot_pmt.boot_window_size offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, cookie_addr) == 56
+	       && sizeof(((struct lb_warmboot_pmt *)0)->cookie_addr) == 8,
+	       "lb_warmboot_pmt.cookie_addr offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, cookie_kind) == 64
+	       && sizeof(((struct lb_warmboot_pmt *)0)->cookie_kind) == 4,
+	       "lb_warmboot_pmt.cookie_kind offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, cookie_size) == 68
+	       && sizeof(((struct lb_warmboot_pmt *)0)->cookie_size) == 4,
+	       "lb_warmboot_pmt.cookie_size offset and size");
+_Static_assert(offsetof(struct lb_warmboot_pmt, firmware_low_end) == 72
+	       && sizeof(((struct lb_warmboot_pmt *)0)->firmware_low_end) == 8,
+	       "lb_warmboot_pmt.firmware_low_end offset and size");
+
+/* Layout 1 of the record ended here; its readers skip the rest by size. */
+#define LB_WARMBOOT_PMT_LAYOUT1_SIZE 56
 
 /* entry.type */
 enum pmt_entry_type {
@@ -365,6 +392,13 @@ enum pmt_reset_cause {
 	PMT_RESET_WARM_RESET = 1,
 	PMT_RESET_WATCHDOG = 2,
 	PMT_RESET_OTHER = 3,
+};
+
+/* lb_warmboot_pmt.cookie_kind: where the arm cookie goes */
+enum pmt_cookie_kind {
+	PMT_COOKIE_NONE = 0,
+	PMT_COOKIE_CMOS = 1,
+	PMT_COOKIE_MAILBOX = 2,
 };
 
 /* header.reject_reason; also pmt_validate()'s result */
@@ -488,6 +522,7 @@ enum pmt_aarch64_sysreg {
 
 /* header.flags */
 #define PMT_FLAG_ARMED (1u << 0)
+#define PMT_FLAG_IN_SERVICE (1u << 1)
 #define PMT_FLAG_WARM_RESET_SEEN (1u << 16)
 #define PMT_FLAG_WDT_FIRED (1u << 17)
 #define PMT_FLAG_COPY_DONE (1u << 18)

@@ -3,8 +3,8 @@
  * Where the table's arm cookie is registered with firmware, which acts only
  * on a table whose arm_cookie equals it:
  *
- *   x86 (coreboot table): CMOS bytes 0x68..0x6f, set when the OS arms
- *     (cmos.h); a power loss clears CMOS.
+ *   x86 (coreboot table): CMOS bytes from the offset the record names,
+ *     set when the OS arms (cmos.h); a power loss clears CMOS.
  *   device-tree boards (aarch64, no CMOS): firmware's reset mailbox
  *     (/chosen/warmboot,reset-mailbox), {magic "WBRESET!", cookie}, written
  *     only by the crash stub right before its warm reset; arming clears it.

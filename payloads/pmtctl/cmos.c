@@ -21,15 +21,15 @@ static int open_image(const char *image, int flags)
 	return fd;
 }
 
-static int image_io(const char *image, uint8_t *bytes, int write)
+static int image_io(const char *image, unsigned int offset, uint8_t *bytes, int write)
 {
 	int fd = open_image(image, write ? O_RDWR : O_RDONLY);
 	int rc;
 
 	if (fd < 0)
 		return -1;
-	rc = write ? wb_pwrite_all(fd, bytes, WB_CMOS_COOKIE_SIZE, WB_CMOS_COOKIE_OFFSET)
-		   : wb_pread_all(fd, bytes, WB_CMOS_COOKIE_SIZE, WB_CMOS_COOKIE_OFFSET);
+	rc = write ? wb_pwrite_all(fd, bytes, PMT_CMOS_COOKIE_SIZE, offset)
+		   : wb_pread_all(fd, bytes, PMT_CMOS_COOKIE_SIZE, offset);
 	if (rc)
 		wb_err("cannot %s the cookie in CMOS image %s: %s", write ? "write" : "read", image,
 		       wb_io_error());
@@ -45,7 +45,7 @@ static int image_io(const char *image, uint8_t *bytes, int write)
  * no read-modify-write. The kernel's RTC driver may use the same ports
  * under rtc_lock, which userspace cannot take, so every write is verified.
  */
-static int port_io(uint8_t *bytes, int write)
+static int port_io(unsigned int offset, uint8_t *bytes, int write)
 {
 	int fd = open("/dev/port", O_RDWR | O_CLOEXEC);
 	unsigned int i;
@@ -55,8 +55,8 @@ static int port_io(uint8_t *bytes, int write)
 		       "(kernel needs CONFIG_DEVPORT): %s", strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < WB_CMOS_COOKIE_SIZE; i++) {
-		uint8_t index = (uint8_t)(WB_CMOS_COOKIE_OFFSET + i), value;
+	for (i = 0; i < PMT_CMOS_COOKIE_SIZE; i++) {
+		uint8_t index = (uint8_t)(offset + i), value;
 
 		if (wb_pwrite_all(fd, &index, 1, CMOS_INDEX_PORT))
 			goto fail;
@@ -82,8 +82,9 @@ fail:
 	return -1;
 }
 #else
-static int port_io(uint8_t *bytes, int write)
+static int port_io(unsigned int offset, uint8_t *bytes, int write)
 {
+	(void)offset;
 	(void)bytes;
 	wb_err("cannot %s the arm cookie: CMOS is x86-only for now (pass --cmos FILE)",
 	       write ? "write" : "read");
@@ -91,20 +92,37 @@ static int port_io(uint8_t *bytes, int write)
 }
 #endif
 
-int cmos_read_cookie(const char *image, uint64_t *cookie)
+static int check_offset(uint64_t offset)
 {
-	uint8_t bytes[WB_CMOS_COOKIE_SIZE];
-	int rc = image ? image_io(image, bytes, 0) : port_io(bytes, 0);
+	if (offset > WB_CMOS_SIZE - PMT_CMOS_COOKIE_SIZE) {
+		wb_err("firmware puts the arm cookie at CMOS offset %#llx, outside the %u bytes",
+		       (unsigned long long)offset, WB_CMOS_SIZE);
+		return -1;
+	}
+	return 0;
+}
 
+int cmos_read_cookie(const char *image, uint64_t offset, uint64_t *cookie)
+{
+	uint8_t bytes[PMT_CMOS_COOKIE_SIZE];
+	int rc;
+
+	if (check_offset(offset))
+		return -1;
+	rc = image ? image_io(image, (unsigned int)offset, bytes, 0)
+		   : port_io((unsigned int)offset, bytes, 0);
 	if (!rc)
 		*cookie = wb_get_le64(bytes);
 	return rc;
 }
 
-int cmos_write_cookie(const char *image, uint64_t cookie)
+int cmos_write_cookie(const char *image, uint64_t offset, uint64_t cookie)
 {
-	uint8_t bytes[WB_CMOS_COOKIE_SIZE];
+	uint8_t bytes[PMT_CMOS_COOKIE_SIZE];
 
+	if (check_offset(offset))
+		return -1;
 	wb_put_le64(bytes, cookie);
-	return image ? image_io(image, bytes, 1) : port_io(bytes, 1);
+	return image ? image_io(image, (unsigned int)offset, bytes, 1)
+		     : port_io((unsigned int)offset, bytes, 1);
 }

@@ -9,6 +9,7 @@
 
 #include "crashstub.h"
 #include "firmware.h"
+#include "pmt.h"
 #include "wbutil.h"
 
 int crashstub_place(const struct iomem *io, const char *iomem_path, uint64_t *addr)
@@ -88,7 +89,7 @@ static size_t build_stub(uint8_t *code, const struct crashstub_reset *reset)
 	if (reset->use_hvc)
 		wb_put_le32(code + 4 * STUB_CONDUIT, A64_HVC_0);
 	wb_put_le64(code + STUB_LITERALS, reset->mailbox);
-	wb_put_le64(code + STUB_LITERALS + 8, WB_MAILBOX_MAGIC);
+	wb_put_le64(code + STUB_LITERALS + 8, PMT_MAILBOX_MAGIC);
 	wb_put_le64(code + STUB_LITERALS + 16, reset->cookie);
 	wb_put_le64(code + STUB_LITERALS + 24, PSCI_SYSTEM_RESET);
 	return STUB_LITERALS + 32;

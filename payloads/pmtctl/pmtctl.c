@@ -44,8 +44,6 @@
 #error "pmtctl knows x86_64 and aarch64"
 #endif
 
-/* Memory firmware reuses on every boot whatever it says: never PRESERVE. */
-#define FIRMWARE_LOW_END 0x100000ull
 #define MAX_ANCHOR_SIZE (16u << 20)
 #define MiB (1024.0 * 1024.0)
 
@@ -226,9 +224,9 @@ static int choose_dest(const struct wb_paths *paths, const struct arm_options *o
 		iomem_find(io, kernel_image_parts[i], 0, &image);
 	if (*dest % WB_PAGE_SIZE) {
 		wb_err("dest %#llx is not page-aligned", (unsigned long long)*dest);
-	} else if (*dest < FIRMWARE_LOW_END) {
-		wb_err("dest %#llx is below 1 MiB, which firmware reuses on every boot",
-		       (unsigned long long)*dest);
+	} else if (*dest < fw->firmware_low_end) {
+		wb_err("dest %#llx is below %#llx, which firmware reuses on every boot",
+		       (unsigned long long)*dest, (unsigned long long)fw->firmware_low_end);
 	} else if (*dest + size < *dest || !wb_ranges_contain(ram, *dest, *dest + size)) {
 		wb_err("dest %#llx+%#llx is not inside one System RAM range of %s",
 		       (unsigned long long)*dest, (unsigned long long)size, paths->iomem);
@@ -260,7 +258,7 @@ static void preserved_ram(const struct wb_ranges *ram, const struct wb_firmware 
 	for (i = 0; i < ram->count; i++)
 		wb_ranges_add(out, wb_align_up(ram->r[i].start, WB_PAGE_SIZE),
 			      wb_align_down(ram->r[i].end, WB_PAGE_SIZE), 0);
-	wb_ranges_subtract(out, 0, FIRMWARE_LOW_END);
+	wb_ranges_subtract(out, 0, fw->firmware_low_end);
 	wb_ranges_subtract(out, wb_align_down(fw->boot_window_base, WB_PAGE_SIZE),
 			   wb_align_up(fw->boot_window_base + fw->boot_window_size, WB_PAGE_SIZE));
 	wb_ranges_subtract(out, dest, dest + fw->boot_window_size);
@@ -329,12 +327,12 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 	struct wb_table previous;
 	struct os_kernel k;
 	struct iomem io;
-	struct pmt_range low_memory = { 0, FIRMWARE_LOW_END };
+	struct pmt_range low_memory = { 0, 0 };
 	struct pmt_limits lim = {
 		.max_entries = PMT_DEFAULT_MAX_ENTRIES,
 		.max_cpus = PMT_DEFAULT_MAX_CPUS,
 		.fw_ranges = &low_memory,
-		.fw_range_count = 1,
+		.fw_range_count = 0,
 	};
 	struct pmt_decoded dec;
 	struct crashstub_reset reset = { 0 };
@@ -349,6 +347,11 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 	if (find_anchor(paths, &mem, &fw) || iomem_read(paths->iomem, &io)) {
 		wb_physmem_close(&mem);
 		return 1;
+	}
+	/* Refuse what firmware would: nothing preserved in its low memory. */
+	if (fw.firmware_low_end) {
+		low_memory.size = fw.firmware_low_end;
+		lim.fw_range_count = 1;
 	}
 	if (os_kernel_read(paths, &k))
 		goto out_iomem;
@@ -420,7 +423,7 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 	}
 
 	if (armcookie_in_mailbox(&fw)) {
-		reset.mailbox = fw.mailbox_addr;
+		reset.mailbox = fw.cookie_addr;
 		reset.cookie = h.arm_cookie;
 		reset.use_hvc = wb_dt_psci_uses_hvc(paths->sysfs);
 	}
@@ -528,9 +531,9 @@ static int cmd_status(const struct wb_paths *paths)
 		       (unsigned long long)(fw.mem[i].start + fw.mem[i].size - 1),
 		       wb_lb_mem_type_name(fw.mem[i].type));
 	print_table(&t);
-	if (fw.mailbox_size)
-		printf("  reset mailbox %#llx+%#x\n", (unsigned long long)fw.mailbox_addr,
-		       fw.mailbox_size);
+	if (armcookie_in_mailbox(&fw))
+		printf("  reset mailbox %#llx+%#x\n", (unsigned long long)fw.cookie_addr,
+		       fw.cookie_size);
 	if (!armcookie_read(paths, &mem, &fw, &cookie, &where))
 		printf("%s %#llx%s\n", where, (unsigned long long)cookie,
 		       !cookie ? " (disarmed)" :

@@ -7,6 +7,7 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
+from warmboot.pmt.spec import CookieKind
 from warmboot.handoff.cbtable import (HEADER, LB_TAG_WARMBOOT_PMT, PMT_RECORD_SIZE,
                                       CbmemEntryRecord, CbtableError, ForwardRecord, LbMemType,
                                       MemoryRange, MemoryRecord, PmtRecord, RawRecord,
@@ -56,14 +57,25 @@ def test_pmt_record_layout_is_fixed():
                        flags=PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.REJECTED,
                        reject_reason=RejectReason.OVERLAP, reset_cause=ResetCause.WATCHDOG,
                        reject_entry=3, generation=0x1122334455667788,
-                       boot_window_base=0x100000, boot_window_size=0x4f00000)
+                       boot_window_base=0x100000, boot_window_size=0x4f00000,
+                       cookie_addr=0x68, cookie_kind=CookieKind.CMOS, cookie_size=8,
+                       firmware_low_end=0x100000)
     data = encode_record(record)
-    assert len(data) == PMT_RECORD_SIZE == 56
-    assert struct.unpack("<IIQIIHHIQQQ", data) == (
-        0x5742_0001, 56, 0x1_2345_6000, 0x1D8, 0x0009_0001, 19, 2, 3, 0x1122334455667788,
-        0x100000, 0x4f00000)
+    assert len(data) == PMT_RECORD_SIZE == 80
+    assert struct.unpack("<IIQIIHHIQQQQIIQ", data) == (
+        0x5742_0001, 80, 0x1_2345_6000, 0x1D8, 0x0009_0001, 19, 2, 3, 0x1122334455667788,
+        0x100000, 0x4f00000, 0x68, 1, 8, 0x100000)
     assert decode_record(data) == record
     assert decode_record(data).rejected
+
+
+def test_layout_1_pmt_record_reads_with_no_cookie_location():
+    # Firmware from before layout 2 wrote 56 bytes: where the cookie goes is unknown.
+    data = bytearray(encode_record(PmtRecord(0x100000, 0x200, boot_window_size=0x1000,
+                                             cookie_kind=CookieKind.CMOS, cookie_addr=0x68)))
+    old = bytes(data[:56])
+    old = old[:4] + struct.pack("<I", 56) + old[8:]
+    assert decode_record(old) == PmtRecord(0x100000, 0x200, boot_window_size=0x1000)
 
 
 def test_longer_pmt_record_keeps_its_known_fields():

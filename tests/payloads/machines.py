@@ -21,13 +21,19 @@ from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, Mem
                                       PmtRecord, encode_table)
 from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
                           PmtEntry, PmtFlags, ResetCause)
+from warmboot.pmt.spec import CMOS_COOKIE_SIZE, CookieKind
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MiB = 1 << 20
 PAGE = 4096
 
 FORWARD_TABLE = 0x500            # where coreboot leaves the LB_TAG_FORWARD stub
+# The emulated x86 firmware's choices, which its coreboot record announces.
 CMOS_COOKIE = 0x68               # the arm cookie's bytes in CMOS bank 0
+FIRMWARE_LOW_END = MiB           # the first MiB is firmware's on every boot
+# What its record says about them (PmtRecord's layout 2 fields).
+X86_FIRMWARE = dict(cookie_addr=CMOS_COOKIE, cookie_kind=CookieKind.CMOS,
+                    cookie_size=CMOS_COOKIE_SIZE, firmware_low_end=FIRMWARE_LOW_END)
 
 PROCESSED = PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE
 
@@ -54,13 +60,13 @@ def plant_firmware(image: Path, record: PmtRecord, table_addr: int,
 
 def cmos_image(path: Path, cookie: int = 0) -> Path:
     data = bytearray(128)
-    data[CMOS_COOKIE:CMOS_COOKIE + 8] = cookie.to_bytes(8, "little")
+    data[CMOS_COOKIE:CMOS_COOKIE + CMOS_COOKIE_SIZE] = cookie.to_bytes(CMOS_COOKIE_SIZE, "little")
     path.write_bytes(bytes(data))
     return path
 
 
 def cmos_cookie(path: Path) -> int:
-    return int.from_bytes(path.read_bytes()[CMOS_COOKIE:CMOS_COOKIE + 8], "little")
+    return int.from_bytes(path.read_bytes()[CMOS_COOKIE:CMOS_COOKIE + CMOS_COOKIE_SIZE], "little")
 
 
 # --- the production OS, for pmtctl ------------------------------------------
@@ -143,7 +149,8 @@ def running_os(root: Path, *, cmdline: str = "console=ttyS0 cma=8M@0x8000000 cra
     with open(mem, "wb") as f:
         f.truncate(OS_IMAGE_SIZE)
     record = PmtRecord(anchor_addr=OS_ANCHOR, anchor_size=OS_ANCHOR_SIZE,
-                       boot_window_base=boot_window[0], boot_window_size=boot_window[1])
+                       boot_window_base=boot_window[0], boot_window_size=boot_window[1],
+                       **X86_FIRMWARE)
     plant_firmware(mem, record, OS_CBTABLE)
     write_sysfs(root / "sys", VMCOREINFO, CRASH_NOTES if crash_notes is None else crash_notes,
                 NOTES_SIZE, "0-1")

@@ -185,7 +185,7 @@ REFUSALS = [
     pytest.param({}, ["--dest", "0x4200000"], "overlaps the kernel image", id="dest-on-kernel"),
     pytest.param({}, ["--dest", "0xf100000"], "is not inside one System RAM range",
                  id="dest-not-ram"),
-    pytest.param({}, ["--dest", "0x80000"], "below 1 MiB", id="dest-in-firmware"),
+    pytest.param({}, ["--dest", "0x80000"], "is below 0x100000, which firmware reuses", id="dest-in-firmware"),
     pytest.param({}, ["--dest", "0x200000"], "overlaps the boot window", id="dest-on-window"),
     pytest.param({}, ["--dest", "0x5000000"], "METADATA_OUTSIDE_PRESERVED (VMCOREINFO",
                  id="dest-on-vmcoreinfo"),

@@ -9,8 +9,8 @@ import dataclasses
 
 import pytest
 
-from machines import OS_ANCHOR, OS_ANCHOR_SIZE, OS_CBTABLE, BOOT_WINDOW, plant_firmware, \
-    running_os, write_at
+from machines import OS_ANCHOR, OS_ANCHOR_SIZE, OS_CBTABLE, BOOT_WINDOW, X86_FIRMWARE, \
+    plant_firmware, running_os, write_at
 from warmboot import pmt
 from warmboot.handoff.cbtable import MemoryRange, PmtRecord
 from warmboot.pmt import EntryStatus, EntryType, PmtFlags
@@ -74,7 +74,8 @@ def firmware_says(machine, flags: int, memory_map: bool = True) -> None:
                    for start, end, kind in FIRMWARE_MAP)
     plant_firmware(machine.mem, PmtRecord(
         anchor_addr=OS_ANCHOR, anchor_size=OS_ANCHOR_SIZE, flags=flags, generation=1,
-        boot_window_base=BOOT_WINDOW[0], boot_window_size=BOOT_WINDOW[1]), OS_CBTABLE,
+        boot_window_base=BOOT_WINDOW[0], boot_window_size=BOOT_WINDOW[1], **X86_FIRMWARE),
+        OS_CBTABLE,
         ranges if memory_map else ())
 
 

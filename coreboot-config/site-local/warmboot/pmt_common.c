@@ -15,7 +15,7 @@ uint64_t warmboot_cmos_cookie(void)
 	uint64_t cookie = 0;
 	int i;
 
-	for (i = 7; i >= 0; i--)
+	for (i = PMT_CMOS_COOKIE_SIZE - 1; i >= 0; i--)
 		cookie = (cookie << 8) | cmos_read(CONFIG_WARMBOOT_CMOS_COOKIE + i);
 	return cookie;
 }

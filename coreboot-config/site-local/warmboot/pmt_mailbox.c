@@ -27,7 +27,7 @@ uint64_t warmboot_cmos_cookie(void)
 
 	if (!mb)
 		return 0;
-	if (mb->magic != WARMBOOT_MAILBOX_MAGIC) {
+	if (mb->magic != PMT_MAILBOX_MAGIC) {
 		mb->magic = 0;	/* whatever power-on left there */
 		mb->cookie = 0;
 		return 0;

@@ -14,15 +14,17 @@
 
 #include <stdint.h>
 
+#include "pmt.h"
+
 /* CBMEM id ("WBRM"). */
 #define CBMEM_ID_WARMBOOT_MAILBOX	0x5742524d
-/* ASCII "WBRESET!", little-endian. */
-#define WARMBOOT_MAILBOX_MAGIC		0x2154455345524257ull
-
+/* Its magic is PMT_MAILBOX_MAGIC and its size PMT_MAILBOX_SIZE (pmt.h). */
 struct warmboot_mailbox {
 	uint64_t magic;
 	uint64_t cookie;
 };
+
+_Static_assert(sizeof(struct warmboot_mailbox) == PMT_MAILBOX_SIZE, "mailbox size");
 
 /* romstage: allocate (same address every boot); ramstage: find. NULL if none. */
 struct warmboot_mailbox *warmboot_mailbox(void);

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "warmboot.h"
+#if CONFIG(WARMBOOT_DT_HANDOFF)
+#include "pmt_mailbox.h"
+#endif
 
 /*
  * The anchor's table, if romstage acted on it on this boot; *hdr is its
@@ -91,6 +94,17 @@ void lb_board(struct lb_header *header)
 	rec->anchor_size = CONFIG_WARMBOOT_ANCHOR_SIZE;
 	rec->boot_window_base = CONFIG_WARMBOOT_BOOT_WINDOW_BASE;
 	rec->boot_window_size = CONFIG_WARMBOOT_BOOT_WINDOW_SIZE;
+	rec->firmware_low_end = CONFIG_WARMBOOT_FIRMWARE_LOW_END;
+	/* Where the OS hands over the arm cookie (pmt_common.c, pmt_mailbox.c). */
+#if CONFIG(WARMBOOT_DT_HANDOFF)
+	rec->cookie_kind = PMT_COOKIE_MAILBOX;
+	rec->cookie_addr = (uintptr_t)warmboot_mailbox();
+	rec->cookie_size = PMT_MAILBOX_SIZE;
+#else
+	rec->cookie_kind = PMT_COOKIE_CMOS;
+	rec->cookie_addr = CONFIG_WARMBOOT_CMOS_COOKIE;
+	rec->cookie_size = PMT_CMOS_COOKIE_SIZE;
+#endif
 	rec->reject_entry = PMT_NO_ENTRY;
 	if (memcmp(hdr->magic, PMT_MAGIC, PMT_MAGIC_SIZE) != 0)
 		return;

@@ -20,6 +20,7 @@ from typing import Iterable, Union
 from ..errors import WarmbootError
 from .physmem import PhysicalMemory, PhysicalMemoryError
 from ..pmt import NO_ENTRY, PmtFlags, RejectReason, ResetCause
+from ..pmt.spec import CookieKind
 from ..pmt.spec import Field, Layout
 
 
@@ -69,12 +70,22 @@ PMT_RECORD_LAYOUT = Layout("coreboot PMT record", "lb_warmboot_pmt", "LB_WARMBOO
     Field("generation", "u64", "generation of the table firmware processed"),
     Field("boot_window_base", "u64", "memory firmware and the payload reuse every boot"),
     Field("boot_window_size", "u64", "its size: the OS's BOOT_COPY source"),
+    # Layout 2 appends where the arm cookie goes and what low memory firmware owns.
+    Field("cookie_addr", "u64", "CMOS offset, or the reset mailbox's address"),
+    Field("cookie_kind", "u32", "CookieKind: 1 CMOS, 2 reset mailbox"),
+    Field("cookie_size", "u32", "bytes at cookie_addr: 8 (CMOS) or 16 (mailbox)"),
+    Field("firmware_low_end", "u64", "memory below this is firmware's on every boot"),
 ), under_crc=False)
 # The record's body, after struct lb_record's tag and size.
 PMT_RECORD = struct.Struct("<" + "".join(f.format for f in PMT_RECORD_LAYOUT.fields[2:]))
+# Layout 1 ended after boot_window_size; a reader fills the rest with zeros.
+PMT_RECORD_LAYOUT1_SIZE = PMT_RECORD_LAYOUT.offsets["cookie_addr"]     # 56
+PMT_RECORD_LAYOUT1 = struct.Struct("<" + "".join(
+    f.format for f in PMT_RECORD_LAYOUT.fields[2:] if PMT_RECORD_LAYOUT.offsets[f.name] <
+    PMT_RECORD_LAYOUT1_SIZE))
 
-PMT_RECORD_SIZE = PMT_RECORD_LAYOUT.size                  # 56: a multiple of 8
-assert PMT_RECORD_SIZE % 8 == 0
+PMT_RECORD_SIZE = PMT_RECORD_LAYOUT.size                  # 80: a multiple of 8
+assert PMT_RECORD_SIZE % 8 == 0 and PMT_RECORD_LAYOUT1_SIZE == 56
 
 # Where x86 firmware leaves the table (or a forwarding table) for payloads and
 # kernels to find: searched on 16-byte boundaries, as libpayload does.
@@ -159,6 +170,10 @@ class PmtRecord:
     generation: int = 0
     boot_window_base: int = 0
     boot_window_size: int = 0
+    cookie_addr: int = 0
+    cookie_kind: int = CookieKind.NONE
+    cookie_size: int = 0
+    firmware_low_end: int = 0
 
     @property
     def rejected(self) -> bool:
@@ -195,7 +210,8 @@ def encode_record(record: Record) -> bytes:
         return _record(LB_TAG_WARMBOOT_PMT, PMT_RECORD.pack(
             record.anchor_addr, record.anchor_size, record.flags, record.reject_reason,
             record.reset_cause, record.reject_entry, record.generation,
-            record.boot_window_base, record.boot_window_size))
+            record.boot_window_base, record.boot_window_size, record.cookie_addr,
+            record.cookie_kind, record.cookie_size, record.firmware_low_end))
     if isinstance(record, RawRecord):
         return _record(record.tag, record.data)
     raise TypeError(f"not a coreboot table record: {record!r}")
@@ -228,7 +244,10 @@ def decode_record(data: bytes) -> Record:
         need(CBMEM_ENTRY, "LB_TAG_CBMEM_ENTRY")
         return CbmemEntryRecord(*CBMEM_ENTRY.unpack_from(body))
     if tag == LB_TAG_WARMBOOT_PMT:
-        need(PMT_RECORD, "LB_TAG_WARMBOOT_PMT")
+        if len(body) + RECORD_HEADER.size < PMT_RECORD_SIZE:
+            # Layout 1 firmware: the fields it lacks read as zero.
+            need(PMT_RECORD_LAYOUT1, "LB_TAG_WARMBOOT_PMT")
+            body = bytes(body[:PMT_RECORD_LAYOUT1.size]).ljust(PMT_RECORD.size, b"\0")
         return PmtRecord(*PMT_RECORD.unpack_from(body))
     return RawRecord(tag, bytes(body))
 

@@ -1,9 +1,12 @@
-"""Generate the C view of the PMT (payloads/libpmt/pmt.h) and the field
-tables of docs/pmt.md from the one definition in warmboot.pmt.spec.
+"""Generate the C view of the PMT and the field tables of docs/pmt.md from
+the one definition in warmboot.pmt.spec.
 
-Both outputs are committed; tests regenerate them in memory and fail when the
-committed files drift. `warmboot pmt gen` rewrites them, `--check` only
-compares.
+The C header comes in two flavours of the same text: payloads/libpmt/pmt.h,
+which coreboot's site-local code and the payload tools include, and the
+kernel's drivers/firmware/warmboot/pmt.h, which lives inside the kernel
+patch that adds the driver (linuxboot/patches/linux-6.1/). All outputs are
+committed; tests regenerate them in memory and fail when one drifts.
+`warmboot pmt gen` rewrites them, `--check` only compares.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from . import cbtable
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
 DOC_PATH = REPO_ROOT / "docs" / "pmt.md"
+# The kernel patch series and the file in it that is pmt.h.
+KERNEL_PATCHES = REPO_ROOT / "linuxboot" / "patches" / "linux-6.1"
+KERNEL_HEADER = "drivers/firmware/warmboot/pmt.h"
 REGENERATE = "warmboot pmt gen"
 
 _C_OWNER_TAG = {spec.Owner.OS: "", spec.Owner.FIRMWARE: " [fw]",
@@ -86,6 +92,8 @@ _C_ENUMS = (
      "entry.fw_status, written by firmware"),
     ("pmt_reset_cause", "PMT_RESET_", _members(spec.ResetCause),
      "header.reset_cause, written by firmware"),
+    ("pmt_cookie_kind", "PMT_COOKIE_", _members(spec.CookieKind),
+     "lb_warmboot_pmt.cookie_kind: where the arm cookie goes"),
     ("pmt_reject_reason", "PMT_REJECT_", _members(spec.RejectReason),
      "header.reject_reason; also pmt_validate()'s result"),
     ("pmt_x86_64_greg", "PMT_X86_64_", _regs(spec.X86_64_GREGS),
@@ -98,8 +106,12 @@ _C_ENUMS = (
 )
 
 
-def render_header() -> str:
-    """The full text of payloads/libpmt/pmt.h."""
+def render_header(kernel: bool = False) -> str:
+    """The full text of payloads/libpmt/pmt.h, or with kernel=True of the
+    kernel's copy (kernel includes and include guard, the same definitions)."""
+    guard = "_WARMBOOT_PMT_H" if kernel else "WARMBOOT_PMT_H"
+    includes = (["#include <linux/stddef.h>", "#include <linux/types.h>"] if kernel
+                else ["#include <stddef.h>", "#include <stdint.h>"])
     lines = [
         "/* SPDX-License-Identifier: GPL-2.0-only */",
         "/*",
@@ -108,14 +120,13 @@ def render_header() -> str:
         f" * GENERATED from python/warmboot/pmt/spec.py by `{REGENERATE}`;",
         " * do not edit. docs/pmt.md is the spec. All fields are little-endian;",
         " * the structs match the wire layout on little-endian machines (asserted",
-        " * below), but pmt_validate.c reads bytes and needs neither.",
+        " * below), but the readers read bytes and need neither.",
         " */",
         "",
-        "#ifndef WARMBOOT_PMT_H",
-        "#define WARMBOOT_PMT_H",
+        f"#ifndef {guard}",
+        f"#define {guard}",
         "",
-        "#include <stddef.h>",
-        "#include <stdint.h>",
+        *includes,
         "",
         f"#define PMT_MAGIC \"{spec.MAGIC.decode('ascii')}\"",
         f"#define PMT_MAGIC_SIZE {len(spec.MAGIC)}",
@@ -138,6 +149,10 @@ def render_header() -> str:
         f"#define PMT_PRSTATUS_PR_REG_OFFSET {spec.PRSTATUS_PR_REG_OFFSET}",
         f"#define PMT_DEFAULT_MAX_ENTRIES {DEFAULT_LIMITS.max_entries}",
         f"#define PMT_DEFAULT_MAX_CPUS {DEFAULT_LIMITS.max_cpus}",
+        f"#define PMT_MAILBOX_MAGIC {spec.MAILBOX_MAGIC:#x}ull",
+        f"#define PMT_MAILBOX_SIZE {spec.MAILBOX_SIZE}",
+        f"#define PMT_CMOS_COOKIE_SIZE {spec.CMOS_COOKIE_SIZE}",
+        f"#define PMT_DEFAULT_FIRMWARE_LOW_END {spec.DEFAULT_FIRMWARE_LOW_END:#x}ull",
         "",
     ]
     for layout in spec.LAYOUTS:
@@ -145,12 +160,58 @@ def render_header() -> str:
     # The coreboot table record that advertises the anchor (docs/handoff.md).
     lines += [f"#define LB_TAG_WARMBOOT_PMT {cbtable.LB_TAG_WARMBOOT_PMT:#010x}u", ""]
     lines += _c_layout(cbtable.PMT_RECORD_LAYOUT)
+    lines += ["/* Layout 1 of the record ended here; its readers skip the rest by size. */",
+              f"#define LB_WARMBOOT_PMT_LAYOUT1_SIZE {cbtable.PMT_RECORD_LAYOUT1_SIZE}", ""]
     for c_name, prefix, members, doc in _C_ENUMS:
         lines += _c_enum(c_name, prefix, members, doc)
     lines += _c_bits("PMT_FLAG_", spec.PmtFlags, "header.flags")
     lines += _c_bits("PMT_CPU_", spec.CpuRecordFlags, "cpu record flags")
-    lines += ["#endif /* WARMBOOT_PMT_H */", ""]
+    lines += [f"#endif /* {guard} */", ""]
     return "\n".join(lines)
+
+
+# --- the kernel's copy, inside the patch that adds the driver -------------
+
+_HUNK = re.compile(r"(?ms)^diff --git a/(?P<path>\S+) b/(?P=path)\nnew file mode \d+\n"
+                   r"index 0+\.\.(?P<index>[0-9a-f]+)\n--- /dev/null\n\+\+\+ b/(?P=path)\n"
+                   r"@@ -0,0 \+1,(?P<count>\d+) @@\n")
+
+
+def kernel_patch() -> Path | None:
+    """The patch of the series that adds the kernel's pmt.h, if any."""
+    for patch in sorted(KERNEL_PATCHES.glob("*.patch")):
+        if f"+++ b/{KERNEL_HEADER}\n" in patch.read_text(encoding="utf-8"):
+            return patch
+    return None
+
+
+def _blob_id(text: str) -> str:
+    import hashlib
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()[:7]
+
+
+def embed_in_patch(patch: str, path: str, text: str) -> str:
+    """patch with the new file `path` carrying `text`: its lines, its hunk
+    header, its index line and its line in the diffstat follow."""
+    for m in _HUNK.finditer(patch):
+        if m["path"] != path:
+            continue
+        old_count = int(m["count"])
+        body_start = m.end()
+        body_end = body_start
+        for _ in range(old_count):
+            body_end = patch.index("\n", body_end) + 1
+        lines = text.splitlines()
+        header = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
+                  f"index 0000000..{_blob_id(text)}\n--- /dev/null\n+++ b/{path}\n"
+                  f"@@ -0,0 +1,{len(lines)} @@\n")
+        out = patch[:m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + \
+            patch[body_end:]
+        stat = re.compile(rf"(?m)^( {re.escape(path)}\s+\| )(\d+) (\+*)$")
+        return stat.sub(lambda s: f"{s[1]}{len(lines)} {'+' * min(len(lines), len(s[3]))}",
+                        out)
+    raise PmtError(f"no new file {path} in the kernel patch")
 
 
 # --- docs/pmt.md ---------------------------------------------------------
@@ -249,8 +310,14 @@ def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[
     if not doc_path.exists():
         raise PmtError(f"{doc_path} does not exist; it holds the spec around the tables")
     doc = read(doc_path)
-    return [Output(header_path, read(header_path), render_header()),
+    outs = [Output(header_path, read(header_path), render_header()),
             Output(doc_path, doc, update_doc(doc))]
+    patch = kernel_patch() if header_path == HEADER_PATH else None
+    if patch:
+        text = read(patch)
+        outs.append(Output(patch, text,
+                           embed_in_patch(text, KERNEL_HEADER, render_header(kernel=True))))
+    return outs
 
 
 def write(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[Path]:

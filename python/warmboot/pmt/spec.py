@@ -101,6 +101,7 @@ class EntryStatus(enum.IntEnum):
 class PmtFlags(enum.IntFlag, boundary=enum.KEEP):
     """Header flags: bits 0-15 belong to the OS, bits 16-31 to firmware."""
     ARMED = 1 << 0            # OS: capture this table on the next warm reset
+    IN_SERVICE = 1 << 1       # OS: it saves its own dump from /proc/vmcore (payload: boot it at once)
     WARM_RESET_SEEN = 1 << 16  # firmware found the table after a warm reset
     WDT_FIRED = 1 << 17        # the SMM watchdog handler saved CPU state
     COPY_DONE = 1 << 18        # every BOOT_COPY has been copied
@@ -109,6 +110,24 @@ class PmtFlags(enum.IntFlag, boundary=enum.KEEP):
 
 OS_FLAGS_MASK = 0x0000FFFF
 FW_FLAGS_MASK = 0xFFFF0000
+
+
+class CookieKind(enum.IntEnum):
+    """Where the OS hands firmware the arm cookie (docs/handoff.md)."""
+    NONE = 0       # firmware did not say (a layout 1 record)
+    CMOS = 1       # cookie_size bytes of CMOS RAM from offset cookie_addr, set when arming
+    MAILBOX = 2    # the reset mailbox at cookie_addr: {MAILBOX_MAGIC, cookie}, set on panic
+
+
+# The reset mailbox's first u64: ASCII "WBRESET!", little-endian.
+MAILBOX_MAGIC = 0x2154455345524257
+MAILBOX_SIZE = 16
+# The arm cookie in CMOS: one little-endian u64.
+CMOS_COOKIE_SIZE = 8
+# Memory below this is firmware's when firmware does not say (a layout 1
+# record, a device tree): the first MiB, which PC firmware reuses on every
+# boot (real-mode area, EBDA, option ROMs, ASEG).
+DEFAULT_FIRMWARE_LOW_END = 1 << 20
 
 
 class ResetCause(enum.IntEnum):
