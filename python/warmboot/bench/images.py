@@ -17,13 +17,13 @@ build to keep in step with Debian's.
 """
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot.boards import Board
+from warmboot.steps.hostbin import host_binary, install_dynamic
 from warmboot.steps.initramfs import XZ_ARGS, cpio_list
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
@@ -105,36 +105,6 @@ def setup_cmdline(stock: str, setup: str) -> str:
     if setup.startswith("kdump-"):
         return os_cmdline(stock, ("cma", "crashkernel"), (f"crashkernel={KDUMP_CRASHKERNEL}",))
     return os_cmdline(stock, ("cma", "crashkernel"))
-
-
-def shared_libraries(binary: Path) -> list[Path]:
-    """The dynamic loader and the libraries binary loads, as ldd names them."""
-    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise GuestImageError(f"ldd {binary} failed: {out.stderr.strip() or out.stdout.strip()}")
-    libraries = []
-    for line in out.stdout.splitlines():
-        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)", line)
-        if match:
-            libraries.append(Path(match.group(1)))
-    return libraries
-
-
-def install_dynamic(binary: Path, rootfs: Path) -> None:
-    """binary and its libraries at their host paths under rootfs (contents, not links)."""
-    for path in (binary, *shared_libraries(binary)):
-        dest = rootfs / path.relative_to("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
-
-
-def host_binary(name: str) -> Path:
-    found = shutil.which(name, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    if not found:
-        raise GuestImageError(f"{name} is not installed on this host (Debian: apt-get install "
-                              f"{'kexec-tools' if name == 'kexec' else name})")
-    return Path(found).resolve()
 
 
 def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,

@@ -11,6 +11,7 @@ committed; tests regenerate them in memory and fail when one drifts.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,9 +187,9 @@ def kernel_patch() -> Path | None:
 
 
 def _blob_id(text: str) -> str:
-    import hashlib
+    """git's object id of a file with this text (its index line abbreviates it)."""
     data = text.encode("utf-8")
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()[:7]
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def embed_in_patch(patch: str, path: str, text: str) -> str:
@@ -203,8 +204,9 @@ def embed_in_patch(patch: str, path: str, text: str) -> str:
         for _ in range(old_count):
             body_end = patch.index("\n", body_end) + 1
         lines = text.splitlines()
+        width = len(m["index"])
         header = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
-                  f"index 0000000..{_blob_id(text)}\n--- /dev/null\n+++ b/{path}\n"
+                  f"index {'0' * width}..{_blob_id(text)[:width]}\n--- /dev/null\n+++ b/{path}\n"
                   f"@@ -0,0 +1,{len(lines)} @@\n")
         out = patch[:m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + \
             patch[body_end:]

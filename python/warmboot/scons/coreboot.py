@@ -16,7 +16,8 @@ from SCons.Action import Action
 
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
-from warmboot.steps.coreboot import COREBOOT_SERIES, LEFTOVERS, LIBPMT, apply_patches, make_env
+from warmboot.steps.coreboot import COREBOOT_SERIES, LEFTOVERS, LIBPMT, make_env
+from warmboot.steps.patches import apply_patches
 from warmboot.steps.kconfig import check_config, config_options
 from warmboot.steps.run import StepError, copy_file, fresh_log, jobs, run_logged, say
 from warmboot.toolchain import tool_version
@@ -52,7 +53,8 @@ def _build_coreboot(target, source, env):
         run_logged("coreboot", f"copying {board.coreboot.bl31_source} to "
                                f"{board.coreboot.bl31_tree}",
                    ["cp", "-a", str(bl31.path), str(dest)], log)
-    apply_patches(src, [Path(p) for p in env["WB_COREBOOT_PATCHES"]], log)
+    apply_patches("coreboot", f"coreboot {COREBOOT_SERIES}", src,
+                  [Path(p) for p in env["WB_COREBOOT_PATCHES"]], log)
     top = Path(env.subst("$WB_TOP"))
     site_local = top / "coreboot-config" / "site-local"
     if site_local.is_dir() and any(site_local.iterdir()):

@@ -15,6 +15,7 @@ from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, 
                             qemu, sign, sources, testos)
 from warmboot.sources.cache import SourceCache
 from warmboot.steps import coreboot as coreboot_step
+from warmboot.steps import hostbin
 from warmboot.steps import kernel as kernel_step
 
 # The tools a board's graph uses; each applies the tools it needs itself, so
@@ -162,7 +163,10 @@ def _image(env, board):
     if board.testos:
         os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos",
                                    vmlinux=True)
-        os_initramfs = env.InitramfsBuild(board, extra=[("/bin/pmtctl", tools["pmtctl"])],
+        host_tools = [(dest, env.File(str(src))) for name in board.testos.host_tools
+                      for dest, src in hostbin.with_libraries(name)]
+        os_initramfs = env.InitramfsBuild(board, extra=[("/bin/pmtctl", tools["pmtctl"]),
+                                                        *host_tools],
                                           variant="testos-initramfs",
                                           rootfs=board.testos.rootfs)
         disk = env.TestOsDisk(board, os_kernel[0], os_initramfs)

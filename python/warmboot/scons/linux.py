@@ -16,6 +16,7 @@ from SCons.Action import Action
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
 from warmboot.steps.kernel import KBUILD_ENV, configure_kernel, kernel_make
+from warmboot.steps.patches import patched_copy
 from warmboot.steps.run import copy_file, fresh_log, host_env, jobs, run_logged, say
 from warmboot.toolchain import tool_version
 
@@ -28,6 +29,9 @@ def _build_kernel(target, source, env):
     obj = Path(env.subst("$WB_BUILD")) / variant / "obj"
     log = fresh_log(Path(env.subst("$WB_LOGS")) / f"{variant}.log")
     src = env.SourceTree("linux").path
+    if spec.patches:
+        src = patched_copy("linux", "the pinned linux tree", src,
+                           Path(env.subst("$WB_BUILD")) / variant / "src", list(spec.patches), log)
     make_env = host_env(KBUILD_ENV)
     configure_kernel(src, obj, spec, log, make_env)
     seconds = run_logged("linux", f"building {spec.target} ({spec.arch}) with {jobs()} jobs",
@@ -53,6 +57,7 @@ def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = F
     settings = {
         "arch": spec.arch, "target": spec.target, "image": spec.image,
         "cross_compile": spec.cross_compile, "kbuild": KBUILD_ENV,
+        "patches": [p.name for p in spec.patches],
         "tools": {"gcc": tool_version([compiler, "--version"]),
                   **env["WB_TOOL_VERSIONS"]["linux"]},
     }
@@ -62,7 +67,8 @@ def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = F
         outputs.append(f"$WB_BUILD/{variant}/vmlinux")
     targets = env.Command(
         outputs,
-        [stamp, *map(str, spec.config), env.Value(json.dumps(settings, sort_keys=True))],
+        [stamp, *map(str, spec.config), *map(str, spec.patches),
+         env.Value(json.dumps(settings, sort_keys=True))],
         Action(_build_kernel, f"[linux] building {variant} {image_name} for $WB_BOARD"),
         WB_KERNEL_SPEC=spec, WB_KERNEL_VARIANT=variant,
     )

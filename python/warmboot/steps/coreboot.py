@@ -28,18 +28,6 @@ def make_env(src: Path) -> dict[str, str]:
 LEFTOVERS = (".config", ".xcompile", "build")
 
 
-def apply_patches(src: Path, patches: list[Path], log: Path) -> None:
-    """Apply each patch, checking first so that a bad one changes nothing."""
-    for patch in patches:
-        base = ["patch", "-p1", "--forward", "--batch", "-d", str(src), "-i", str(patch)]
-        try:
-            run_logged("coreboot", f"checking {patch.name}", [*base, "--dry-run"], log)
-        except StepError:
-            raise StepError(f"coreboot: patch {patch} does not apply to coreboot "
-                            f"{COREBOOT_SERIES}; patch's output is in {log}") from None
-        run_logged("coreboot", f"applying {patch.name}", base, log)
-
-
 def tool_versions() -> dict[str, str]:
     return {
         "gcc": tool_version(["gcc", "--version"]),

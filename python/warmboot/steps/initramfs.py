@@ -41,5 +41,9 @@ def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str
             mode = "0755" if os.access(path, os.X_OK) else "0644"
             lines.append(f"file {rel} {staged(path, stage)} {mode} 0 0")
     for dest, src in sorted(extra):
+        for parent in reversed(Path(dest).parents[:-1]):
+            if parent.as_posix() not in made:
+                lines.append(f"dir {parent.as_posix()} 0755 0 0")
+                made.add(parent.as_posix())
         lines.append(f"file {dest} {staged(src, stage)} 0755 0 0")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,58 @@
+"""This host's dynamically linked programs, with the libraries they load, for
+a guest initramfs: the test OS saves its dumps with Debian's makedumpfile,
+and the benchmark's kdump setups use Debian's kexec-tools the same way. Only
+for guests of the host's architecture."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import WarmbootError
+
+# Where Debian installs programs, in the order PATH has them.
+HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The Debian package that provides a program, when it is not named after it.
+PACKAGES = {"kexec": "kexec-tools"}
+
+
+class HostBinaryError(WarmbootError):
+    """A host program is missing or ldd cannot list its libraries."""
+
+
+def host_binary(name: str) -> Path:
+    found = shutil.which(name, path=HOST_PATH)
+    if not found:
+        raise HostBinaryError(f"{name} is not installed on this host (Debian: apt-get install "
+                              f"{PACKAGES.get(name, name)})")
+    return Path(found).resolve()
+
+
+def shared_libraries(binary: Path) -> list[Path]:
+    """The dynamic loader and the libraries binary loads, as ldd names them."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise HostBinaryError(f"ldd {binary} failed: {out.stderr.strip() or out.stdout.strip()}")
+    libraries = []
+    for line in out.stdout.splitlines():
+        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)", line)
+        if match:
+            libraries.append(Path(match.group(1)))
+    return libraries
+
+
+def with_libraries(name: str) -> list[tuple[str, Path]]:
+    """(path in the guest, file on the host) for the program and its libraries,
+    each at its host path; a library link's target is what gets copied."""
+    binary = host_binary(name)
+    return [(str(path), path.resolve()) for path in (binary, *shared_libraries(binary))]
+
+
+def install_dynamic(binary: Path, rootfs: Path) -> None:
+    """binary and its libraries at their host paths under rootfs (contents, not links)."""
+    for path in (binary, *shared_libraries(binary)):
+        dest = rootfs / path.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
