@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from elftools.elf.elffile import ELFFile
+
 from warmboot.boards import load_board
 from warmboot.qemu import QemuMachine
 from wbtest import TOP, run_scons
@@ -101,8 +103,28 @@ class Lab:
 
     def put(self, host_file: Path, path: str) -> None:
         """Copy a host file onto the OS disk (QEMU must not be running)."""
+        subprocess.run(["debugfs", "-w", "-R", f"rm {path}", str(self.disk)],
+                       capture_output=True)
         subprocess.run(["debugfs", "-w", "-R", f"write {host_file} {path}", str(self.disk)],
                        capture_output=True, check=True)
+
+    def put_text(self, text: str, path: str) -> None:
+        """Write text as a file on the OS disk (QEMU must not be running)."""
+        staged = self.workdir / Path(path).name
+        staged.write_text(text)
+        self.put(staged, path)
+
+    def read_text(self, path: str) -> str:
+        return self.extract(path, self.workdir / f"read-{Path(path).name}").read_text()
+
+    def os_cmdline(self) -> str:
+        """The OS's command line on its disk (boot/cmdline), as LinuxBoot reads it."""
+        return self.read_text("/boot/cmdline").strip()
+
+    def configure(self, **settings: str) -> None:
+        """boot/warmboot.conf: LinuxBoot's crash-dump settings (docs/crashdump.md)."""
+        self.put_text("".join(f'{key}="{value}"\n' for key, value in settings.items()),
+                      "/boot/warmboot.conf")
 
 
 def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
@@ -111,6 +133,37 @@ def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
     vm.wait_for("warmboot: booting the OS", timeout)
     vm.wait_for("warmboot: os armed", timeout)
     vm.wait_for("warmboot: os ready", 60)
+    return vm.elapsed()
+
+
+def meminfo(lab: Lab, vm: QemuMachine, key: str = "MemTotal") -> int:
+    """A /proc/meminfo value of the running OS, in kB."""
+    return int(lab.shell(vm, f"grep {key}: /proc/meminfo", rf"{key}:\s+(\d+) kB").group(1))
+
+
+def sysfs(lab: Lab, vm: QemuMachine, name: str) -> str:
+    """/sys/kernel/warmboot/<name> of the running OS (docs/crashdump.md's ABI)."""
+    # Quoted apart, so the typed command never matches the answer's pattern.
+    return lab.shell(vm, f'echo "WB-""{name}=$(cat /sys/kernel/warmboot/{name})"',
+                     rf"WB-{name}=(.*)").group(1).strip()
+
+
+HEARTBEAT = 10   # iTCO_wdt.heartbeat on the test OS's command line
+
+
+def symbol_range(vmlinux, name: str) -> tuple[int, int]:
+    with open(vmlinux, "rb") as f:
+        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
+    return sym["st_value"], sym["st_value"] + sym["st_size"]
+
+
+def hang_cpu1_under_the_watchdog(vm) -> float:
+    """Open /dev/watchdog and never pet it, then hard-lock CPU 1 with
+    interrupts off (LKDTM). Returns when the hang starts."""
+    vm.send('exec 3>/dev/watchdog; echo WATCHDOG-""OPEN\n')   # quoted: not its own echo
+    vm.wait_for_line("WATCHDOG-OPEN", 30)
+    vm.send("taskset 2 sh -c 'echo HARDLOCKUP > /sys/kernel/debug/provoke-crash/DIRECT'\n")
+    vm.wait_for("lkdtm: Performing direct entry HARDLOCKUP", 30)
     return vm.elapsed()
 
 

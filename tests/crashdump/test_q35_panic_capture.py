@@ -1,6 +1,9 @@
 """A panic in the OS leads to exactly one warm reset; coreboot keeps the
 registered memory, LinuxBoot writes a vmcore that crash(8) opens, and the OS
-boots again with all of its RAM."""
+boots again with all of its RAM. This is the capture in LinuxBoot, which an
+OS selects with CAPTURE=payload in boot/warmboot.conf (and gets when its
+kernel has no warmboot driver); test_q35_in_service_capture.py has the
+default, in-service flow."""
 from __future__ import annotations
 
 import re
@@ -31,6 +34,7 @@ def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
 
 def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path):
     (lab.logs / f"{lab.name}-crash.txt").unlink(missing_ok=True)
+    lab.configure(CAPTURE="payload")
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)

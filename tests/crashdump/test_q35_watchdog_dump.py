@@ -9,35 +9,17 @@ import re
 import subprocess
 
 import pytest
-from elftools.elf.elffile import ELFFile
 
-from crashlab import BANNER, boot_to_os, count, run_crash
+from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
+                      run_crash, symbol_range)
 from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
 
-HEARTBEAT = 10   # iTCO_wdt.heartbeat on the test OS's command line
-
-
-def symbol_range(vmlinux, name: str) -> tuple[int, int]:
-    with open(vmlinux, "rb") as f:
-        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
-    return sym["st_value"], sym["st_value"] + sym["st_size"]
-
-
-def hang_cpu1_under_the_watchdog(vm) -> float:
-    """Open /dev/watchdog and never pet it, then hard-lock CPU 1 with
-    interrupts off (LKDTM). Returns when the hang starts."""
-    vm.send('exec 3>/dev/watchdog; echo WATCHDOG-""OPEN\n')   # quoted: not its own echo
-    vm.wait_for_line("WATCHDOG-OPEN", 30)
-    vm.send("taskset 2 sh -c 'echo HARDLOCKUP > /sys/kernel/debug/provoke-crash/DIRECT'\n")
-    vm.wait_for("lkdtm: Performing direct entry HARDLOCKUP", 30)
-    return vm.elapsed()
-
-
 def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
     (lab.logs / f"{lab.name}-crash.txt").unlink(missing_ok=True)
+    lab.configure(CAPTURE="payload")
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from ..toolchain import tool_version
-from .run import StepError, host_env, run_logged
+from .run import host_env
 
 COREBOOT_SERIES = "4.15"
 LIBPMT = "payloads/libpmt"

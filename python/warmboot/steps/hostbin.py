@@ -15,6 +15,9 @@ from ..errors import WarmbootError
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The Debian package that provides a program, when it is not named after it.
 PACKAGES = {"kexec": "kexec-tools"}
+# Libraries glibc loads at run time, which ldd cannot see: pthread_exit()
+# unwinds with libgcc_s (makedumpfile --num-threads aborts without it).
+DLOPENED = ("libgcc_s.so.1",)
 
 
 class HostBinaryError(WarmbootError):
@@ -43,16 +46,26 @@ def shared_libraries(binary: Path) -> list[Path]:
     return libraries
 
 
+def libraries(binary: Path) -> list[Path]:
+    """What binary needs at run time: ldd's list, and the run-time loaded
+    libraries that live beside its libc."""
+    found = shared_libraries(binary)
+    libc = next((p for p in found if p.name.startswith("libc.so")), None)
+    if libc:
+        found += [libc.parent / name for name in DLOPENED if (libc.parent / name).exists()]
+    return found
+
+
 def with_libraries(name: str) -> list[tuple[str, Path]]:
     """(path in the guest, file on the host) for the program and its libraries,
     each at its host path; a library link's target is what gets copied."""
     binary = host_binary(name)
-    return [(str(path), path.resolve()) for path in (binary, *shared_libraries(binary))]
+    return [(str(path), path.resolve()) for path in (binary, *libraries(binary))]
 
 
 def install_dynamic(binary: Path, rootfs: Path) -> None:
     """binary and its libraries at their host paths under rootfs (contents, not links)."""
-    for path in (binary, *shared_libraries(binary)):
+    for path in (binary, *libraries(binary)):
         dest = rootfs / path.relative_to("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
