@@ -13,7 +13,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from warmboot.boards import load_board
-from warmboot.qemu import QemuMachine
+from warmboot.qemu import MarkerTimeout, QemuMachine
 from wbtest import TOP, run_scons
 
 GUEST_RAM = "512M"
@@ -132,8 +132,24 @@ def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
     vm.wait_for("warmboot: linuxboot ready", timeout)
     vm.wait_for("warmboot: booting the OS", timeout)
     vm.wait_for("warmboot: os armed", timeout)
-    vm.wait_for("warmboot: os ready", 60)
-    return vm.elapsed()
+    return wait_os_ready(vm, 60)
+
+
+def wait_os_ready(vm: QemuMachine, timeout: float = 300) -> float:
+    """Wait for the OS's `os ready` and then for its shell to read what is
+    typed (input that arrives while the shell sets up its line editing, or
+    before it runs, is lost); returns seconds since power-on of `os ready`."""
+    vm.wait_for("warmboot: os ready", timeout)
+    ready = vm.elapsed()
+    vm.wait_for("/ # ", 60)
+    for attempt in range(10):
+        vm.send(f"echo SHELL-$(({attempt} + 100))\n")
+        try:
+            vm.wait_for_line(f"SHELL-{attempt + 100}", 5)
+            return ready
+        except MarkerTimeout:
+            continue
+    raise AssertionError(f"the OS's shell does not answer; serial log {vm.log_path}")
 
 
 def meminfo(lab: Lab, vm: QemuMachine, key: str = "MemTotal") -> int:

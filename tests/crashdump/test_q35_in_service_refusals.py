@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from crashlab import BANNER, boot_to_os, count, meminfo, run_crash, sysfs
+from crashlab import BANNER, boot_to_os, count, meminfo, run_crash, sysfs, wait_os_ready
 
 pytestmark = pytest.mark.qemu
 
@@ -37,7 +37,7 @@ def test_bad_elf_core_header_is_refused_and_the_os_boots_with_all_its_memory(
         vm.wait_for("Kernel panic", 60)
         vm.wait_for("dumpcap: TEST: injecting", 300)
         vm.wait_for(re.compile(message), 300)
-        vm.wait_for("warmboot: os ready", 300)
+        wait_os_ready(vm)
         status = sysfs(lab, vm, "capture_status")
         mem_after = meminfo(lab, vm)
         registered = sysfs(lab, vm, "registered")

@@ -14,7 +14,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from crashlab import (BANNER, GUEST_RAM_BYTES, PAGE, boot_to_os, count, page_differences,
-                      read_paddr, run_crash)
+                      read_paddr, run_crash, wait_os_ready)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
@@ -56,7 +56,7 @@ def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path
         panicked = vm.elapsed()
         after_panic = len(vm.output)
         vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 600)
-        vm.wait_for("warmboot: os ready", 300)
+        wait_os_ready(vm)
         ready = vm.elapsed()
         mem_after = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
                                   r"MemTotal:\s+(\d+) kB").group(1))

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
-                      run_crash, symbol_range)
+                      run_crash, symbol_range, wait_os_ready)
 from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
 
@@ -29,7 +29,7 @@ def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
         vm.wait_for("warmboot: SMM: watchdog fired; saved 2 CPUs' registers", 3 * HEARTBEAT)
         fired = vm.elapsed()
         vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 600)
-        vm.wait_for("warmboot: os ready", 300)
+        wait_os_ready(vm)
         ready = vm.elapsed()
         status = lab.shell(vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'",
                            r"BOOT: (flags .*)").group(1)
@@ -118,7 +118,7 @@ def test_cpu_state_in_forbidden_memory_is_refused_and_smm_writes_nothing(
         vm.wait_for(f"warmboot: PMT rejected: {reason}", 60)
         vm.wait_for("warmboot: linuxboot ready", 120)
         after = armed_table(vm)           # before the OS re-arms
-        vm.wait_for("warmboot: os ready", 300)
+        wait_os_ready(vm)
         rest = vm.output[mark:]
     assert "warmboot: SMM: CPU" not in rest and "crash dump" not in rest
     assert lab.crash_dirs() == []
