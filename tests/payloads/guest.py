@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from machines import MiB, plant_firmware
+from machines import X86_FIRMWARE, MiB, plant_firmware
 from warmboot.handoff.cbtable import PmtRecord
 from warmboot.qemu import QemuMachine, accel_args, kvm_works
 
@@ -62,8 +62,8 @@ def guest_memory_image(path: Path) -> bytes:
         f.truncate(GUEST_ANCHOR + GUEST_ANCHOR_SIZE)
     plant_firmware(path, PmtRecord(
         anchor_addr=GUEST_ANCHOR, anchor_size=GUEST_ANCHOR_SIZE,
-        boot_window_base=GUEST_BOOT_WINDOW[0], boot_window_size=GUEST_BOOT_WINDOW[1]),
-        GUEST_CBTABLE)
+        boot_window_base=GUEST_BOOT_WINDOW[0], boot_window_size=GUEST_BOOT_WINDOW[1],
+        **X86_FIRMWARE), GUEST_CBTABLE)
     return path.read_bytes()
 
 
@@ -99,6 +99,8 @@ for page in @PAGES@; do
 done
 echo "@MARKER@" > /dev/kmsg
 echo "warmboot-test: panicking"
+# The tty drains its buffer by interrupts; the panic when init exits does not wait.
+sleep 1
 """
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from guest import (CRASHKERNEL_MIN, CRASHKERNEL_TOO_SMALL, GUEST_ANCHOR, GUEST_ANCHOR_SIZE,
                    GUEST_BOOT_WINDOW, GUEST_CBTABLE, GUEST_DEST, boot_and_panic)
-from machines import PROCESSED, plant_firmware, read_at, write_at
+from machines import PROCESSED, X86_FIRMWARE, plant_firmware, read_at, write_at
 from warmboot import pmt
 from warmboot.handoff.cbtable import PmtRecord
 from warmboot.pmt import EntryStatus, EntryType, ResetCause
@@ -119,8 +119,8 @@ def captured(panicked, tools, tmp_path_factory):
     plant_firmware(ram, PmtRecord(
         anchor_addr=GUEST_ANCHOR, anchor_size=GUEST_ANCHOR_SIZE, flags=PROCESSED,
         reset_cause=ResetCause.WARM_RESET, generation=processed.generation,
-        boot_window_base=GUEST_BOOT_WINDOW[0], boot_window_size=GUEST_BOOT_WINDOW[1]),
-        GUEST_CBTABLE)
+        boot_window_base=GUEST_BOOT_WINDOW[0], boot_window_size=GUEST_BOOT_WINDOW[1],
+        **X86_FIRMWARE), GUEST_CBTABLE)
     out = tmp_path_factory.mktemp("real-capture") / "crash"
     result = tools.run("dumpcap", "--mem", ram, out, timeout=300)
     assert result.returncode == 0, result.stderr
