@@ -41,15 +41,20 @@ baud = 115200
 """
 
 
-def board_top(tmp_path: Path, board: str = "qemu-q35") -> Path:
-    """A checkout holding one real board directory and its kernel config fragments."""
+def board_top(tmp_path: Path, board: str = "qemu-q35", keep_testos_extras: bool = False) -> Path:
+    """A checkout holding one real board directory and its kernel config fragments;
+    its [testos] patches and host_tools are dropped unless keep_testos_extras."""
     top = tmp_path / "top"
     shutil.copytree(TOP / "coreboot-config" / "boards" / board,
                     top / "coreboot-config" / "boards" / board)
-    data = tomllib.loads((TOP / "coreboot-config/boards" / board / "board.toml").read_text())
+    path = top / "coreboot-config" / "boards" / board / "board.toml"
+    data = tomllib.loads(path.read_text())
     for fragment in data["linux"]["config"] + data.get("testos", {}).get("config", []):
         (top / fragment).parent.mkdir(parents=True, exist_ok=True)
         (top / fragment).write_text("")
+    if not keep_testos_extras:
+        path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                                if not line.startswith(("patches = ", "host_tools = "))))
     return top
 
 
@@ -205,8 +210,8 @@ def test_testos_patches_expand_directories_in_name_order_and_host_tools_are_read
     assert board.linux.patches == ()
 
 
-def test_testos_without_patches_or_host_tools_reads_them_as_empty():
-    board = load_board(TOP, "qemu-q35")
+def test_testos_without_patches_or_host_tools_reads_them_as_empty(tmp_path):
+    board = load_board(board_top(tmp_path), "qemu-q35")
     assert board.testos.kernel.patches == () and board.testos.host_tools == ()
 
 

@@ -1,7 +1,9 @@
-"""payloads/libpmt/pmt.h and the tables in docs/pmt.md are generated from
-warmboot.pmt.spec; the committed copies must match what the generator writes now."""
+"""payloads/libpmt/pmt.h, the tables in docs/pmt.md and the kernel's pmt.h
+inside linuxboot/patches/linux-6.1/ are generated from warmboot.pmt.spec; the
+committed copies must match what the generator writes now."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +15,36 @@ from warmboot.pmt import spec
 from warmboot.handoff import cgen
 
 
-@pytest.mark.parametrize("which", ["header", "doc"])
+@pytest.mark.parametrize("which", ["header", "doc", "kernel patch"])
 def test_committed_file_matches_the_generator(which: str) -> None:
-    header, doc = cgen.outputs()
-    out = header if which == "header" else doc
+    outputs = dict(zip(["header", "doc", "kernel patch"], cgen.outputs()))
+    assert len(outputs) == 3, "no kernel patch carries pmt.h"
+    out = outputs[which]
     assert not out.stale, (
         f"{out.path} is out of date with python/warmboot/pmt/; "
         f"run `{cgen.REGENERATE}` and commit the result")
+
+
+def test_kernel_patch_carries_the_same_definitions_as_the_firmwares_header() -> None:
+    patch = cgen.kernel_patch()
+    body = re.search(r"\+\+\+ b/drivers/firmware/warmboot/pmt.h\n@@ -0,0 \+1,\d+ @@\n"
+                     r"((?:\+.*\n)+)", patch.read_text())
+    kernel = "".join(line[1:] + "\n" for line in body[1].splitlines())
+    firmware = cgen.render_header()
+    # One definition: only the includes and the include guard differ.
+    strip = re.compile(r"^(#include .*|#(ifndef|define|endif) .*WARMBOOT_PMT_H.*)$", re.M)
+    assert strip.sub("", kernel) == strip.sub("", firmware)
+
+
+def test_a_changed_definition_rewrites_the_kernel_patch_hunk() -> None:
+    text = cgen.kernel_patch().read_text()
+    changed = cgen.render_header(kernel=True).replace("#define PMT_MAJOR 1", "#define PMT_MAJOR 9")
+    patched = cgen.embed_in_patch(text, cgen.KERNEL_HEADER, changed)
+    assert "+#define PMT_MAJOR 9\n" in patched and "+#define PMT_MAJOR 1\n" not in patched
+    # The rest of the series is untouched, and the hunk still counts its lines.
+    assert patched.count("\ndiff --git") == text.count("\ndiff --git")
+    n = int(re.search(r"pmt.h\n@@ -0,0 \+1,(\d+) @@", patched)[1])
+    assert n == len(changed.splitlines())
 
 
 def test_drift_is_reported_by_gen_check(tmp_path: Path) -> None:
