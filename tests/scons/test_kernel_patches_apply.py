@@ -3,7 +3,6 @@
 would stop naming the patch that no longer does."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,4 +44,5 @@ def test_a_patch_that_no_longer_applies_stops_the_build_naming_it(linux_tree, tm
     with pytest.raises(StepError, match=f"patch {broken} does not apply to the pinned linux"):
         patched_copy("linux", "the pinned linux tree", linux_tree, tmp_path / "src", [broken],
                      tmp_path / "patch.log")
-    assert subprocess.run(["grep", "-q", "FAILED", str(tmp_path / "patch.log")]).returncode == 0
+    # patch's own words are in the log the message names.
+    assert "setup_moved.c" in (tmp_path / "patch.log").read_text()
