@@ -4,11 +4,12 @@ Every setup boots the same ROM, the same LinuxBoot and the same test OS kernel
 (build/<board>/testos/bzImage); only the OS's command line, its boot script
 and what lies in /boot/kdump on its disk differ:
 
-| setup                | OS command line               | OS initramfs                           | /boot/kdump |
+| setup                | OS command line               | OS initramfs                           | on its disk |
 |----------------------|-------------------------------|----------------------------------------|-------------|
-| `plain`              | no `crashkernel=`, no `cma=`  | the test OS's (`pmtctl arm` refuses)   | —           |
-| `warmboot`           | the board's (`crashkernel=2M cma=80M@256M`) | the test OS's            | —           |
-| `kdump-cp`, `kdump-makedumpfile` | `crashkernel=64M`, no `cma=` | the test OS's with linuxboot/kdump/rc.sysinit and kexec-tools | the same bzImage, the capture initramfs, its command line |
+| `plain`              | `warmboot=off`, no `cma=`     | the test OS's                          | —           |
+| `warmboot-in-service`| the board's (`cma=208M@256M`) | the test OS's                          | —           |
+| `warmboot-linuxboot` | the board's                   | the test OS's                          | `boot/warmboot.conf`: `CAPTURE=payload` |
+| `kdump-cp`, `kdump-makedumpfile` | `crashkernel=64M`, `warmboot=off`, no `cma=` | the test OS's with linuxboot/kdump/rc.sysinit and kexec-tools | `boot/kdump/`: the same bzImage, the capture initramfs, its command line |
 
 kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
 with the shared libraries `ldd` names: the very makedumpfile that filters
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from warmboot.boards import Board
@@ -37,7 +38,10 @@ KDUMP_CRASHKERNEL = "64M"
 # How the capture kernel copies /proc/vmcore (linuxboot/kdump/init reads it).
 KDUMP_COPIES = ("cp", "makedumpfile")
 
-SETUPS = ("plain", "warmboot", *(f"kdump-{copy}" for copy in KDUMP_COPIES))
+SETUPS = ("plain", "warmboot-in-service", "warmboot-linuxboot",
+          *(f"kdump-{copy}" for copy in KDUMP_COPIES))
+# LinuxBoot's settings on the disk of the LinuxBoot-capture setup (docs/crashdump.md).
+LINUXBOOT_CAPTURE_CONF = 'CAPTURE="payload"\n'
 
 MiB = 1 << 20
 
@@ -68,17 +72,20 @@ class BuiltTestOs:
 @dataclass(frozen=True)
 class OsSetup:
     """One way to boot the test OS: its name, command line, initramfs, and
-    the capture kernel's files when kdump is its crash mechanism."""
+    other files on its disk (the capture kernel's, when kdump is its crash
+    mechanism; LinuxBoot's settings)."""
 
     name: str
     cmdline: str
     initramfs: Path
     kdump_files: dict[str, Path]    # name under /boot/kdump -> host file
+    boot_files: dict[str, Path] = field(default_factory=dict)   # name under /boot
 
     def disk_files(self, os_kernel: Path) -> dict[str, Path]:
         """Path on the OS disk -> host file."""
         files = {"boot/bzImage": os_kernel, "boot/initramfs.cpio.xz": self.initramfs}
         files.update({f"boot/kdump/{name}": path for name, path in self.kdump_files.items()})
+        files.update({f"boot/{name}": path for name, path in self.boot_files.items()})
         return files
 
 
@@ -99,12 +106,15 @@ def os_cmdline(stock: str, drop: tuple[str, ...], add: tuple[str, ...] = ()) -> 
 
 
 def setup_cmdline(stock: str, setup: str) -> str:
-    """The OS's command line under setup, from the board's test OS command line."""
-    if setup == "warmboot":
+    """The OS's command line under setup, from the board's test OS command line.
+    Without warmboot, its kernel driver is switched off (warmboot=off), as it
+    would otherwise take every panic before kdump."""
+    if setup.startswith("warmboot-"):
         return stock
     if setup.startswith("kdump-"):
-        return os_cmdline(stock, ("cma", "crashkernel"), (f"crashkernel={KDUMP_CRASHKERNEL}",))
-    return os_cmdline(stock, ("cma", "crashkernel"))
+        return os_cmdline(stock, ("cma", "crashkernel", "warmboot"),
+                          (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"))
+    return os_cmdline(stock, ("cma", "crashkernel", "warmboot"), ("warmboot=off",))
 
 
 def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,
@@ -197,8 +207,11 @@ def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
         raise GuestImageError(f"unknown setup(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(SETUPS)}")
     stock = board.testos.kernel.cmdline
-    all_setups = [OsSetup(name, setup_cmdline(stock, name), built.initramfs, {})
-                  for name in ("plain", "warmboot")]
+    conf = work / "warmboot-linuxboot.conf"
+    conf.write_text(LINUXBOOT_CAPTURE_CONF)
+    all_setups = [OsSetup(name, setup_cmdline(stock, name), built.initramfs, {},
+                          {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {})
+                  for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")]
     if any(name.startswith("kdump-") for name in setups):
         all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work)
     # Room for one vmcore of all guest RAM plus the OS files.

@@ -1,7 +1,7 @@
 """The benchmark's record (results.json) and what is derived from it.
 
 The file holds every run, not just medians, so a report can be recomputed
-and a reader can see the spread. Format: JSON, `schema` 1; times in seconds,
+and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs' saved_seconds); times in seconds,
 sizes in bytes or KiB as the field names say.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .buildtime import BuildTiming, TimedCommand
 from .errors import ResultsError
 from .runs import CrashRun, MemoryInUse, Milestone, PlainBoot, Vmcore, phase_durations
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,9 @@ class MechanismSummary:
     downtime_seconds: float
     downtime_min: float
     downtime_max: float
+    saved_seconds: float
+    saved_min: float
+    saved_max: float
     phases: tuple[tuple[str, str, float], ...]   # (phase, category, median seconds)
     mem_total_kib: int
     cma_total_kib: int
@@ -148,6 +151,7 @@ def _median_or_none(values: list[int | None]) -> int | None:
 
 def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary:
     downtimes = [r.downtime_seconds for r in runs]
+    saved = [r.saved_seconds for r in runs]
     phases = []
     for i, m in enumerate(runs[0].milestones):
         durations = [phase_durations(r.milestones)[i][1] for r in runs]
@@ -157,6 +161,7 @@ def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary
         mechanism=mechanism, ram=ram, runs=len(runs),
         downtime_seconds=statistics.median(downtimes),
         downtime_min=min(downtimes), downtime_max=max(downtimes),
+        saved_seconds=statistics.median(saved), saved_min=min(saved), saved_max=max(saved),
         phases=tuple(phases),
         mem_total_kib=_median_int(r.memory.mem_total_kib for r in runs),
         cma_total_kib=_median_int(r.memory.cma_total_kib for r in runs),

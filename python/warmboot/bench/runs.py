@@ -13,20 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot.boards import Board
-from warmboot.qemu import QemuMachine
+from warmboot.qemu import MarkerTimeout, QemuMachine
 
 from .console import ConsoleClock
 from . import TOP
 from .errors import GuestRunError
 from .images import BenchImages
 
-MECHANISMS = ("warmboot", "kdump-cp", "kdump-makedumpfile")
+# warmboot in service: the OS saves its own dump after it is back;
+# warmboot in LinuxBoot: LinuxBoot's dumpcap writes it first (CAPTURE=payload).
+MECHANISMS = ("warmboot-in-service", "warmboot-linuxboot", "kdump-cp", "kdump-makedumpfile")
+WARMBOOTS = ("warmboot-in-service", "warmboot-linuxboot")
 
 PANIC = r"Kernel panic"
 OS_READY = r"warmboot: os ready"
 # What the OS prints once its crash mechanism is set up.
-ARMED = {"warmboot": "warmboot: os armed", "kdump-cp": "warmboot: kdump loaded",
-         "kdump-makedumpfile": "warmboot: kdump loaded"}
+ARMED = {"warmboot-in-service": "warmboot: os armed (kernel)",
+         "warmboot-linuxboot": "warmboot: os armed (kernel)",
+         "kdump-cp": "warmboot: kdump loaded", "kdump-makedumpfile": "warmboot: kdump loaded"}
 
 BOOT_TIMEOUT = 300          # power-on to the OS, TCG, a busy host
 CRASH_TIMEOUT = 900         # panic to the OS again, 2 GiB captured under TCG
@@ -41,10 +45,27 @@ class MilestoneSpec:
 
 # Categories, in the order a chart stacks them.
 CATEGORIES = ("crash path", "firmware", "capture-side kernel", "capture setup",
-              "vmcore write", "back to the OS")
+              "vmcore write", "back to the OS", "saved in service")
+
+IN_SERVICE_MILESTONES = (
+    MilestoneSpec("panic to coreboot (crash notes, warm reset)", "crash path",
+                  r"bootblock starting"),
+    MilestoneSpec("bootblock + romstage (boot window copy)", "firmware",
+                  r"warmboot: PMT generation \d+ accepted: copied"),
+    MilestoneSpec("ramstage, LinuxBoot load", "firmware", r"Linux version"),
+    MilestoneSpec("LinuxBoot kernel to its init", "capture-side kernel",
+                  r"warmboot: linuxboot ready"),
+    MilestoneSpec("mount the OS disk, write the ELF core header", "capture setup",
+                  r"warmboot: the OS saves its own dump"),
+    MilestoneSpec("wbkexec load", "back to the OS", r"warmboot: booting the OS"),
+    MilestoneSpec("kexec to the OS kernel", "back to the OS", r"Linux version"),
+    MilestoneSpec("OS kernel to OS in service", "back to the OS", OS_READY),
+    MilestoneSpec("makedumpfile -d 31 in service, sync", "saved in service",
+                  r"warmboot: dump saved in"),
+)
 
 WARMBOOT_MILESTONES = (
-    MilestoneSpec("panic to coreboot (crash notes, stub, warm reset)", "crash path",
+    MilestoneSpec("panic to coreboot (crash notes, warm reset)", "crash path",
                   r"bootblock starting"),
     MilestoneSpec("bootblock + romstage (boot window copy)", "firmware",
                   r"warmboot: PMT generation \d+ accepted: copied"),
@@ -74,11 +95,21 @@ KDUMP_MILESTONES = (
     MilestoneSpec("OS kernel to OS ready", "back to the OS", OS_READY),
 )
 
-MILESTONES = {"warmboot": WARMBOOT_MILESTONES, "kdump-cp": KDUMP_MILESTONES,
+# The milestones that end the downtime: the OS is ready (in service).
+OS_READY_MILESTONES = ("OS kernel to OS in service", "OS kernel to OS ready")
+MILESTONES = {"warmboot-in-service": IN_SERVICE_MILESTONES,
+              "warmboot-linuxboot": WARMBOOT_MILESTONES, "kdump-cp": KDUMP_MILESTONES,
               "kdump-makedumpfile": KDUMP_MILESTONES}
+# The milestone that ends the dump's save, per mechanism.
+SAVED_MILESTONE = {"warmboot-in-service": "makedumpfile -d 31 in service, sync",
+                   "warmboot-linuxboot": "dumpcap writes the vmcore",
+                   "kdump-cp": "copy /proc/vmcore, sync",
+                   "kdump-makedumpfile": "copy /proc/vmcore, sync"}
 
 # Where the vmcore went, and how much crashed memory the capture read.
 WARMBOOT_SAVED = r"warmboot: vmcore written /mnt(\S+) (\d+) bytes"
+IN_SERVICE_READING = r"warmboot: saving the dump of (\d+) bytes"
+IN_SERVICE_SAVED = r"warmboot: dump saved in (\S+) \((\d+) bytes\)"
 KDUMP_READING = r"kdump: copying /proc/vmcore \((\d+) bytes\)"
 KDUMP_SAVED = r"kdump: vmcore saved in (\S+) \((\d+) bytes, status (\d+)\)"
 
@@ -136,10 +167,11 @@ class CrashRun:
     run: int
     memory: MemoryInUse
     boot_seconds: float         # power-on to OS ready, first boot
-    downtime_seconds: float     # panic to OS ready, host-side
+    downtime_seconds: float     # panic to OS ready (in service), host-side
     milestones: tuple[Milestone, ...]
     vmcore: Vmcore
     serial_log: str             # relative to the checkout when the logs are inside it
+    saved_seconds: float = 0.0  # panic to the dump saved (before or after OS ready)
 
 
 @dataclass(frozen=True)
@@ -161,7 +193,21 @@ def recorded_path(path: Path) -> str:
         return str(path)
 
 
+def wait_for_shell(vm: QemuMachine, tries: int = 10) -> None:
+    """Until the OS's shell reads what is typed: input that arrives while it
+    starts, or sets up its line editing, is lost."""
+    for attempt in range(tries):
+        vm.send(f"echo wbbench-shell-$(({attempt} + 100))\n")
+        try:
+            vm.wait_for_line(f"wbbench-shell-{attempt + 100}", 5)
+            return
+        except MarkerTimeout:
+            continue
+    raise GuestRunError(f"the OS's shell does not answer (serial log {vm.log_path})")
+
+
 def read_memory_in_use(vm: QemuMachine) -> MemoryInUse:
+    wait_for_shell(vm)
     vm.send(MEMINFO_COMMAND + "\n")
     m = vm.wait_for_line(MEMINFO_LINE, 60)
     return MemoryInUse(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4) == "1")
@@ -282,13 +328,15 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
                 raise GuestRunError(f"{what}: the OS did not set up its crash mechanism "
                                     f"({ARMED[mechanism]!r} missing; serial log {log})")
             memory = read_memory_in_use(vm)
-            if not memory.crash_kernel_loaded:
+            if mechanism.startswith("kdump-") and not memory.crash_kernel_loaded:
                 raise GuestRunError(f"{what}: no crash image loaded (serial log {log})")
             clock = ConsoleClock(vm)
             before_panic = clock.size
             vm.send("echo c > /proc/sysrq-trigger\n")
             vm.wait_for(PANIC, 60)
             vm.wait_for(OS_READY, CRASH_TIMEOUT)
+            if mechanism == "warmboot-in-service":
+                vm.wait_for_line(IN_SERVICE_SAVED, CRASH_TIMEOUT)
         panic = clock.require(PANIC, before_panic, what)
         milestones = milestones_after(clock, panic.end, panic.seconds, MILESTONES[mechanism],
                                       what)
@@ -296,14 +344,19 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
                          what)
     finally:
         disk.unlink(missing_ok=True)
-    return CrashRun(mechanism, ram, run, memory, booted, milestones[-1].seconds, milestones,
-                    vmcore, recorded_path(log))
+    (ready,) = [m for m in milestones if m.name in OS_READY_MILESTONES]
+    (saved,) = [m for m in milestones if m.name == SAVED_MILESTONE[mechanism]]
+    return CrashRun(mechanism, ram, run, memory, booted, ready.seconds, milestones,
+                    vmcore, recorded_path(log), saved_seconds=saved.seconds)
 
 
 def _vmcore(clock: ConsoleClock, after: int, mechanism: str,
             milestones: tuple[Milestone, ...], disk: Path, work: Path, filter_on_host: bool,
             what: str) -> Vmcore:
-    if mechanism == "warmboot":
+    if mechanism == "warmboot-in-service":
+        saved = clock.require(IN_SERVICE_SAVED, after, what)
+        memory_bytes = int(clock.require(IN_SERVICE_READING, after, what).match.group(1))
+    elif mechanism == "warmboot-linuxboot":
         saved = clock.require(WARMBOOT_SAVED, after, what)
         memory_bytes = int(saved.match.group(2))
     else:
@@ -320,7 +373,7 @@ def _vmcore(clock: ConsoleClock, after: int, mechanism: str,
     fmt = dump_format(file_head(disk, path))
     filtered = filtered_size(disk, path, work) if filter_on_host and fmt == "elf" else None
     (write_seconds,) = [seconds for category, seconds in phase_durations(milestones)
-                        if category == "vmcore write"]
+                        if category in ("vmcore write", "saved in service")]
     return Vmcore(path=path, bytes=size, format=fmt, memory_bytes=memory_bytes,
                   capture_seconds=write_seconds, filtered_bytes=filtered, disk_bytes=allocated)
 

@@ -1,6 +1,7 @@
-"""The benchmark's smoke run: one size (512M), one run of warmboot and of kdump
-(both ways of copying /proc/vmcore), no build timing. It keeps `warmboot bench
-run` working; the published numbers come from the full run (docs/benchmarks.md)."""
+"""The benchmark's smoke run: one size (512M), one run of every mechanism
+(warmboot in service and with the LinuxBoot capture, kdump both ways of
+copying /proc/vmcore), no build timing. It keeps `warmboot bench run` working;
+the published numbers come from the full run (docs/benchmarks.md)."""
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,7 @@ from wbtest import TOP
 pytestmark = pytest.mark.qemu
 
 
-def test_bench_smoke_runs_both_mechanisms(tmp_path):
+def test_bench_smoke_runs_every_mechanism(tmp_path):
     config = BenchConfig(sizes=("512M",), runs=1, mechanisms=MECHANISMS, build_runs=0,
                          workdir=tmp_path / "work", logs=TOP / "build" / "bench" / "smoke-logs")
     results = run_benchmark(config)
@@ -26,25 +27,38 @@ def test_bench_smoke_runs_both_mechanisms(tmp_path):
     (plain,) = record.plain_boots
     for mechanism in MECHANISMS:
         (run,) = [r for r in record.crash_runs if r.mechanism == mechanism]
-        assert run.downtime_seconds > 0, run
+        assert run.downtime_seconds > 0 and run.saved_seconds > 0, run
         assert [m.seconds for m in run.milestones] == sorted(m.seconds for m in run.milestones)
         assert run.vmcore.bytes > 0 and run.vmcore.capture_seconds > 0, run.vmcore
-        # The OS gives up memory for the mechanism: crashkernel= (and nothing for cma=).
+    by_name = {r.mechanism: r for r in record.crash_runs}
+    # kdump gives up its crashkernel=; warmboot nothing (its cma= stays in MemTotal).
+    for mechanism in ("kdump-cp", "kdump-makedumpfile"):
+        run = by_name[mechanism]
         assert run.memory.crash_kernel_loaded
         assert plain.memory.mem_total_kib - run.memory.mem_total_kib \
             == run.memory.crash_kernel_bytes // 1024, (plain.memory, run.memory)
-    by_name = {r.mechanism: r for r in record.crash_runs}
+    for mechanism in ("warmboot-in-service", "warmboot-linuxboot"):
+        run = by_name[mechanism]
+        assert not run.memory.crash_kernel_loaded and run.memory.crash_kernel_bytes == 0
+        assert run.memory.mem_total_kib == plain.memory.mem_total_kib, (plain.memory, run.memory)
+        assert run.memory.cma_total_kib == 208 * 1024
+    # In service: the OS is back before its dump is saved, and makedumpfile filtered it.
+    in_service = by_name["warmboot-in-service"]
+    assert in_service.downtime_seconds < in_service.saved_seconds
+    assert in_service.vmcore.format == "kdump-compressed"
+    assert in_service.vmcore.bytes < in_service.vmcore.memory_bytes / 10
     # Full dumps of (nearly) all of RAM, ELF; the filtered one is far smaller.
-    for mechanism in ("warmboot", "kdump-cp"):
+    for mechanism in ("warmboot-linuxboot", "kdump-cp"):
         vmcore = by_name[mechanism].vmcore
-        assert vmcore.format == "elf" and vmcore.bytes > 400e6, vmcore
+        assert vmcore.format == "elf" and vmcore.bytes > 250e6, vmcore
         assert 0 < vmcore.filtered_bytes < vmcore.bytes / 10, vmcore
     # dumpcap leaves the idle guest's zero pages as holes; busybox cp writes every block.
-    assert by_name["warmboot"].vmcore.disk_bytes < by_name["warmboot"].vmcore.bytes / 2
+    assert by_name["warmboot-linuxboot"].vmcore.disk_bytes < \
+        by_name["warmboot-linuxboot"].vmcore.bytes / 2
     assert by_name["kdump-cp"].vmcore.disk_bytes >= by_name["kdump-cp"].vmcore.bytes
     filtered = by_name["kdump-makedumpfile"].vmcore
     assert filtered.format == "kdump-compressed" and filtered.bytes < filtered.memory_bytes / 10
-    assert by_name["warmboot"].memory.cma_total_kib == 80 * 1024
 
     table = markdown(record)
-    assert "### Downtime" in table and "warmboot ÷ kdump (cp)" in table
+    assert "### Downtime" in table and "warmboot (in service) ÷ kdump (cp)" in table
+    assert "### Panic to the dump saved" in table
