@@ -46,6 +46,8 @@ BUILD = (
     Requirement("bc", "bc", purpose="Linux timeconst"),
     Requirement("cpio", "cpio"),
     Requirement("xz", "xz-utils"),
+    # Kernels (CONFIG_KERNEL_LZ4) and initramfs archives are LZ4.
+    Requirement("lz4", "lz4"),
     Requirement("dpkg-source", "dpkg-dev", purpose="unpacking Debian source packages"),
     Requirement("apt-get", "apt"),
     Requirement("patch", "patch"),

@@ -38,7 +38,7 @@ KDUMP_SIGNATURE = b"KDUMP   "
 
 @pytest.fixture(scope="module")
 def guest_files(q35):
-    return q35.build / "linux" / "bzImage", q35.build / "initramfs" / "initramfs.cpio.xz"
+    return q35.build / "linux" / "bzImage", q35.build / "initramfs" / "initramfs.cpio.lz4"
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,6 @@ def test_two_clean_builds_give_bit_identical_images(tmp_path):
         assert "[linux] done" in result.output and "[coreboot] done" in result.output
         digests.append({name: hashlib.sha256((out / name).read_bytes()).hexdigest()
                         for name in ("coreboot.rom", "linux/bzImage",
-                                     "initramfs/initramfs.cpio.xz",
+                                     "initramfs/initramfs.cpio.lz4",
                                      "coreboot/coreboot-nopayload.rom")})
     assert digests[0] == digests[1]

@@ -36,7 +36,7 @@ REQUIREMENTS = (
     toolchain.Requirement("ldd", "libc-bin", purpose="kexec-tools' and makedumpfile's libraries"),
     toolchain.Requirement("mke2fs", "e2fsprogs"),
     toolchain.Requirement("debugfs", "e2fsprogs"),
-    toolchain.Requirement("xz", "xz-utils"),
+    toolchain.Requirement("lz4", "lz4"),
 )
 
 Progress = Callable[[str], None]

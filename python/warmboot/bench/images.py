@@ -25,7 +25,7 @@ from pathlib import Path
 
 from warmboot.boards import Board
 from warmboot.steps.hostbin import host_binary, install_dynamic
-from warmboot.steps.initramfs import XZ_ARGS, cpio_list
+from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
 from warmboot.sources.resolve import materialize
@@ -53,14 +53,14 @@ class BuiltTestOs:
     rom: Path
     kernel: Path            # the OS's bzImage, also kdump's capture kernel
     vmlinux: Path
-    initramfs: Path         # the test OS's initramfs.cpio.xz
+    initramfs: Path         # the test OS's initramfs.cpio.lz4
     gen_init_cpio: Path     # the kernel's usr/gen_init_cpio, built by the initramfs step
 
     @classmethod
     def in_build(cls, build: Path) -> "BuiltTestOs":
         found = cls(rom=build / "coreboot.rom", kernel=build / "testos" / "bzImage",
                     vmlinux=build / "testos" / "vmlinux",
-                    initramfs=build / "testos-initramfs" / "initramfs.cpio.xz",
+                    initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",
                     gen_init_cpio=build / "host" / "gen_init_cpio")
         missing = [str(p) for p in vars(found).values() if not p.is_file()]
         if missing:
@@ -83,7 +83,7 @@ class OsSetup:
 
     def disk_files(self, os_kernel: Path) -> dict[str, Path]:
         """Path on the OS disk -> host file."""
-        files = {"boot/bzImage": os_kernel, "boot/initramfs.cpio.xz": self.initramfs}
+        files = {"boot/bzImage": os_kernel, "boot/initramfs.cpio.lz4": self.initramfs}
         files.update({f"boot/kdump/{name}": path for name, path in self.kdump_files.items()})
         files.update({f"boot/{name}": path for name, path in self.boot_files.items()})
         return files
@@ -120,16 +120,16 @@ def setup_cmdline(stock: str, setup: str) -> str:
 def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,
                    out: Path) -> Path:
     """skeleton + busybox + rootfs, packed and compressed like the build's initramfs
-    (gen_init_cpio, xz with a 1 MiB dictionary a 64 MiB crash kernel can decompress)."""
+    (gen_init_cpio, then lz4 as the build packs its archives)."""
     stage = out.parent / f"{out.name}.stage"
     listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage)
     archive = subprocess.run([str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
                              input=listing.encode(), capture_output=True)
     if archive.returncode != 0:
         raise GuestImageError(f"gen_init_cpio failed for {out}: {archive.stderr.decode()[-500:]}")
-    compressed = subprocess.run(XZ_ARGS, input=archive.stdout, capture_output=True)
+    compressed = subprocess.run(COMPRESS_ARGS, input=archive.stdout, capture_output=True)
     if compressed.returncode != 0:
-        raise GuestImageError(f"xz failed for {out}: {compressed.stderr.decode()[-500:]}")
+        raise GuestImageError(f"lz4 failed for {out}: {compressed.stderr.decode()[-500:]}")
     out.write_bytes(compressed.stdout)
     shutil.rmtree(stage)
     return out
@@ -171,14 +171,14 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
     shutil.copytree(top / board.testos.rootfs, os_root)
     shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
     install_dynamic(host_binary("kexec"), os_root)
-    os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.xz")
+    os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.lz4")
 
     capture_root = work / "kdump-capture-rootfs"
     capture_root.mkdir()
     shutil.copy(kdump / "init", capture_root / "init")
     install_dynamic(host_binary("makedumpfile"), capture_root)
     capture_initramfs = pack_initramfs(top, built, busybox, capture_root,
-                                       work / "kdump-capture.cpio.xz")
+                                       work / "kdump-capture.cpio.lz4")
     for tree in (os_root, capture_root):
         shutil.rmtree(tree)
 
@@ -190,7 +190,7 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
         cmdline_file.write_text(" ".join([*capture_cmdline, f"wbkdump.copy={copy}"]) + "\n")
         setups.append(OsSetup(name, setup_cmdline(board.testos.kernel.cmdline, name),
                               os_initramfs, {"bzImage": built.kernel,
-                                             "initramfs.cpio.xz": capture_initramfs,
+                                             "initramfs.cpio.lz4": capture_initramfs,
                                              "cmdline": cmdline_file}))
     return setups
 

@@ -103,7 +103,7 @@ def configure(env):
         WB_COMMIT=_commit(),
         WB_TOOL_VERSIONS={"coreboot": coreboot_step.tool_versions(),
                           "linux": kernel_step.tool_versions(),
-                          "initramfs": {"xz": toolchain.tool_version(["xz", "--version"])}},
+                          "initramfs": {"lz4": toolchain.tool_version(["lz4", "--version"])}},
     )
     # Content signatures. content-timestamp would skip re-hashing files whose
     # mtime looks unchanged, and so miss an edit made within the same second.

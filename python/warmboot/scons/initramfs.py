@@ -2,8 +2,7 @@
 
 The archive is written by the kernel's own usr/gen_init_cpio (built from the
 pinned Linux tree): entries in a fixed order, uid/gid 0, one fixed mtime. It
-is compressed with a small xz dictionary, because a kernel confined to little
-memory fails with "XZ decompressor ran out of memory" on xz -9's 64 MiB one.
+is compressed with lz4 (steps/initramfs.py says why).
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from SCons.Action import Action
 
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
-from warmboot.steps.initramfs import MTIME, XZ_ARGS, cpio_list
+from warmboot.steps.initramfs import COMPRESS_ARGS, MTIME, cpio_list
 from warmboot.steps.run import StepError, fresh_log, host_env, run_logged, say
 
 
@@ -51,17 +50,17 @@ def _build_initramfs(target, source, env):
     (logs / f"{variant}.list").write_text(listing)
     say("initramfs", f"packing {listing.count(chr(10))} entries (list: {logs / variant}.list)")
     tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as xz_out, open(log, "ab") as err:
+    with open(tmp, "wb") as packed, open(log, "ab") as err:
         gen_proc = subprocess.Popen([str(gen), "-t", MTIME, "/dev/stdin"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err, env=host_env())
-        xz = subprocess.Popen(XZ_ARGS, stdin=gen_proc.stdout, stdout=xz_out, stderr=err,
-                              env=host_env())
+        compressor = subprocess.Popen(COMPRESS_ARGS, stdin=gen_proc.stdout, stdout=packed,
+                                      stderr=err, env=host_env())
         gen_proc.stdout.close()
         gen_proc.stdin.write(listing.encode())
         gen_proc.stdin.close()
-        if gen_proc.wait() != 0 or xz.wait() != 0:
+        if gen_proc.wait() != 0 or compressor.wait() != 0:
             tmp.unlink(missing_ok=True)
-            raise StepError(f"initramfs: gen_init_cpio or xz failed; see {log}")
+            raise StepError(f"initramfs: gen_init_cpio or lz4 failed; see {log}")
     os.replace(tmp, out)
     say("initramfs", f"{out} ({out.stat().st_size} bytes)")
     return 0
@@ -77,7 +76,7 @@ def _gen_init_cpio(env):
 
 def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
                     variant: str = "initramfs", rootfs: str = "linuxboot/initramfs/rootfs"):
-    """Target: <variant>/initramfs.cpio.xz holding the skeleton, busybox, the
+    """Target: <variant>/initramfs.cpio.lz4 holding the skeleton, busybox, the
     files under rootfs (relative to the checkout) and extra: (path in the
     initramfs, SCons node) pairs."""
     top = Path(env.Dir("#").abspath)
@@ -85,10 +84,10 @@ def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
     rootfs_files = sorted(p for p in (top / rootfs).rglob("*") if p.is_file())
     extra = extra or []
     modes = {str(p.relative_to(top)): oct(p.stat().st_mode & 0o777) for p in rootfs_files}
-    settings = {"xz": XZ_ARGS, "mtime": MTIME, "modes": modes,
+    settings = {"compress": COMPRESS_ARGS, "mtime": MTIME, "modes": modes,
                 "extra": [dest for dest, _ in extra], "busybox": board.busybox_source}
     return env.Command(
-        f"$WB_BUILD/{variant}/initramfs.cpio.xz",
+        f"$WB_BUILD/{variant}/initramfs.cpio.lz4",
         [gen, env.PinnedSource(board.busybox_source),
          str(top / "linuxboot/initramfs/skeleton.list"), *map(str, rootfs_files),
          *[node for _, node in extra], env.Value(json.dumps(settings, sort_keys=True))],

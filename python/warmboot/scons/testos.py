@@ -1,7 +1,7 @@
 """SCons tool: the test OS disk, the "production" system LinuxBoot boots.
 
 An ext2 image holding the kernel under its image name (boot/bzImage on x86,
-boot/Image on arm64), boot/initramfs.cpio.xz, boot/cmdline and an empty
+boot/Image on arm64), boot/initramfs.cpio.lz4, boot/cmdline and an empty
 crash/ directory, where LinuxBoot's capture writes its vmcores. It
 is made with mke2fs -d from a staging directory (no mounting, no root), and
 sparse, so its nominal size (room for a vmcore of all guest RAM) costs
@@ -34,7 +34,7 @@ def _build_disk(target, source, env):
     (stage / "boot").mkdir(parents=True)
     (stage / "crash").mkdir()
     shutil.copy2(kernel, stage / "boot" / kernel.name)
-    shutil.copy2(initramfs, stage / "boot" / "initramfs.cpio.xz")
+    shutil.copy2(initramfs, stage / "boot" / "initramfs.cpio.lz4")
     (stage / "boot" / "cmdline").write_text(spec.kernel.cmdline + "\n")
     log = fresh_log(Path(env.subst("$WB_LOGS")) / "testos-disk.log")
     tmp = image.with_name(f".{image.name}.tmp")
