@@ -5,6 +5,7 @@ never names a board itself. Every board fills the same contract below.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,7 +293,7 @@ def _flash(fl: tp.Section, rom_size: int) -> FlashSpec:
                                    f"{rom_size:#x}-byte flash")
         regions.append(region)
     ordered = sorted(regions, key=lambda r: r.start)
-    for left, right in zip(ordered, ordered[1:]):
+    for left, right in itertools.pairwise(ordered):
         if right.start <= left.end:
             raise fl.error("regions", f"{left.name} and {right.name} overlap")
     names = [r.name for r in regions]

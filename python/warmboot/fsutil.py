@@ -12,6 +12,7 @@ Every failure is a `PathError` whose message names the path and the reason.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -165,14 +166,12 @@ class AtomicFile:
 
     def discard(self) -> None:
         if not self._handle.closed:
-            try:
+            with contextlib.suppress(OSError):  # ENOSPC on the last flush: it is deleted anyway
                 self._handle.close()
-            except OSError:
-                pass  # ENOSPC on the last flush: the file is deleted anyway
         if not self.committed:
             self.temp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "AtomicFile":
+    def __enter__(self) -> AtomicFile:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,

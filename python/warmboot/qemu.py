@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Pattern
+from re import Pattern
 
 from .boards import Board
 from .errors import WarmbootError
@@ -43,7 +43,7 @@ def _kvm_probe_image() -> bytes:
     return bytes(image)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kvm_works() -> bool:
     """/dev/kvm can exist and still fail (nested sandboxes): boot a probe to see."""
     if not (os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)):
@@ -118,7 +118,7 @@ class QemuMachine:
     @classmethod
     def for_board(cls, board: Board, rom: Path, log_path: Path, extra: tuple[str, ...] = (),
                   monitor: bool = False, accel: str | None = None,
-                  memory: str | None = None) -> "QemuMachine":
+                  memory: str | None = None) -> QemuMachine:
         accel = accel or choose_accel(board)
         # A UNIX socket path must be short (108 bytes): keep it out of the build tree.
         sock = Path(tempfile.mkdtemp(prefix="warmboot-qemu-")) / "monitor" if monitor else None
@@ -126,13 +126,13 @@ class QemuMachine:
         return cls(cmd, log_path, sock)
 
     # -- lifecycle --------------------------------------------------------
-    def start(self) -> "QemuMachine":
+    def start(self) -> QemuMachine:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [*self.command, "-serial", "stdio"]
         if self.monitor_socket:
             self.monitor_socket.unlink(missing_ok=True)
             cmd += ["-monitor", f"unix:{self.monitor_socket},server=on,wait=off"]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 -- open until the machine stops
         self._log.write(("# " + " ".join(cmd) + "\n").encode())
         self._log.flush()
         try:
@@ -190,7 +190,7 @@ class QemuMachine:
             shutil.rmtree(self.monitor_socket.parent, ignore_errors=True)
         return self.proc.returncode
 
-    def __enter__(self) -> "QemuMachine":
+    def __enter__(self) -> QemuMachine:
         if not self.proc:
             self.start()
         return self
@@ -305,7 +305,8 @@ def run_interactive(board: Board, rom: Path, log_path: Path, extra: tuple[str, .
     keeping a copy of the console in log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     accel = choose_accel(board)
-    cmd = board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra)) + [
+    cmd = [
+        *board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra)),
         "-chardev", f"stdio,id=console,mux=on,signal=off,logfile={log_path}",
         "-serial", "chardev:console", "-mon", "chardev=console",
     ]

@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
                list: "a list", dict: "a table"}
@@ -41,14 +41,14 @@ ErrorType = Callable[[str], Exception]
 class List:
     """A TOML array whose items all match `item`; read as a tuple."""
 
-    item: "Schema"
+    item: Schema
 
 
 @dataclass(frozen=True)
 class Table:
     """A TOML table with known keys: each a schema (required) or a `Key` (with a default)."""
 
-    keys: Mapping[str, "Schema | Key"]
+    keys: Mapping[str, Schema | Key]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Map:
     "place {!r}" gives "place 'bench-1'"; a name that `names` does not match
     in full is refused with `rule`, before its entry is read."""
 
-    value: "Schema"
+    value: Schema
     label: str = "[{}]"
     names: re.Pattern[str] | None = None
     rule: str = ""
@@ -69,9 +69,9 @@ class Map:
 class Either:
     """One of several schemas, chosen by the value's TOML type (a string or a list)."""
 
-    choices: tuple["Schema", ...]
+    choices: tuple[Schema, ...]
 
-    def __init__(self, *choices: "Schema"):
+    def __init__(self, *choices: Schema):
         object.__setattr__(self, "choices", choices)
 
 
@@ -85,7 +85,7 @@ class Variant:
     absent: Table
 
 
-Schema = Union[type, tuple[type, ...], List, Table, Map, Either, Variant]
+Schema = type | tuple[type, ...] | List | Table | Map | Either | Variant
 
 
 @dataclass(frozen=True)

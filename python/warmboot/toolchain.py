@@ -142,7 +142,7 @@ def tool_version(command: list[str]) -> str:
                              env={**os.environ, "LC_ALL": "C"})
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unavailable ({exc.__class__.__name__})"
-    lines = [l.strip() for l in (out.stdout or out.stderr).splitlines() if l.strip()]
+    lines = [ln.strip() for ln in (out.stdout or out.stderr).splitlines() if ln.strip()]
     # The first line that carries a version number (iasl starts with a banner).
     for line in lines:
         if re.search(r"\d+\.\d+|\d{8}", line):

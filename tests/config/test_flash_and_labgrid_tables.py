@@ -77,7 +77,7 @@ def test_flash_table_is_refused_in_one_line_naming_the_key(tmp_path, old, new, e
 
 
 def test_a_misspelled_qemu_table_is_refused_not_read_as_no_qemu(tmp_path):
-    top, path = edited_x230(tmp_path, "[flash]", '[qemuu]\nsmp = 1\n\n[flash]')
+    top, _path = edited_x230(tmp_path, "[flash]", '[qemuu]\nsmp = 1\n\n[flash]')
     with pytest.raises(BoardError, match=r"unknown key 'qemuu' \(did you mean 'qemu'\?\)"):
         load_board(top, X230)
 

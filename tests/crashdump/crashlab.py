@@ -4,9 +4,7 @@ default; qemu-virt (aarch64) for the device-tree boards' tests."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

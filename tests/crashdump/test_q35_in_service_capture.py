@@ -10,8 +10,17 @@ import secrets
 
 import pytest
 
-from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
-                      meminfo, run_crash, symbol_range, sysfs)
+from crashlab import (
+    BANNER,
+    HEARTBEAT,
+    boot_to_os,
+    count,
+    hang_cpu1_under_the_watchdog,
+    meminfo,
+    run_crash,
+    symbol_range,
+    sysfs,
+)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu

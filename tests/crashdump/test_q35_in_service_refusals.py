@@ -75,7 +75,8 @@ def test_failed_save_keeps_the_memory_and_the_partial_file(lab):
         status = sysfs(lab, vm, "capture_status")
         held = int(sysfs(lab, vm, "mem_reserved"))
         active = sysfs(lab, vm, "dump_active")
-        files = lab.shell(vm, 'ls /var/crash/crash/*/; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND").group(1)
+        files = lab.shell(vm, 'ls /var/crash/crash/*/; echo "E""ND"',
+                          r"ND\"\r?\n([\s\S]*?)\r?\nEND").group(1)
         mem_held = meminfo(lab, vm)
     assert status.startswith("failed: makedumpfile exited with status"), status
     assert active == "1" and held > 0

@@ -13,8 +13,17 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from crashlab import (BANNER, GUEST_RAM_BYTES, PAGE, boot_to_os, count, page_differences,
-                      read_paddr, run_crash, wait_os_ready)
+from crashlab import (
+    BANNER,
+    GUEST_RAM_BYTES,
+    PAGE,
+    boot_to_os,
+    count,
+    page_differences,
+    read_paddr,
+    run_crash,
+    wait_os_ready,
+)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu

@@ -66,7 +66,7 @@ def corrupt(table: bytes, how: str) -> bytes:
     if how == "overlap":
         first = next(e for e in t.entries if e.type == pmtlib.EntryType.PRESERVE)
         clash = dataclasses.replace(first, base=first.base, size=first.size)
-        return pmtlib.encode(dataclasses.replace(t, entries=t.entries + (clash,)))
+        return pmtlib.encode(dataclasses.replace(t, entries=(*t.entries, clash)))
     if how == "boot-copy-outside-window":
         # Below the window (firmware's real-mode memory and SMRAM), touching
         # no PRESERVE region: only the firmware's own rule refuses it.

@@ -96,7 +96,6 @@ def test_a_racing_cpu_cannot_make_smm_write_outside_cpu_state(lab, tmp_path):
         vm.send(f"/var/crash/smm_racer {anchor:#x} &\n")
         ready = vm.wait_for(re.compile(r"RACER: ready on CPU (\d+).*-> (0x[0-9a-f]+)"), 30)
         assert ready.group(1) == "1"
-        evil = int(ready.group(2), 16)
 
         vm.monitor("stop")
         before = snapshot(vm, tmp_path / "before", start, size)

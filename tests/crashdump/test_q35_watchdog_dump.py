@@ -10,8 +10,16 @@ import subprocess
 
 import pytest
 
-from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
-                      run_crash, symbol_range, wait_os_ready)
+from crashlab import (
+    BANNER,
+    HEARTBEAT,
+    boot_to_os,
+    count,
+    hang_cpu1_under_the_watchdog,
+    run_crash,
+    symbol_range,
+    wait_os_ready,
+)
 from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
 

@@ -15,8 +15,7 @@ import libfdt
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from crashlab import (BANNER, PAGE, boot_to_os, count, page_differences, read_paddr,
-                      wait_os_ready)
+from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr, wait_os_ready
 from warmboot import pmt as pmtlib
 from warmboot.handoff import devicetree
 from warmboot.vmcore.reader import read_vmcore

@@ -10,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import struct
-from typing import Callable, Iterator
-
-from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import EntryType, Pmt, PmtLimits
+from collections.abc import Callable, Iterator
 
 from pmt_samples import FIRMWARE_LIMITS, FIRMWARE_RANGES, MIB, PAGE, random_valid_table
+from warmboot import pmt
+from warmboot.pmt import EntryType, Pmt, PmtLimits, spec
 
 Case = tuple[bytes, PmtLimits, str]
 U64 = (1 << 64) - 1
@@ -118,7 +116,7 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
         e = table.entries[i]
         shift = rng.choice((PAGE, -PAGE, 4, e.size // 2 // PAGE * PAGE))
         extra = dataclasses.replace(e, base=(e.base + shift) & U64)
-        return dataclasses.replace(table, entries=table.entries + (extra,)), limits
+        return dataclasses.replace(table, entries=(*table.entries, extra)), limits
     if edit == 9:
         field = rng.choice(("vmcoreinfo_addr", "vmcoreinfo_size", "cpu_state_addr",
                             "cpu_state_size"))
@@ -158,7 +156,7 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
         candidates += [(base - k, k), (base - k, k + 1)]
     if last + k < 1 << 64:
         candidates += [(last + 1, k), (last, k)]
-    ranges = limits.firmware_ranges + (rng.choice(candidates),)
+    ranges = (*limits.firmware_ranges, rng.choice(candidates))
     return table, dataclasses.replace(limits, firmware_ranges=ranges)
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from warmboot import pmt
-from warmboot.pmt import RejectReason
-
 from pmt_corpus import Case, corpus, harness_input, python_verdict
 from test_pmt_rules_reject_with_reason import ACCEPTED, CASES
+from warmboot import pmt
+from warmboot.pmt import RejectReason
 
 HERE = Path(__file__).resolve().parent
 LIBPMT = HERE.parents[1] / "payloads" / "libpmt"
@@ -55,7 +54,7 @@ def run_both(harness: Path, cases: list[Case]) -> tuple[list[str], list[str]]:
 
 def disagreements(cases: list[Case], py: list[str], c: list[str]) -> list[str]:
     return [f"case {i} ({cases[i][2]}, {len(cases[i][0])} bytes):\n  python: {p[:200]}\n"
-            f"  C:      {q[:200]}" for i, (p, q) in enumerate(zip(py, c)) if p != q]
+            f"  C:      {q[:200]}" for i, (p, q) in enumerate(zip(py, c, strict=True)) if p != q]
 
 
 def test_c_and_python_agree_on_the_corpus(harness: Path) -> None:

@@ -2,6 +2,7 @@
 guest's memory, and find the tables coreboot 4.15 wrote."""
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import pytest
@@ -51,7 +52,7 @@ def test_real_memory_map_covers_guest_ram_and_cbmem(q35_memory):
                        key=lambda r: r.start)
     # The map tiles all of guest RAM, from 0 to its end, without gaps.
     assert below_ram[0].start == 0 and below_ram[-1].end == GUEST_RAM
-    assert all(a.end == b.start for a, b in zip(below_ram, below_ram[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(below_ram))
     usable = sum(r.size for r in below_ram if r.type == LbMemType.RAM)
     assert usable > GUEST_RAM * 9 // 10
     # Every CBMEM area lies in a CONFIGURATION TABLES (LB_MEM_TABLE) range.

@@ -5,16 +5,31 @@ import re
 import struct
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from warmboot.pmt.spec import CookieKind
-from warmboot.handoff.cbtable import (HEADER, LB_TAG_WARMBOOT_PMT, PMT_RECORD_SIZE,
-                                      CbmemEntryRecord, CbtableError, ForwardRecord, LbMemType,
-                                      MemoryRange, MemoryRecord, PmtRecord, RawRecord,
-                                      decode_record, decode_table, encode_record, encode_table,
-                                      find_table, ip_checksum)
+from warmboot.handoff.cbtable import (
+    HEADER,
+    LB_TAG_WARMBOOT_PMT,
+    PMT_RECORD_SIZE,
+    CbmemEntryRecord,
+    CbtableError,
+    ForwardRecord,
+    LbMemType,
+    MemoryRange,
+    MemoryRecord,
+    PmtRecord,
+    RawRecord,
+    decode_record,
+    decode_table,
+    encode_record,
+    encode_table,
+    find_table,
+    ip_checksum,
+)
 from warmboot.handoff.physmem import MemoryImage
 from warmboot.pmt import PmtFlags, RejectReason, ResetCause
+from warmboot.pmt.spec import CookieKind
 
 u32 = st.integers(0, 0xFFFF_FFFF)
 u64 = st.integers(0, (1 << 64) - 1)
@@ -106,13 +121,14 @@ def corrupt(data: bytes, offset: int) -> bytes:
 
 def test_bad_header_checksum_is_rejected():
     data = encode_table([ForwardRecord(0x1000)])
-    with pytest.raises(CbtableError, match=r"at 0x500: header checksum 0x[0-9a-f]{4} does not match"):
+    with pytest.raises(CbtableError,
+                       match=r"at 0x500: header checksum 0x[0-9a-f]{4} does not match"):
         decode_table(corrupt(data, 20), address=0x500)    # table_entries
 
 
 def test_bad_table_checksum_is_rejected():
     data = encode_table([MemoryRecord((MemoryRange(0, 0x1000, 1),))])
-    with pytest.raises(CbtableError, match="table checksum 0x[0-9a-f]{4} does not match"):
+    with pytest.raises(CbtableError, match=r"table checksum 0x[0-9a-f]{4} does not match"):
         decode_table(corrupt(data, HEADER.size + 10))
 
 
@@ -182,4 +198,4 @@ def test_tag_stays_clear_of_coreboot_4_15_tags():
     text = header.read_text()
     used = {int(v, 16) for v in re.findall(r"LB_TAG_\w+\s*=\s*(0x[0-9a-fA-F]+)", text)}
     assert used and LB_TAG_WARMBOOT_PMT not in used
-    assert LB_TAG_WARMBOOT_PMT > max(used) * 0x1000
+    assert max(used) * 0x1000 < LB_TAG_WARMBOOT_PMT

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError
+from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError, spec
 
 U64 = st.integers(0, (1 << 64) - 1)
 

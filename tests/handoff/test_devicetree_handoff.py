@@ -10,12 +10,16 @@ import libfdt
 import pytest
 from hypothesis import given, settings
 
-from warmboot import pmt
-from warmboot.handoff.devicetree import (DevicetreeError, handoff_from_pmt, insert_into_dtb,
-                                         to_dtb, to_dts)
-from warmboot.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
-
 from pmt_samples import valid_tables
+from warmboot import pmt
+from warmboot.handoff.devicetree import (
+    DevicetreeError,
+    handoff_from_pmt,
+    insert_into_dtb,
+    to_dtb,
+    to_dts,
+)
+from warmboot.pmt import EntryStatus, EntryType, Pmt, PmtEntry, PmtFlags
 
 TABLE = Pmt(
     e_machine=pmt.EM_AARCH64, cpu_count=2, table_addr=0x4010_0000,
@@ -50,7 +54,8 @@ def test_dtc_reads_back_every_region_and_the_chosen_properties():
     rmem = node_block(dts, "reserved-memory")
     assert "#address-cells = <0x02>;" in rmem and "#size-cells = <0x02>;" in rmem
     assert "\t\tranges;" in rmem
-    assert "reg = <0x00 0x40100000 0x00 0x100000>;" in node_block(dts, "warmboot-preserved@40100000")
+    preserved = node_block(dts, "warmboot-preserved@40100000")
+    assert "reg = <0x00 0x40100000 0x00 0x100000>;" in preserved
     assert "reg = <0x01 0x00 0x00 0x40000000>;" in node_block(dts, "warmboot-preserved@100000000")
     copy = node_block(dts, "warmboot-boot-copy@48000000")
     assert "reg = <0x00 0x48000000 0x00 0x10000>;" in copy
@@ -137,7 +142,8 @@ def test_nodes_are_added_to_qemu_virts_own_dtb(qemu_virt_dtb):
     # ... and ours is added.
     assert "warmboot-preserved@" not in before
     assert "reg = <0x01 0x00 0x00 0x40000000>;" in node_block(after, "warmboot-preserved@100000000")
-    assert "warmboot,copy-of = <0x00 0x40000000>;" in node_block(after, "warmboot-boot-copy@48000000")
+    copy = node_block(after, "warmboot-boot-copy@48000000")
+    assert "warmboot,copy-of = <0x00 0x40000000>;" in copy
     chosen = node_block(after, "chosen")
     assert f"warmboot,pmt = <0x00 0x40100000 0x00 {TABLE.total_size:#04x}>;" in chosen
     assert "ranges;" in node_block(after, "reserved-memory")

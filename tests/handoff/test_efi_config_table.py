@@ -5,11 +5,21 @@ import struct
 import uuid
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from warmboot.handoff.efi import (WARMBOOT_PMT_TABLE_GUID, WARMBOOT_PMT_TABLE_GUID_C,
-                                  ConfigurationTable, EfiError, decode_config_table, decode_guid,
-                                  encode_config_table, encode_guid, find_pmt, pmt_config_table)
+from warmboot.handoff.efi import (
+    WARMBOOT_PMT_TABLE_GUID,
+    WARMBOOT_PMT_TABLE_GUID_C,
+    ConfigurationTable,
+    EfiError,
+    decode_config_table,
+    decode_guid,
+    encode_config_table,
+    encode_guid,
+    find_pmt,
+    pmt_config_table,
+)
 from warmboot.handoff.physmem import MemoryImage
 
 # Well-known GUIDs, for the table-scan test: ACPI 2.0 and SMBIOS 3.
@@ -18,7 +28,7 @@ SMBIOS3 = uuid.UUID("f2fd1544-9794-4a2c-992e-e5bbcf20e394")
 
 
 def test_guid_is_a_fixed_random_v4():
-    assert WARMBOOT_PMT_TABLE_GUID == uuid.UUID("84bca11a-b560-49a1-a693-1eb9cf87ebf7")
+    assert uuid.UUID("84bca11a-b560-49a1-a693-1eb9cf87ebf7") == WARMBOOT_PMT_TABLE_GUID
     assert WARMBOOT_PMT_TABLE_GUID.version == 4
     assert WARMBOOT_PMT_TABLE_GUID.variant == uuid.RFC_4122
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pmt_samples import Q35_ANCHOR as ANCHOR
-from pmt_samples import Q35_BOOT_WINDOW as WINDOW      # CONFIG_WARMBOOT_BOOT_WINDOW_*
+from pmt_samples import Q35_BOOT_WINDOW as WINDOW  # CONFIG_WARMBOOT_BOOT_WINDOW_*
 from pmt_samples import Q35_COOKIE as COOKIE
 from pmt_samples import q35_armed_table
 from warmboot import pmt

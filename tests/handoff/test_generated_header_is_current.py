@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from warmboot import pmt
-from warmboot.pmt import spec
 from warmboot.handoff import cgen
+from warmboot.pmt import spec
 
 
 @pytest.mark.parametrize("which", ["header", "doc", "kernel patch"])
 def test_committed_file_matches_the_generator(which: str) -> None:
-    outputs = dict(zip(["header", "doc", "kernel patch"], cgen.outputs()))
+    outputs = dict(zip(["header", "doc", "kernel patch"], cgen.outputs(), strict=False))
     assert len(outputs) == 3, "no kernel patch carries pmt.h"
     out = outputs[which]
     assert not out.stale, (
@@ -54,13 +54,13 @@ def test_drift_is_reported_by_gen_check(tmp_path: Path) -> None:
     doc.write_text(cgen.DOC_PATH.read_text())
     cmd = [sys.executable, "-m", "warmboot.cli", "pmt", "gen", "--header", str(header),
            "--doc", str(doc)]
-    check = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
+    check = subprocess.run([*cmd, "--check"], capture_output=True, text=True)
     assert check.returncode == 1
     assert f"{header} is out of date; run `{cgen.REGENERATE}`" in check.stdout
     assert "PMT_MAJOR 9" in header.read_text()
     subprocess.run(cmd, check=True, capture_output=True)
     assert header.read_text() == cgen.render_header()
-    assert subprocess.run(cmd + ["--check"], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 0
 
 
 def test_doc_tables_are_replaced_between_markers() -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from warmboot import pmt
-
 from test_pmt_rules_reject_with_reason import BASE
+from warmboot import pmt
 
 
 def warmboot(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -8,12 +8,10 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import PmtError
-
 from pmt_corpus import reseal
 from pmt_samples import FIRMWARE_LIMITS, random_valid_table, valid_tables
+from warmboot import pmt
+from warmboot.pmt import PmtError, spec
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

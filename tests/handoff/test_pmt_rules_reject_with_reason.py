@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
-from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import EntryType as T
-from warmboot.pmt import Pmt, PmtEntry, PmtError, PmtLimits
-from warmboot.pmt import RejectReason as R
-
 from pmt_corpus import reseal
+from warmboot import pmt
+from warmboot.pmt import EntryType as T
+from warmboot.pmt import Pmt, PmtEntry, PmtError, PmtLimits, spec
+from warmboot.pmt import RejectReason as R
 
 MIB = 1 << 20
 TOP = 1 << 64
@@ -113,8 +111,8 @@ CASES: list[tuple[str, Table, PmtLimits, R, int | None]] = [
      entry(7, base=0x7E000000, size=0x1001000), FW, R.PRESERVE_IN_FIRMWARE, 7),
     ("copy dest in firmware memory", entry(6, dest=0x7F000000), FW, R.DEST_IN_FIRMWARE, 6),
     ("CPU_STATE in firmware memory",
-     dataclasses.replace(BASE, entries=(BASE.entries[2],) + BASE.entries[:2] + BASE.entries[3:]),
-     dataclasses.replace(FW, firmware_ranges=FW.firmware_ranges + ((0x101F00, 0x100),)),
+     dataclasses.replace(BASE, entries=(BASE.entries[2], *BASE.entries[:2], *BASE.entries[3:])),
+     dataclasses.replace(FW, firmware_ranges=(*FW.firmware_ranges, (0x101F00, 0x100))),
      R.CPU_STATE_FORBIDDEN, 0),
     ("second TABLE entry", added(PmtEntry(T.TABLE, 0x103000, 0x1000)), FW,
      R.METADATA_MISMATCH, 8),
@@ -150,8 +148,8 @@ CASES: list[tuple[str, Table, PmtLimits, R, int | None]] = [
      dataclasses.replace(entry(1, base=0x1000), table_addr=0x1000), pmt.DEFAULT_LIMITS,
      R.METADATA_OUTSIDE_PRESERVED, 1),
     ("note spanning two adjacent PRESERVE regions",
-     dataclasses.replace(BASE, entries=entry(5, base=0x10FFF0, size=0x20).entries
-                         + (PmtEntry(T.PRESERVE, 0x110000, 0x1000),)),
+     dataclasses.replace(BASE, entries=(*entry(5, base=0x10FFF0, size=0x20).entries,
+                                        PmtEntry(T.PRESERVE, 0x110000, 0x1000))),
      FW, R.METADATA_OUTSIDE_PRESERVED, 5),
     ("CPU_STATE outside PRESERVE",
      dataclasses.replace(entry(2, base=0x500000), cpu_state_addr=0x500000), FW,

@@ -37,10 +37,10 @@ class _PowerSwitch(BaseHTTPRequestHandler):
     boards: list[QemuBoard]
     log: list[str]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
         try:
             board = self.boards[int(parts[1])]
@@ -192,13 +192,15 @@ def labgrid_lab(home: Path, releases, old_image: bytes):
     (home / "exporter.yaml").write_text(_exporter_yaml(boards, switch.server_address[1]))
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(subprocess.Popen(
-            [BIN / "labgrid-coordinator", "-l", coordinator], cwd=home / "coordinator",
-            stdout=open(home / "coordinator.log", "wb"), stderr=subprocess.STDOUT))
-        processes.append(subprocess.Popen(
-            [BIN / "labgrid-exporter", "-c", coordinator, "-n", EXPORTER,
-             "--hostname", "127.0.0.1", str(home / "exporter.yaml")],
-            stdout=open(home / "exporter.log", "wb"), stderr=subprocess.STDOUT))
+        with open(home / "coordinator.log", "wb") as log:  # the child keeps its own copy
+            processes.append(subprocess.Popen(
+                [BIN / "labgrid-coordinator", "-l", coordinator], cwd=home / "coordinator",
+                stdout=log, stderr=subprocess.STDOUT))
+        with open(home / "exporter.log", "wb") as log:
+            processes.append(subprocess.Popen(
+                [BIN / "labgrid-exporter", "-c", coordinator, "-n", EXPORTER,
+                 "--hostname", "127.0.0.1", str(home / "exporter.yaml")],
+                stdout=log, stderr=subprocess.STDOUT))
         _wait_for(lambda: _exported(home, coordinator), "the exporter's resources")
         lab = LabgridLab(home, coordinator, boards, power_log)
         for place in PLACES:

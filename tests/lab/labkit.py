@@ -28,14 +28,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from warmboot.boards import load_board
 from warmboot.qemu import accel_args, choose_accel
-from warmboot.release import (add_signatures, build_root, create_release, encode_envelope,
-                              unsigned_root_envelope)
+from warmboot.release import (
+    add_signatures,
+    build_root,
+    create_release,
+    encode_envelope,
+    unsigned_root_envelope,
+)
 from warmboot.release.keys import ED25519, generate_private_key, signer_from_private_key
 from wbtest import TOP
 
@@ -83,7 +88,7 @@ class ReleaseServer:
 class _Handler(SimpleHTTPRequestHandler):
     server_state: ReleaseServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def translate_path(self, path: str) -> str:
@@ -101,7 +106,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 time.sleep(1)
         self.close_connection = True
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self.server_state.requests.append(self.path)
         for prefix, host in (("/redirect/", "localhost"), ("/redirect-same/", "127.0.0.1")):
             if self.path.startswith(prefix):
@@ -172,7 +177,7 @@ def make_root(work: Path, now: datetime):
 def write_releases(dist: Path, work: Path, images: Images, manifest: bytes) -> Path:
     """Sign 1.0.0, 1.1.0 and 1.2.0 into dist/dist/, a tampered and a forged 1.1.0
     beside them; return the trusted root file."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     root_file, release_key = make_root(work, now)
     (work / "manifest.json").write_bytes(manifest)
     for version, security_version, image in (("1.0.0", 1, images.old), ("1.1.0", 1, images.new),

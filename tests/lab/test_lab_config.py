@@ -6,10 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.lab.config import (DEFAULT_MARKERS, FlashromSettings, PowerSettings,
-                                 SerialConsole, TcpConsole, load_lab_config, parse_lab_config)
-from warmboot.lab.errors import ConfigError
 from labkit import place_toml
+from warmboot.lab.config import (
+    DEFAULT_MARKERS,
+    FlashromSettings,
+    PowerSettings,
+    SerialConsole,
+    TcpConsole,
+    load_lab_config,
+    parse_lab_config,
+)
+from warmboot.lab.errors import ConfigError
 from wbtest import TOP
 
 MINIMAL = place_toml("bench-1", programmer="ch341a_spi", chip="W25Q128.V", size=16 << 20,

@@ -99,9 +99,9 @@ def test_failure_pattern_ends_the_boot_check_without_waiting_for_the_timeout(tmp
                  b"\r\nPayload not loaded.\r\n")
     patient = BootMarker("linuxboot", "warmboot: linuxboot ready", 60)
     began = time.monotonic()
-    with ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError, match="failure pattern 'Payload not loaded'"):
-            watcher.wait_for(patient, 0, failures=[re.compile(rb"Payload not loaded")])
+    with (ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher,
+          pytest.raises(BootCheckError, match="failure pattern 'Payload not loaded'")):
+        watcher.wait_for(patient, 0, failures=[re.compile(rb"Payload not loaded")])
     assert time.monotonic() - began < 10
 
 
@@ -109,9 +109,9 @@ def test_marker_timeout_names_the_marker_and_the_last_console_line(tmp_path):
     console = RestartingConsole()
     console.boot(b"coreboot-4.15-x y bootblock starting\r\nPayload not loaded.\r\n")
     quick = BootMarker("linuxboot", "warmboot: linuxboot ready", 1, "warmboot: linuxboot ready")
-    with ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError) as error:
-            watcher.wait_for(quick, 0, after="marker 'coreboot'")
+    with (ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher,
+          pytest.raises(BootCheckError) as error):
+        watcher.wait_for(quick, 0, after="marker 'coreboot'")
     assert str(error.value) == ("marker 'linuxboot' ('warmboot: linuxboot ready') did not "
                                 "appear within 1 s after marker 'coreboot'; last console line: "
                                 "'Payload not loaded.'")
@@ -122,7 +122,6 @@ def test_console_that_never_answers_is_reported_as_such(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     quick = BootMarker("coreboot", "bootblock starting", 0.5)
-    with ConsoleWatcher(TcpConsole("127.0.0.1", port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError, match=f"the console tcp:127.0.0.1:{port} never "
-                                                 "answered"):
-            watcher.wait_for(quick, 0)
+    with (ConsoleWatcher(TcpConsole("127.0.0.1", port), tmp_path / "c.log") as watcher,
+          pytest.raises(BootCheckError, match=f"the console tcp:127.0.0.1:{port} never answered")):
+        watcher.wait_for(quick, 0)

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from labkit import EXIT, CHIP_SIZE
+from labkit import CHIP_SIZE, EXIT
 from test_lab_refusals import assert_nothing_written, cached
 
 VICTIM = b"someone else's file\n"
@@ -52,10 +52,9 @@ def tmpfs(path, *options: str):
 
 def fill(directory) -> None:
     """Fill the file system of `directory` to the last byte."""
-    with open(directory / "filler", "wb", buffering=0) as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 4096)
+    with open(directory / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 4096)
 
 
 # -- links and modes (item 5) ------------------------------------------------------

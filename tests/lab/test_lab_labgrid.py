@@ -59,7 +59,7 @@ def test_two_places_flash_at_the_same_time_and_both_succeed(fresh, releases, ima
              for place in lab.boards}
     records = {}
     for place, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=300)
+        _stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == EXIT["OK"], stderr
         records[place] = json.loads((tmp_path / place / "result.json").read_text())
         assert lab.boards[place].chip.read_bytes() == images.new

@@ -8,6 +8,7 @@ to warmboot-lab's process group (what Ctrl-C does) in the middle of a write.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -134,4 +135,4 @@ def test_sigint_during_the_write_lets_write_and_verify_finish_then_rolls_back(bo
     assert run.step("verify-flash")["status"] == "ok"
     assert "boot-check" not in run.step_names()
     write_log = next(c["log"] for c in record["commands"] if c["label"] == "write")
-    assert "Verifying flash... VERIFIED." in open(write_log).read()
+    assert "Verifying flash... VERIFIED." in Path(write_log).read_text()

@@ -21,7 +21,7 @@ import random
 import struct
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -108,7 +108,7 @@ def x230_releases(x230, tmp_path_factory):
     outside = bytearray(built)
     outside[0x3000] ^= 0x5a
     images["1.3.0"] = bytes(outside)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     root_file, release_key = make_root(work, now)
     for version, image in images.items():
         rom = work / f"release-{version}.rom"

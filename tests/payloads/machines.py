@@ -17,10 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot import pmt
-from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
-                                      PmtRecord, encode_table)
-from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                          PmtEntry, PmtFlags, ResetCause)
+from warmboot.handoff.cbtable import (
+    ForwardRecord,
+    LbMemType,
+    MemoryRange,
+    MemoryRecord,
+    PmtRecord,
+    encode_table,
+)
+from warmboot.pmt import (
+    CpuRecord,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    Pmt,
+    PmtEntry,
+    PmtFlags,
+    ResetCause,
+)
 from warmboot.pmt.spec import CMOS_COOKIE_SIZE, CookieKind
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
@@ -178,19 +192,19 @@ SCRIBBLE = 0xCC
 
 SYNTHETIC_VMCOREINFO = {
     pmt.EM_X86_64: (
-        "OSRELEASE=6.1.0-warmboot-test\n"
-        "PAGESIZE=4096\n"
-        "SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
-        "NUMBER(phys_base)=0\n"
-        "NUMBER(pgtable_l5_enabled)=0\n"
-        "KERNELOFFSET=0\n"
-        "CRASHTIME=1700000000\n").encode(),
+        b"OSRELEASE=6.1.0-warmboot-test\n"
+        b"PAGESIZE=4096\n"
+        b"SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
+        b"NUMBER(phys_base)=0\n"
+        b"NUMBER(pgtable_l5_enabled)=0\n"
+        b"KERNELOFFSET=0\n"
+        b"CRASHTIME=1700000000\n"),
     pmt.EM_AARCH64: (
-        "OSRELEASE=6.1.0-warmboot-test\n"
-        "PAGESIZE=4096\n"
-        "NUMBER(VA_BITS)=48\n"
-        "NUMBER(PHYS_OFFSET)=0x100000\n"
-        "KERNELOFFSET=0\n").encode(),
+        b"OSRELEASE=6.1.0-warmboot-test\n"
+        b"PAGESIZE=4096\n"
+        b"NUMBER(VA_BITS)=48\n"
+        b"NUMBER(PHYS_OFFSET)=0x100000\n"
+        b"KERNELOFFSET=0\n"),
 }
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from machines import (CMA_BASE, OS_ANCHOR, OS_ANCHOR_SIZE, cmos_cookie, read_at, running_os,
-                      write_at)
+from machines import CMA_BASE, OS_ANCHOR, OS_ANCHOR_SIZE, cmos_cookie, read_at, running_os, write_at
 from warmboot import pmt
 from warmboot.pmt import EntryType, PmtFlags
 
@@ -88,7 +87,7 @@ def test_status_reports_what_firmware_said_in_pmt_status(tools, tmp_path):
                status=(int(flags), pmt.RejectReason.BAD_CRC, pmt.ResetCause.WARM_RESET, 3))
     result = tools.run("pmtctl", *machine.args(), "status")
     assert result.returncode == 0, result.stderr
-    line = next(l for l in result.stdout.splitlines() if "this boot:" in l)
+    line = next(ln for ln in result.stdout.splitlines() if "this boot:" in ln)
     assert "REJECTED" in line and "reject BAD_CRC" in line and "entry 3" in line, line
     assert "generation 1" in line
 

@@ -9,8 +9,18 @@ import subprocess
 
 import pytest
 
-from machines import (ANCHOR, COPY_BASE, COPY_DEST, COPY_SIZE, P1_BASE, P1_SIZE, PROCESSED,
-                      SCRIBBLE, crashed_machine, write_at)
+from machines import (
+    ANCHOR,
+    COPY_BASE,
+    COPY_DEST,
+    COPY_SIZE,
+    P1_BASE,
+    P1_SIZE,
+    PROCESSED,
+    SCRIBBLE,
+    crashed_machine,
+    write_at,
+)
 from warmboot import pmt
 from warmboot.handoff.physmem import FileImage
 from warmboot.pmt import PmtFlags, RejectReason
@@ -75,7 +85,7 @@ def test_both_cpus_registers_are_in_the_notes(captured):
     info = read_vmcore(out / "vmcore")
     layout = machine_layout(pmt.EM_X86_64)
     assert [c.pid for c in info.cpus] == list(machine.cpu_pids)   # crash notes pid; cpu 1 + 1
-    for cpu, regs in zip(info.cpus, machine.cpu_regs):
+    for cpu, regs in zip(info.cpus, machine.cpu_regs, strict=True):
         assert cpu.pc == regs[layout.pc_index] and cpu.sp == regs[layout.sp_index]
         assert tuple(cpu.regs[name] for name in layout.gregs) == regs
 
@@ -96,14 +106,14 @@ def test_readelf_sees_one_note_segment_first_and_the_vmcoreinfo_text(captured):
 
 
 def test_success_leaves_vmcore_and_summary_and_reports_speed(captured):
-    machine, out, result = captured
+    _machine, out, result = captured
     assert sorted(p.name for p in out.iterdir()) == ["summary.txt", "vmcore"]
     size = (out / "vmcore").stat().st_size
     line = result.stdout.strip().splitlines()[-1]
     m = re.fullmatch(rf"warmboot: vmcore written {re.escape(str(out / 'vmcore'))} (\d+) bytes "
                      r"in ([\d.]+) s \(([\d.]+) MB/s\)", line)
     assert m and int(m[1]) == size
-    summary = dict(l.split(": ", 1) for l in (out / "summary.txt").read_text().splitlines())
+    summary = dict(ln.split(": ", 1) for ln in (out / "summary.txt").read_text().splitlines())
     assert summary["machine"] == "x86_64" and summary["cpus"] == "2"
     assert int(summary["bytes"]) == size and summary["generation"] == "5"
     assert summary["reject_reason"] == "NONE" and float(summary["MB/s"]) > 0
@@ -121,7 +131,7 @@ def test_zero_pages_are_not_written_yet_read_back_as_zeros(tools, tmp_path):
     assert result.returncode == 0, result.stderr
     vmcore = (out / "vmcore").read_bytes()
     assert vmcore == python_vmcore(machine, tmp_path / "py").read_bytes()
-    summary = dict(l.split(": ", 1) for l in (out / "summary.txt").read_text().splitlines())
+    summary = dict(ln.split(": ", 1) for ln in (out / "summary.txt").read_text().splitlines())
     # Those, and the zero pages the table's own regions have (the anchor's unused part).
     zero_pages = sum(data[i:i + 4096] == bytes(4096)
                      for data in machine.regions.values() for i in range(0, len(data), 4096))

@@ -7,9 +7,22 @@ import dataclasses
 
 import pytest
 
-from machines import (APIC_IDS, BOOT_WINDOW, CMA_BASE, CRASH_NOTES, IOMEM, NOTES_SIZE,
-                      OS_ANCHOR, OS_ANCHOR_SIZE, VMCOREINFO, cmos_cookie, cmos_image,
-                      read_at, running_os, write_at)
+from machines import (
+    APIC_IDS,
+    BOOT_WINDOW,
+    CMA_BASE,
+    CRASH_NOTES,
+    IOMEM,
+    NOTES_SIZE,
+    OS_ANCHOR,
+    OS_ANCHOR_SIZE,
+    VMCOREINFO,
+    cmos_cookie,
+    cmos_image,
+    read_at,
+    running_os,
+    write_at,
+)
 from warmboot import pmt
 from warmboot.pmt import EntryType, PmtEntry, PmtFlags
 
@@ -185,7 +198,8 @@ REFUSALS = [
     pytest.param({}, ["--dest", "0x4200000"], "overlaps the kernel image", id="dest-on-kernel"),
     pytest.param({}, ["--dest", "0xf100000"], "is not inside one System RAM range",
                  id="dest-not-ram"),
-    pytest.param({}, ["--dest", "0x80000"], "is below 0x100000, which firmware reuses", id="dest-in-firmware"),
+    pytest.param({}, ["--dest", "0x80000"], "is below 0x100000, which firmware reuses",
+                 id="dest-in-firmware"),
     pytest.param({}, ["--dest", "0x200000"], "overlaps the boot window", id="dest-on-window"),
     pytest.param({}, ["--dest", "0x5000000"], "METADATA_OUTSIDE_PRESERVED (VMCOREINFO",
                  id="dest-on-vmcoreinfo"),

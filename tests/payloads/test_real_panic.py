@@ -20,8 +20,16 @@ import subprocess
 
 import pytest
 
-from guest import (CRASHKERNEL_MIN, CRASHKERNEL_TOO_SMALL, GUEST_ANCHOR, GUEST_ANCHOR_SIZE,
-                   GUEST_BOOT_WINDOW, GUEST_CBTABLE, GUEST_DEST, boot_and_panic)
+from guest import (
+    CRASHKERNEL_MIN,
+    CRASHKERNEL_TOO_SMALL,
+    GUEST_ANCHOR,
+    GUEST_ANCHOR_SIZE,
+    GUEST_BOOT_WINDOW,
+    GUEST_CBTABLE,
+    GUEST_DEST,
+    boot_and_panic,
+)
 from machines import PROCESSED, X86_FIRMWARE, plant_firmware, read_at, write_at
 from warmboot import pmt
 from warmboot.handoff.cbtable import PmtRecord

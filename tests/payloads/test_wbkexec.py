@@ -9,8 +9,16 @@ import dataclasses
 
 import pytest
 
-from machines import OS_ANCHOR, OS_ANCHOR_SIZE, OS_CBTABLE, BOOT_WINDOW, X86_FIRMWARE, \
-    plant_firmware, running_os, write_at
+from machines import (
+    BOOT_WINDOW,
+    OS_ANCHOR,
+    OS_ANCHOR_SIZE,
+    OS_CBTABLE,
+    X86_FIRMWARE,
+    plant_firmware,
+    running_os,
+    write_at,
+)
 from warmboot import pmt
 from warmboot.handoff.cbtable import MemoryRange, PmtRecord
 from warmboot.pmt import EntryStatus, EntryType, PmtFlags

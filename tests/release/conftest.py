@@ -11,20 +11,35 @@ import random
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from warmboot.release import (ED25519, RELEASE_ENVELOPE_FILE, RELEASE_PAYLOAD_TYPE,
-                              ROOT_PAYLOAD_TYPE, Envelope, Fmap, FmapArea, FileSigner, SignedRoot,
-                              add_signatures, build_root, create_release, decode_envelope,
-                              encode_envelope, encode_fmap, load_trusted_root,
-                              unsigned_root_envelope, verify_release)
+from warmboot.release import (
+    ED25519,
+    RELEASE_ENVELOPE_FILE,
+    RELEASE_PAYLOAD_TYPE,
+    ROOT_PAYLOAD_TYPE,
+    Envelope,
+    FileSigner,
+    Fmap,
+    FmapArea,
+    SignedRoot,
+    add_signatures,
+    build_root,
+    create_release,
+    decode_envelope,
+    encode_envelope,
+    encode_fmap,
+    load_trusted_root,
+    unsigned_root_envelope,
+    verify_release,
+)
 from warmboot.release.keys import ECDSA_P256, generate_private_key, signer_from_private_key
 
 # A fixed clock: tests never depend on when they run.
-NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 BOARD = "qemu-q35"
 MANIFEST = b'{"sources": {"coreboot": "sha256:00"}, "tools": {"gcc": "12.2.0"}}\n'
 

@@ -15,9 +15,9 @@ import pytest
 
 from warmboot.release import errors
 from warmboot.release.curves import P256_N
+from warmboot.release.layout import MANIFEST_FILE, RELEASE_ENVELOPE_FILE, ROM_FILE
 from warmboot.release.state import load_state
 from warmboot.release.verify import check_image
-from warmboot.release.layout import MANIFEST_FILE, RELEASE_ENVELOPE_FILE, ROM_FILE
 
 
 def envelope_json(release_dir):
@@ -166,7 +166,8 @@ def test_root_key_cannot_sign_a_release(lab):
 def test_root_envelope_offered_as_release_is_rejected(lab):
     release_dir = lab.release()
     (release_dir / RELEASE_ENVELOPE_FILE).write_bytes(lab.root_bytes())
-    with pytest.raises(errors.PayloadTypeError, match="expected 'application/vnd.warmboot.release"):
+    with pytest.raises(errors.PayloadTypeError,
+                       match=r"expected 'application/vnd\.warmboot\.release"):
         lab.verify(release_dir)
 
 
@@ -197,7 +198,7 @@ def test_expired_root_is_rejected(lab):
 def test_version_rollback_is_rejected(lab):
     state = lab.tmp_path / "state.json"
     lab.verify(lab.release("2.0.0", security_version=1), state_file=state, commit_state=True)
-    with pytest.raises(errors.VersionRollbackError, match="older than version 2.0.0"):
+    with pytest.raises(errors.VersionRollbackError, match=r"older than version 2.0.0"):
         lab.verify(lab.release("1.9.9", security_version=1), state_file=state)
 
 

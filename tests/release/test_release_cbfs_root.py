@@ -5,8 +5,13 @@ import subprocess
 
 import pytest
 
-from warmboot.release import (RELEASE_ROOT_CBFS_NAME, cbfstool_add_release_root_argv, errors,
-                              load_trusted_root, release_root_cbfs_file)
+from warmboot.release import (
+    RELEASE_ROOT_CBFS_NAME,
+    cbfstool_add_release_root_argv,
+    errors,
+    load_trusted_root,
+    release_root_cbfs_file,
+)
 
 
 def test_root_added_with_cbfstool_extracts_byte_for_byte_and_the_release_verifies(

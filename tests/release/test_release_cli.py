@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from warmboot.cli import main as cli_main
-from warmboot.release import (ROOT_PAYLOAD_TYPE, Envelope, add_signatures, encode_envelope,
-                              load_signer)
-from warmboot.release.errors import (EXIT_MISMATCH, EXIT_ROLLBACK, EXIT_UNTRUSTED,
-                                     EXIT_WRONG_BOARD)
-
 from hostile import IDENTITY, ed25519_pem, root_payload_listing
+from warmboot.cli import main as cli_main
+from warmboot.release import (
+    ROOT_PAYLOAD_TYPE,
+    Envelope,
+    add_signatures,
+    encode_envelope,
+    load_signer,
+)
+from warmboot.release.errors import EXIT_MISMATCH, EXIT_ROLLBACK, EXIT_UNTRUSTED, EXIT_WRONG_BOARD
 
 
 def warmboot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -189,8 +192,8 @@ def release_create(rom: Path) -> tuple[str, ...]:
 
 
 def test_cli_expires_in_days_beyond_the_calendar_is_one_error_line(signing_setup, small_rom):
-    for command in (ROOT_CREATE + ("--root-threshold", "2", "--release-threshold", "1"),
-                    release_create(small_rom) + ("--security-version", "1")):
+    for command in ((*ROOT_CREATE, "--root-threshold", "2", "--release-threshold", "1"),
+                    (*release_create(small_rom), "--security-version", "1")):
         result = warmboot(signing_setup, *command, "--expires-in-days", "99999999")
         assert (result.returncode, result.stderr) == (1, (
             "warmboot: error: --expires-in-days must be between 1 and 36500, not 99999999\n"))

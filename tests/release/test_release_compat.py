@@ -10,14 +10,14 @@ low-S; an old high-S one is refused now and must be re-signed (docs/releases.md)
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warmboot.release import verify_release
 from warmboot.release.state import load_state
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pre-hardening"
-NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)  # the fixture expires in 2030-04
+NOW = datetime(2030, 1, 1, tzinfo=UTC)  # the fixture expires in 2030-04
 
 
 def test_release_signed_before_the_hardening_still_verifies(tmp_path):

@@ -6,8 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from warmboot.release import (create_release, decode_envelope, errors, release_directory,
-                              sign_release)
+from warmboot.release import (
+    create_release,
+    decode_envelope,
+    errors,
+    release_directory,
+    sign_release,
+)
 
 
 def create(lab, out, rom_bytes=None, **overrides):
@@ -25,12 +30,12 @@ def test_release_directory_is_dist_board_version(tmp_path):
 
 @pytest.mark.parametrize("version", ["1.2", "v1.2.3", "1.02.3", "1.2.3-rc1", ""])
 def test_version_must_be_major_minor_patch(tmp_path, version):
-    with pytest.raises(errors.PayloadFormatError, match="MAJOR.MINOR.PATCH"):
+    with pytest.raises(errors.PayloadFormatError, match=r"MAJOR.MINOR.PATCH"):
         release_directory(tmp_path, "qemu-q35", version)
 
 
 def test_rom_without_fmap_is_refused(lab):
-    with pytest.raises(errors.FmapNotFoundError, match="coreboot.rom has no FMAP"):
+    with pytest.raises(errors.FmapNotFoundError, match=r"coreboot.rom has no FMAP"):
         create(lab, lab.tmp_path / "out", rom_bytes=b"\xff" * 0x10000)
     assert not (lab.tmp_path / "out").exists()  # refused before anything was written
 

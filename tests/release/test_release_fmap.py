@@ -19,7 +19,7 @@ def test_real_coreboot_rom_fmap_matches_cbfstool_layout(real_rom):
 
 
 def test_rom_without_fmap_is_rejected_with_a_clear_message():
-    with pytest.raises(errors.FmapNotFoundError, match="no FMAP .* is it a coreboot image"):
+    with pytest.raises(errors.FmapNotFoundError, match=r"no FMAP .* is it a coreboot image"):
         parse_fmap(b"\xff" * 4096)
 
 
@@ -34,7 +34,7 @@ def test_two_valid_fmaps_are_rejected_as_ambiguous(make_rom):
     rom = bytearray(make_rom())
     header = rom[len(rom) // 2:len(rom) // 2 + 56 + 3 * 42]
     rom[0x1000:0x1000 + len(header)] = header
-    with pytest.raises(errors.FmapError, match="2 valid FMAP headers .* ambiguous"):
+    with pytest.raises(errors.FmapError, match=r"2 valid FMAP headers .* ambiguous"):
         parse_fmap(bytes(rom))
 
 
@@ -42,7 +42,7 @@ def test_region_beyond_the_image_is_rejected():
     fmap = Fmap(offset=0, base=0, size=0x1000, name="FLASH",
                 areas=(FmapArea("BIG", 0x800, 0x1000),))
     image = encode_fmap(fmap) + b"\0" * (0x1000 - len(encode_fmap(fmap)))
-    with pytest.raises(errors.FmapError, match="region 'BIG' .* extends beyond the image"):
+    with pytest.raises(errors.FmapError, match=r"region 'BIG' .* extends beyond the image"):
         parse_fmap(image)
 
 

@@ -8,9 +8,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from warmboot.release import (ECDSA_P256, ED25519, Envelope, Signer, add_signatures,
-                              decode_envelope, encode_envelope, errors, load_public_key,
-                              load_signer, pae, write_key_pair)
+from warmboot.release import (
+    ECDSA_P256,
+    ED25519,
+    Envelope,
+    Signer,
+    add_signatures,
+    decode_envelope,
+    encode_envelope,
+    errors,
+    load_public_key,
+    load_signer,
+    pae,
+    write_key_pair,
+)
 from warmboot.release.curves import P256_N
 from warmboot.release.keys import PublicKey
 
@@ -36,7 +47,7 @@ def test_key_generation_refuses_to_overwrite_either_file(tmp_path):
     pair = write_key_pair(tmp_path / "k")
     before = pair.private_path.read_bytes()
     pair.public_path.unlink()
-    with pytest.raises(errors.KeyExistsError, match="k.key already exists"):
+    with pytest.raises(errors.KeyExistsError, match=r"k.key already exists"):
         write_key_pair(tmp_path / "k")
     assert pair.private_path.read_bytes() == before
     assert not pair.public_path.exists()

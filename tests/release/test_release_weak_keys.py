@@ -15,12 +15,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from hostile import IDENTITY, ed25519_pem, root_payload_listing
 from warmboot.release import ECDSA_P256, ED25519, errors, load_public_key
 from warmboot.release.curves import ED25519_P, P256_P
 from warmboot.release.keys import PublicKey
 from warmboot.release.root import decode_root
-
-from hostile import IDENTITY, ed25519_pem, root_payload_listing
 
 # The eight points of order 1, 2, 4 and 8, canonically encoded (the list in
 # libsodium's ge25519_has_small_order and "Taming the many EdDSAs", 2020).
@@ -87,7 +86,7 @@ def test_ed25519_bytes_that_are_no_point_are_refused():
 def test_weak_ed25519_public_key_file_is_refused(tmp_path, encoding):
     path = tmp_path / "weak.pub"
     path.write_bytes(ed25519_pem(bytes.fromhex(encoding)))
-    with pytest.raises(errors.KeyFileError, match="weak.pub"):
+    with pytest.raises(errors.KeyFileError, match=r"weak.pub"):
         load_public_key(path)
 
 
@@ -173,7 +172,7 @@ def test_p256_key_file_with_a_point_off_the_curve_is_refused(tmp_path, keys, cas
     path = tmp_path / "bad.pub"
     path.write_bytes(b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(bad)
                      + b"-----END PUBLIC KEY-----\n")
-    with pytest.raises(errors.KeyFileError, match="bad.pub"):
+    with pytest.raises(errors.KeyFileError, match=r"bad.pub"):
         load_public_key(path)
 
 

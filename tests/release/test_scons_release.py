@@ -49,6 +49,6 @@ def test_scons_release_is_signed_embeds_its_root_and_verifies(q35, tmp_path):
     assert warmboot("verify", "--root", root, "--board", "qemu-q99", release).returncode != 0
 
     # A published release is never overwritten.
-    again = run_scons(args + ["security_version=2"], cwd=checkout)
+    again = run_scons([*args, "security_version=2"], cwd=checkout)
     assert again.returncode != 0
     assert "release.json" in again.output and "exists" in again.output

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from wbtest import copy_checkout, run_scons
 from warmboot import toolchain
+from wbtest import copy_checkout, run_scons
 
 
 def test_unknown_board_lists_the_known_boards():

@@ -2,8 +2,20 @@
 tools whose methods it calls itself, once, so the order does not matter."""
 from SCons.Environment import Environment
 
-from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, manifest, payloads,
-                            qemu, sign, sources, testos)
+from warmboot.scons import (
+    cbfs,
+    coreboot,
+    fit,
+    flashlayout,
+    initramfs,
+    linux,
+    manifest,
+    payloads,
+    qemu,
+    sign,
+    sources,
+    testos,
+)
 from warmboot.scons.common import APPLIED
 
 TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu,

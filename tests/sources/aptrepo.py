@@ -51,7 +51,7 @@ class BuiltFile:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> "BuiltFile":
+    def of(cls, path: Path) -> BuiltFile:
         return cls(path.name, path, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
@@ -131,7 +131,7 @@ class LocalAptRepo:
                 shutil.move(path, self.pool / path.name)
                 built.append(BuiltFile.of(self.pool / path.name))
         shutil.rmtree(work)
-        return sorted(built + [BuiltFile.of(orig)], key=lambda f: f.name)
+        return sorted([*built, BuiltFile.of(orig)], key=lambda f: f.name)
 
     def remove(self, *names: str) -> None:
         for name in names:

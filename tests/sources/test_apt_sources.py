@@ -1,7 +1,6 @@
 """deb-src entries are derived from the machine's own apt sources, in both
 formats, and only for Debian's archive; no host name is hard-coded."""
 import subprocess
-from pathlib import Path
 
 from warmboot.sources.apt import AptSource, is_debian, parse_deb822, parse_one_line, system_sources
 from wbtest import TOP
@@ -30,7 +29,7 @@ ONE_LINE = """\
 deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://m.example/debian-security bookworm-security main
 deb-src http://m.example/debian bookworm main
 deb http://other.example/repo stable main # trailing
-"""
+"""  # noqa: E501 -- a real sources.list line, kept whole
 
 
 def test_deb822_stanzas_become_deb_and_deb_src_lines():

@@ -34,5 +34,5 @@ def test_malformed_entries_are_refused(entry, message, tmp_path):
 
 def test_unknown_source_name_lists_the_known_ones():
     lock = load_lock(TOP / "coreboot-config/sources.lock.toml")
-    with pytest.raises(LockError, match="no source named 'nope' .*coreboot"):
+    with pytest.raises(LockError, match=r"no source named 'nope' .*coreboot"):
         lock.get("nope")

@@ -220,7 +220,7 @@ def lock_dir_state(archive: Archive) -> tuple[bytes, list[str]]:
 
 
 def test_a_file_that_differs_from_the_signed_index_leaves_the_lock_untouched(archive):
-    v2_bin, v2_src = archive.move_on()
+    v2_bin, _v2_src = archive.move_on()
     # The pool's .deb no longer matches the hash the signed Packages file lists
     # (same size: only apt's hash check can tell).
     data = bytearray(v2_bin[0].path.read_bytes())

@@ -125,7 +125,7 @@ def test_download_cut_short_leaves_no_partial_file(coreboot_tarball, mirror, tmp
 
 
 def test_good_mirror_file_is_verified_and_cached_by_sha256(coreboot_tarball, mirror, tmp_path):
-    path, name = coreboot_tarball
+    _path, _name = coreboot_tarball
     pinned = LOCK.get("coreboot")
     for f in pinned.files:  # serve every file of the source package
         mirror.files[f.name] = SourceCache().blob_path(f.sha256).read_bytes()
@@ -146,6 +146,6 @@ def test_local_override_is_used_as_is(tmp_path):
 
 def test_override_naming_a_missing_tree_is_an_error(tmp_path):
     from warmboot.sources import SourceError
-    with pytest.raises(SourceError, match="LINUX_SRC=.*no such file or directory"):
+    with pytest.raises(SourceError, match=r"LINUX_SRC=.*no such file or directory"):
         materialize(LOCK.get("linux"), SourceCache(tmp_path / "c"),
                     environ={"LINUX_SRC": str(tmp_path / "nope")})

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from warmboot import pmt
 from warmboot.handoff.physmem import MemoryImage
-from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                          PmtEntry, PmtFlags, ResetCause)
+from warmboot.pmt import (
+    CpuRecord,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    Pmt,
+    PmtEntry,
+    PmtFlags,
+    ResetCause,
+)
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MEMORY_SIZE = 4 << 20
@@ -30,26 +38,26 @@ CRASH_NOTES_ADDR = BOOT_COPY_BASE + 0x4000     # inside the BOOT_COPY source
 SCRIBBLE = 0xCC
 
 SYNTHETIC_VMCOREINFO = (
-    "OSRELEASE=6.1.0-warmboot-test\n"
-    "BUILD-ID=0123456789abcdef0123456789abcdef01234567\n"
-    "PAGESIZE=4096\n"
-    "SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
-    "OFFSET(uts_namespace.name)=0\n"
-    "SYMBOL(_stext)=ffffffff81000000\n"
-    "NUMBER(phys_base)=0\n"
-    "SYMBOL(init_top_pgt)=ffffffff82a0a000\n"
-    "NUMBER(pgtable_l5_enabled)=0\n"
-    "KERNELOFFSET=0\n"
-    "CRASHTIME=1700000000\n"
-).encode()
+    b"OSRELEASE=6.1.0-warmboot-test\n"
+    b"BUILD-ID=0123456789abcdef0123456789abcdef01234567\n"
+    b"PAGESIZE=4096\n"
+    b"SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
+    b"OFFSET(uts_namespace.name)=0\n"
+    b"SYMBOL(_stext)=ffffffff81000000\n"
+    b"NUMBER(phys_base)=0\n"
+    b"SYMBOL(init_top_pgt)=ffffffff82a0a000\n"
+    b"NUMBER(pgtable_l5_enabled)=0\n"
+    b"KERNELOFFSET=0\n"
+    b"CRASHTIME=1700000000\n"
+)
 
 AARCH64_VMCOREINFO = (
-    "OSRELEASE=6.1.0-warmboot-test\n"
-    "PAGESIZE=4096\n"
-    "NUMBER(VA_BITS)=48\n"
-    "NUMBER(PHYS_OFFSET)=0x40000000\n"
-    "KERNELOFFSET=0\n"
-).encode()
+    b"OSRELEASE=6.1.0-warmboot-test\n"
+    b"PAGESIZE=4096\n"
+    b"NUMBER(VA_BITS)=48\n"
+    b"NUMBER(PHYS_OFFSET)=0x40000000\n"
+    b"KERNELOFFSET=0\n"
+)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ def gdb_for(e_machine: int) -> str:
     return gdb
 
 
-def gdb_thread_registers(core: Path, e_machine: int, names: tuple[str, ...]) -> dict[int, dict[str, int]]:
+def gdb_thread_registers(core: Path, e_machine: int,
+                         names: tuple[str, ...]) -> dict[int, dict[str, int]]:
     """{LWP: {register: value}} for every thread gdb finds in the core."""
     out = run([gdb_for(e_machine), "-batch", "-nx", "-c", str(core),
                "-ex", "thread apply all info registers " + " ".join(names)])

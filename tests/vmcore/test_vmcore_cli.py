@@ -7,13 +7,17 @@ import sys
 
 import pytest
 
+from crash_samples import BOOT_COPY_BASE, P0_BASE, P1_BASE, build_crashed_machine
 from warmboot.cli import main
-from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
-                                      encode_table)
+from warmboot.handoff.cbtable import (
+    ForwardRecord,
+    LbMemType,
+    MemoryRange,
+    MemoryRecord,
+    encode_table,
+)
 from warmboot.handoff.emit_cli import pmt_record
 from warmboot.vmcore.elfcore import machine_layout
-
-from crash_samples import BOOT_COPY_BASE, P0_BASE, P1_BASE, build_crashed_machine
 
 LOW_TABLE, HIGH_TABLE = 0x500, 0x3F0000
 
@@ -49,7 +53,7 @@ def test_capture_finds_the_pmt_through_the_coreboot_table_and_info_shows_it(tmp_
     assert info["machine"] == "x86_64"
     assert [(c["pid"], int(c["pc"], 16), int(c["sp"], 16)) for c in info["cpus"]] == [
         (pid, regs[layout.pc_index], regs[layout.sp_index])
-        for pid, regs in zip(machine.cpu_pids, machine.cpu_regs)]
+        for pid, regs in zip(machine.cpu_pids, machine.cpu_regs, strict=True)]
     assert info["vmcoreinfo"]["OSRELEASE"] == "6.1.0-warmboot-test"
     assert [int(r["paddr"], 16) for r in info["regions"]] == [BOOT_COPY_BASE, P0_BASE, P1_BASE]
 

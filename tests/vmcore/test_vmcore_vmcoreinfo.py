@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from warmboot.vmcore.elfcore import EM_AARCH64, EM_X86_64, NHDR, vmcoreinfo_note
-from warmboot.vmcore.vmcoreinfo import (X86_64_PAGE_OFFSET_L4, X86_64_PAGE_OFFSET_L5,
-                                        VmcoreinfoError, direct_map, parse_vmcoreinfo,
-                                        vmcoreinfo_from_note)
-
 from crash_samples import SYNTHETIC_VMCOREINFO
+from warmboot.vmcore.elfcore import EM_AARCH64, EM_X86_64, NHDR, vmcoreinfo_note
+from warmboot.vmcore.vmcoreinfo import (
+    X86_64_PAGE_OFFSET_L4,
+    X86_64_PAGE_OFFSET_L5,
+    VmcoreinfoError,
+    direct_map,
+    parse_vmcoreinfo,
+    vmcoreinfo_from_note,
+)
 
 
 def test_note_is_laid_out_like_the_kernels_append_elf_note():

@@ -6,17 +6,31 @@ import io
 
 import pytest
 
+from crash_samples import (
+    BOOT_COPY_BASE,
+    BOOT_COPY_DEST,
+    BOOT_COPY_SIZE,
+    P0_BASE,
+    P0_SIZE,
+    P1_BASE,
+    P1_SIZE,
+    SCRIBBLE,
+    build_crashed_machine,
+)
+from elf_tools import gdb_thread_registers, readelf_notes, readelf_segments
 from warmboot import pmt
 from warmboot.handoff.physmem import ElfCoreMemory, MemoryImage
 from warmboot.vmcore.capture import plan_capture
 from warmboot.vmcore.elfcore import AARCH64, X86_64, ElfCoreError, machine_layout
 from warmboot.vmcore.vmcoreinfo import X86_64_PAGE_OFFSET_L4
-from warmboot.vmcore.writer import (CpuNote, LoadSegment, VmcoreError, VmcorePlan,
-                                    layout_vmcore, write_vmcore)
-
-from crash_samples import (BOOT_COPY_BASE, BOOT_COPY_DEST, BOOT_COPY_SIZE, P0_BASE, P0_SIZE,
-                           P1_BASE, P1_SIZE, SCRIBBLE, build_crashed_machine)
-from elf_tools import gdb_thread_registers, readelf_notes, readelf_segments
+from warmboot.vmcore.writer import (
+    CpuNote,
+    LoadSegment,
+    VmcoreError,
+    VmcorePlan,
+    layout_vmcore,
+    write_vmcore,
+)
 
 MACHINES = [pytest.param(pmt.EM_X86_64, id="x86_64"), pytest.param(pmt.EM_AARCH64, id="aarch64")]
 PROCESSED = pmt.PmtFlags.ARMED | pmt.PmtFlags.WARM_RESET_SEEN | pmt.PmtFlags.COPY_DONE
@@ -68,7 +82,7 @@ def test_gdb_reports_the_saved_pc_and_sp_of_every_cpu(crashed):
     layout = machine_layout(machine.table.e_machine)
     threads = gdb_thread_registers(core, layout.e_machine, (layout.pc, layout.sp))
     expected = {pid: {layout.pc: regs[layout.pc_index], layout.sp: regs[layout.sp_index]}
-                for pid, regs in zip(machine.cpu_pids, machine.cpu_regs)}
+                for pid, regs in zip(machine.cpu_pids, machine.cpu_regs, strict=True)}
     assert threads == expected
 
 

@@ -13,9 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from warmboot import toolchain
 from warmboot.boards import load_board
@@ -27,7 +27,6 @@ from .errors import BenchError
 from .images import KDUMP_CRASHKERNEL, SETUPS, prepare_images, setup_cmdline
 from .results import SCHEMA, BenchResults, BenchSettings, HostInfo
 from .runs import MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
-
 
 # Host tools beyond the build's: images, kdump's userspace, reading the disk.
 REQUIREMENTS = (
@@ -144,7 +143,7 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
         capture_cmdline=(TOP / "linuxboot" / "kdump" / "cmdline").read_text().strip())
     return BenchResults(
         schema=SCHEMA,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         host=host_info(config.board), settings=settings, plain_boots=tuple(plain),
         crash_runs=tuple(crashes), build=tuple(builds))
 

@@ -4,12 +4,16 @@ Every setup boots the same ROM, the same LinuxBoot and the same test OS kernel
 (build/<board>/testos/bzImage); only the OS's command line, its boot script
 and what lies in /boot/kdump on its disk differ:
 
-| setup                | OS command line               | OS initramfs                           | on its disk |
-|----------------------|-------------------------------|----------------------------------------|-------------|
-| `plain`              | `warmboot=off`, no `cma=`     | the test OS's                          | —           |
-| `warmboot-in-service`| the board's (`cma=208M@256M`) | the test OS's                          | —           |
-| `warmboot-linuxboot` | the board's                   | the test OS's                          | `boot/warmboot.conf`: `CAPTURE=payload` |
-| `kdump-cp`, `kdump-makedumpfile` | `crashkernel=64M`, `warmboot=off`, no `cma=` | the test OS's with linuxboot/kdump/rc.sysinit and kexec-tools | `boot/kdump/`: the same bzImage, the capture initramfs, its command line |
+- `plain`: OS command line `warmboot=off`, no `cma=`; the test OS's initramfs;
+  nothing on its disk.
+- `warmboot-in-service`: the board's command line (`cma=208M@256M`); the test
+  OS's initramfs; nothing on its disk.
+- `warmboot-linuxboot`: the board's command line; the test OS's initramfs;
+  `boot/warmboot.conf` (`CAPTURE=payload`) on its disk.
+- `kdump-cp`, `kdump-makedumpfile`: `crashkernel=64M`, `warmboot=off`, no
+  `cma=`; the test OS's initramfs with linuxboot/kdump/rc.sysinit and
+  kexec-tools; `boot/kdump/` on its disk (the same bzImage, the capture
+  initramfs, its command line).
 
 kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
 with the shared libraries `ldd` names: the very makedumpfile that filters
@@ -24,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warmboot.boards import Board
-from warmboot.steps.hostbin import host_binary, install_dynamic
-from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
 from warmboot.sources.resolve import materialize
+from warmboot.steps.hostbin import host_binary, install_dynamic
+from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 
 from .errors import GuestImageError
 
@@ -57,7 +61,7 @@ class BuiltTestOs:
     gen_init_cpio: Path     # the kernel's usr/gen_init_cpio, built by the initramfs step
 
     @classmethod
-    def in_build(cls, build: Path) -> "BuiltTestOs":
+    def in_build(cls, build: Path) -> BuiltTestOs:
         found = cls(rom=build / "coreboot.rom", kernel=build / "testos" / "bzImage",
                     vmlinux=build / "testos" / "vmlinux",
                     initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",

@@ -5,8 +5,7 @@ import statistics
 from pathlib import Path
 
 from .errors import BenchError
-from .results import (BenchResults, MechanismSummary, find_summary, plain_mem_total_kib,
-                      summarize)
+from .results import BenchResults, MechanismSummary, find_summary, plain_mem_total_kib, summarize
 from .runs import CATEGORIES
 
 LABELS = {"warmboot-in-service": "warmboot (in service)",
@@ -17,7 +16,7 @@ COLORS = {"warmboot-in-service": "#e7298a", "warmboot-linuxboot": "#d95f02",
 # The mechanism the goals compare, and what it is compared with.
 MAIN = "warmboot-in-service"
 CATEGORY_COLORS = dict(zip(CATEGORIES, ("#e41a1c", "#377eb8", "#984ea3", "#ffff33", "#ff7f00",
-                                         "#4daf4a")))
+                                         "#4daf4a", "#a65628"), strict=True))
 KDUMPS = ("kdump-cp", "kdump-makedumpfile")
 
 
@@ -91,11 +90,12 @@ def markdown(results: BenchResults) -> str:
         for m in s.mechanisms:
             x = find_summary(summaries, m, ram)
             if x:
+                saved = x.filtered_bytes if x.vmcore_format == "elf" else x.vmcore_bytes
                 out.append(f"| {ram} | {LABELS[m]} | {_mb(x.memory_bytes)} | "
                            f"{x.capture_seconds:.2f} | {x.throughput_mb_s:.0f} | "
                            f"{_mb(x.vmcore_bytes)} | {_mb(x.vmcore_disk_bytes)} | "
                            f"{x.vmcore_format} | "
-                           f"{_mb(x.filtered_bytes) if x.vmcore_format == 'elf' else _mb(x.vmcore_bytes)} |")
+                           f"{_mb(saved)} |")
 
     out += ["", "### Where the time goes", ""]
     for m in s.mechanisms:
@@ -169,7 +169,7 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
                 lo.append(x.downtime_seconds - x.downtime_min)
                 hi.append(x.downtime_max - x.downtime_seconds)
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=LABELS[m], color=COLORS[m])
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             ax.annotate(f"{y:.1f}", (x, y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 3), textcoords="offset points")
     ax.set_xticks([j + width * (len(s.mechanisms) - 1) / 2 for j in range(len(s.sizes))],
@@ -209,7 +209,7 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
                 xs.append(j + i * 0.4)
                 ys.append((plain - x.mem_total_kib) / 1024)
         ax.bar(xs, ys, 0.4, label=label, color=COLORS[m])
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             ax.annotate(f"{y:.1f}", (x, y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 3), textcoords="offset points")
     ax.set_xticks([j + 0.2 for j in range(len(s.sizes))], [f"{ram} guest" for ram in s.sizes])

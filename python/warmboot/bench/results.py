@@ -1,8 +1,8 @@
 """The benchmark's record (results.json) and what is derived from it.
 
 The file holds every run, not just medians, so a report can be recomputed
-and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs' saved_seconds); times in seconds,
-sizes in bytes or KiB as the field names say.
+and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs'
+saved_seconds); times in seconds, sizes in bytes or KiB as the field names say.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class BenchResults:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "BenchResults":
+    def load(cls, path: Path) -> BenchResults:
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -65,8 +65,8 @@ class BenchResults:
         except json.JSONDecodeError as exc:
             raise ResultsError(f"{path}: not JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise ResultsError(f"{path}: schema {data.get('schema') if isinstance(data, dict) else '?'}"
-                               f", this warmboot reads schema {SCHEMA}")
+            found = data.get("schema") if isinstance(data, dict) else "?"
+            raise ResultsError(f"{path}: schema {found}, this warmboot reads schema {SCHEMA}")
         try:
             return _decode(cls, data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -15,8 +15,8 @@ from pathlib import Path
 from warmboot.boards import Board
 from warmboot.qemu import MarkerTimeout, QemuMachine
 
-from .console import ConsoleClock
 from . import TOP
+from .console import ConsoleClock
 from .errors import GuestRunError
 from .images import BenchImages
 

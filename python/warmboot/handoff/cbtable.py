@@ -13,15 +13,14 @@ docs/handoff.md for the normative description.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Iterable, Union
 
 from ..errors import WarmbootError
-from .physmem import PhysicalMemory, PhysicalMemoryError
 from ..pmt import NO_ENTRY, PmtFlags, RejectReason, ResetCause
-from ..pmt.spec import CookieKind
-from ..pmt.spec import Field, Layout
+from ..pmt.spec import CookieKind, Field, Layout
+from .physmem import PhysicalMemory, PhysicalMemoryError
 
 
 class CbtableError(WarmbootError):
@@ -189,7 +188,7 @@ class RawRecord:
     data: bytes
 
 
-Record = Union[MemoryRecord, ForwardRecord, CbmemEntryRecord, PmtRecord, RawRecord]
+Record = MemoryRecord | ForwardRecord | CbmemEntryRecord | PmtRecord | RawRecord
 
 
 def _record(tag: int, body: bytes) -> bytes:
@@ -230,7 +229,8 @@ def decode_record(data: bytes) -> Record:
 
     def need(layout: struct.Struct, name: str) -> None:
         if len(body) < layout.size:
-            raise CbtableError(f"{name} record is {size} bytes, needs {RECORD_HEADER.size + layout.size}")
+            raise CbtableError(f"{name} record is {size} bytes, "
+                               f"needs {RECORD_HEADER.size + layout.size}")
 
     if tag == LB_TAG_MEMORY:
         count = len(body) // MEMORY_RANGE.size
@@ -309,7 +309,8 @@ def decode_header(data: bytes, address: int = 0) -> LbHeader:
     header = LbHeader(*fields)
     if header.header_bytes != HEADER.size:
         raise CbtableError(
-            f"coreboot table at {address:#x}: header_bytes is {header.header_bytes}, expected {HEADER.size}")
+            f"coreboot table at {address:#x}: header_bytes is {header.header_bytes}, "
+            f"expected {HEADER.size}")
     zeroed = data[:8] + b"\0\0\0\0" + data[12:HEADER.size]
     if ip_checksum(zeroed) != header.header_checksum:
         raise CbtableError(
@@ -341,7 +342,8 @@ def decode_table(data: bytes, address: int = 0) -> CorebootTable:
         try:
             record = decode_record(body[offset:])
         except CbtableError as exc:
-            raise CbtableError(f"coreboot table at {address:#x}, offset {offset:#x}: {exc}") from exc
+            raise CbtableError(
+                f"coreboot table at {address:#x}, offset {offset:#x}: {exc}") from exc
         records.append(record)
         offset += RECORD_HEADER.unpack_from(body, offset)[1]
     return CorebootTable(address, header, tuple(records))

@@ -63,20 +63,20 @@ def _c_layout(layout: Layout) -> list[str]:
                   f"{layout.offsets[f.name]}",
                   f"\t       && sizeof(((struct {layout.c_struct} *)0)->{f.name}) == {f.size},",
                   f"\t       \"{layout.c_struct}.{f.name} offset and size\");"]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _c_enum(name: str, prefix: str, members: list[tuple[str, int]], doc: str) -> list[str]:
     lines = [f"/* {doc} */", f"enum {name} {{"]
     lines += [f"\t{prefix}{member} = {value}," for member, value in members]
-    return lines + ["};", ""]
+    return [*lines, "};", ""]
 
 
 def _c_bits(prefix: str, flags: type[enum.IntFlag], doc: str) -> list[str]:
     lines = [f"/* {doc} */"]
     for flag in flags:
         lines.append(f"#define {prefix}{flag.name} (1u << {flag.value.bit_length() - 1})")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _members(enum_type: type[enum.IntEnum]) -> list[tuple[str, int]]:
@@ -195,25 +195,23 @@ def _blob_id(text: str) -> str:
 def embed_in_patch(patch: str, path: str, text: str) -> str:
     """patch with the new file `path` carrying `text`: its lines, its hunk
     header, its index line and its line in the diffstat follow."""
-    for m in _HUNK.finditer(patch):
-        if m["path"] != path:
-            continue
-        old_count = int(m["count"])
-        body_start = m.end()
-        body_end = body_start
-        for _ in range(old_count):
-            body_end = patch.index("\n", body_end) + 1
-        lines = text.splitlines()
-        width = len(m["index"])
-        header = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
-                  f"index {'0' * width}..{_blob_id(text)[:width]}\n--- /dev/null\n+++ b/{path}\n"
-                  f"@@ -0,0 +1,{len(lines)} @@\n")
-        out = patch[:m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + \
-            patch[body_end:]
-        stat = re.compile(rf"(?m)^( {re.escape(path)}\s+\| )(\d+) (\+*)$")
-        return stat.sub(lambda s: f"{s[1]}{len(lines)} {'+' * min(len(lines), len(s[3]))}",
-                        out)
-    raise PmtError(f"no new file {path} in the kernel patch")
+    m = next((m for m in _HUNK.finditer(patch) if m["path"] == path), None)
+    if m is None:
+        raise PmtError(f"no new file {path} in the kernel patch")
+    old_count = int(m["count"])
+    body_start = m.end()
+    body_end = body_start
+    for _ in range(old_count):
+        body_end = patch.index("\n", body_end) + 1
+    lines = text.splitlines()
+    width = len(m["index"])
+    header = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
+              f"index {'0' * width}..{_blob_id(text)[:width]}\n--- /dev/null\n+++ b/{path}\n"
+              f"@@ -0,0 +1,{len(lines)} @@\n")
+    out = patch[:m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + \
+        patch[body_end:]
+    stat = re.compile(rf"(?m)^( {re.escape(path)}\s+\| )(\d+) (\+*)$")
+    return stat.sub(lambda s: f"{s[1]}{len(lines)} {'+' * min(len(lines), len(s[3]))}", out)
 
 
 # --- docs/pmt.md ---------------------------------------------------------

@@ -137,7 +137,8 @@ def to_dts(handoff: DtHandoff) -> str:
     """A standalone DTS with the hand-off nodes (root cells 2/2)."""
     lines = ["/dts-v1/;", "", "/ {", f"\t#address-cells = <{CELLS:#x}>;",
              f"\t#size-cells = <{CELLS:#x}>;", "", "\tchosen {"]
-    lines += [f"\t\t{name}{_dts_value(v)};" for name, v in _chosen_properties(handoff, CELLS, CELLS)]
+    lines += [f"\t\t{name}{_dts_value(v)};"
+              for name, v in _chosen_properties(handoff, CELLS, CELLS)]
     lines += ["\t};", "", "\treserved-memory {", f"\t\t#address-cells = <{CELLS:#x}>;",
               f"\t\t#size-cells = <{CELLS:#x}>;", "\t\tranges;"]
     for region in handoff.regions:

@@ -13,8 +13,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import WarmbootError
 from .. import pmt as pmtlib
+from ..errors import WarmbootError
 from .cbtable import CorebootTable, PmtRecord, RawRecord, encode_record, find_table
 from .devicetree import handoff_from_pmt, insert_into_dtb, to_dtb, to_dts
 from .efi import WARMBOOT_PMT_TABLE_GUID, encode_config_table, pmt_config_table
@@ -72,7 +72,8 @@ def pmt_record(table: pmtlib.Pmt, anchor_size: int | None = None) -> PmtRecord:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("handoff", help="emit or inspect the PMT hand-off to the next boot")
+    parser = subparsers.add_parser("handoff",
+                                   help="emit or inspect the PMT hand-off to the next boot")
     sub = parser.add_subparsers(dest="handoff_command", metavar="FORM", required=True)
 
     def pmt_command(name: str, help_text: str, binary: bool):

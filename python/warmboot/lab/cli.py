@@ -26,8 +26,8 @@ import re
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import WarmbootError
@@ -37,7 +37,7 @@ from .config import BootMarker, LabConfig, Place, load_lab_config
 from .console import ConsoleWatcher
 from .errors import ConfigError, one_line
 from .flashrom import format_size
-from .flow import FlashRequest, RecoverRequest, PlaceRun, flash_run, recover_run
+from .flow import FlashRequest, PlaceRun, RecoverRequest, flash_run, recover_run
 from .journal import FlashState, journal_path, load_journal
 from .lock import hold_place_lock, lock_holder
 from .power import PowerControl
@@ -57,7 +57,7 @@ def _config(args: argparse.Namespace) -> LabConfig:
 
 
 def default_run_dir(runs: Path, place: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return runs / place / f"{stamp}-{os.getpid()}"
 
 
@@ -193,7 +193,9 @@ def _places(args: argparse.Namespace) -> int:
                             else f", flash {r['flash']}: needs recover")) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        *cells, last = row
+        print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+              + "  " + last)
     return 0
 
 

@@ -17,7 +17,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsutil import PathError, open_new
@@ -28,7 +28,7 @@ from ..fsutil import PathError, open_new
 REAP_SECONDS = 10.0
 
 def utc_timestamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -117,7 +117,7 @@ class ConsoleWatcher:
             if self.run_log:
                 self._log = os.fdopen(open_new(self.log_path), "wb")
             else:
-                self._log = open(self.log_path, "wb")
+                self._log = open(self.log_path, "wb")  # noqa: SIM115 -- open until close()
         except (OSError, PathError) as exc:
             reason = str(exc) if isinstance(exc, PathError) else f"{self.log_path}: {exc.strerror}"
             if not self.run_log:
@@ -136,7 +136,7 @@ class ConsoleWatcher:
                 self._log.close()
             self._log = None
 
-    def start(self) -> "ConsoleWatcher":
+    def start(self) -> ConsoleWatcher:
         self._open_log()
         self._thread = threading.Thread(target=self._pump, name="lab-console", daemon=True)
         self._thread.start()
@@ -150,7 +150,7 @@ class ConsoleWatcher:
             with contextlib.suppress(OSError):
                 self._log.close()
 
-    def __enter__(self) -> "ConsoleWatcher":
+    def __enter__(self) -> ConsoleWatcher:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

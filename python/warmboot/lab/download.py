@@ -193,7 +193,7 @@ class _Transfer(threading.Thread):
                     if not self._put("chunk", chunk):
                         return
             self._put("end")
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
             self._put("error", exc)
         finally:
             if self.response is not None:
@@ -215,7 +215,8 @@ class _Transfer(threading.Thread):
         # Wake a read blocked on a silent peer; shutdown (unlike close) is safe
         # while another thread uses the socket.
         with contextlib.suppress(Exception):
-            self.response.raw.connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            sock = self.response.raw.connection.sock  # type: ignore[union-attr]  # None: suppressed too
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class ReleaseDownloader:

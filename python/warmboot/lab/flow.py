@@ -35,13 +35,18 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import WarmbootError
-from ..fsutil import (PathError, check_private_dir, ensure_private_dir, read_capped_nofollow,
-                      write_new)
+from ..fsutil import (
+    PathError,
+    check_private_dir,
+    ensure_private_dir,
+    read_capped_nofollow,
+    write_new,
+)
 from ..release import ReleaseError, RollbackState, SignedRoot, VerifiedRelease, verify_release
 from ..release.encoding import format_timestamp
 from ..release.root import load_root_file
@@ -50,15 +55,23 @@ from .commands import CommandRun, CommandRunner, utc_timestamp
 from .config import BootMarker, Place
 from .console import ConsoleWatcher
 from .download import DownloadCache, fetch_release
-from .errors import (BackupError, ConfigError, LabgridError, PlaceBusyError, RunInterruptedError,
-                     StorageError, UnfinishedWriteError, one_line)
+from .errors import (
+    BackupError,
+    ConfigError,
+    LabgridError,
+    PlaceBusyError,
+    RunInterruptedError,
+    StorageError,
+    UnfinishedWriteError,
+    one_line,
+)
 from .flashrom import Flashrom, format_size, select_chip
 from .journal import FlashState, GoodBackup, PlaceJournal, load_journal, save_journal
 from .labgrid import Acquisition, acquired_place
 from .lock import PlaceLock, hold_place_lock
-from .regions import RegionPlan, check_chip_descriptor, plan_region_write
 from .power import PowerControl
 from .record import Outcome, RunRecord, StepRecord
+from .regions import RegionPlan, check_chip_descriptor, plan_region_write
 from .signals import DeferredSignals
 
 ROLLBACK_WRITE_ATTEMPTS = 2   # a flaky clip may fail once; the backup is worth a retry
@@ -132,7 +145,7 @@ def first_difference(a: bytes, b: bytes, block: int = 4096) -> tuple[int, int]:
         left, right = a[start:start + block], b[start:start + block]
         if left == right:  # compare whole blocks in C; look at bytes only where they differ
             continue
-        for index, (x, y) in enumerate(zip(left, right)):
+        for index, (x, y) in enumerate(zip(left, right, strict=False)):
             if x != y:
                 first = start + index if first < 0 else first
                 count += 1
@@ -241,7 +254,7 @@ class PlaceRun:
         self._step = step
         self._save()
         self._say(f"{name} ...")
-        began = datetime.now(timezone.utc)
+        began = datetime.now(UTC)
         try:
             yield step
         except BaseException as exc:
@@ -251,7 +264,7 @@ class PlaceRun:
         else:
             step.status = "ok"
         finally:
-            step.seconds = (datetime.now(timezone.utc) - began).total_seconds()
+            step.seconds = (datetime.now(UTC) - began).total_seconds()
             self._step = None
             self._save()
             self._say(f"{name} {step.status} ({step.seconds:.1f} s)")
@@ -363,7 +376,7 @@ class PlaceRun:
                     self.flashrom.write(backup.data, f"{prefix}-write", whole_chip=whole)
                 with self.step(f"{prefix}-verify", attempt=attempt):
                     self.flashrom.verify(backup.data, f"{prefix}-verify", whole_chip=whole)
-            except Exception as exc:  # noqa: BLE001 - try again, then report BRICKED
+            except Exception as exc:  # noqa: BLE001 -- try again, then report BRICKED
                 error = exc
                 continue
             return None
@@ -384,7 +397,7 @@ class PlaceRun:
             with self.step(f"{prefix}-boot-check") as step:
                 self._boot_check(self.place.boot.rollback_markers, f"{prefix}-boot",
                                  step.detail)
-        except Exception as exc:  # noqa: BLE001 - any failure here means: may not boot
+        except Exception as exc:  # noqa: BLE001 -- any failure here means: may not boot
             self._bricked(reason, f"{image} is back on the flash and verified, but the board "
                                   f"did not boot it: {one_line(exc)}", backup,
                           flash_restored=True)
@@ -460,7 +473,7 @@ class FlashRun(PlaceRun):
             verified, backup = self._prepare()
             # Remembered before the first byte goes to the chip, or not written at all.
             self._set_flash(FlashState.WRITING, step="write", required=True)
-        except Exception as exc:  # noqa: BLE001 - a bug must still end in a record
+        except Exception as exc:  # noqa: BLE001 -- a bug must still end in a record
             self._end_before_write(exc)
         else:
             self._flash(verified, backup)
@@ -504,7 +517,7 @@ class FlashRun(PlaceRun):
             fetched = fetch_release(
                 request.release_url, self.run_dir / "release", self._trusted,
                 board=place.board, flash_size=place.flashrom.size, state=state,
-                now=datetime.now(timezone.utc), allow_expired=request.allow_expired,
+                now=datetime.now(UTC), allow_expired=request.allow_expired,
                 allow_version_downgrade=request.allow_version_downgrade,
                 cache=DownloadCache(request.cache_dir), timeout=request.download_timeout,
                 max_seconds=request.download_max_seconds, progress=request.progress,
@@ -595,7 +608,7 @@ class FlashRun(PlaceRun):
             with self.step("boot-check") as step:
                 self._boot_check(place.boot.markers, "boot", step.detail,
                                  should_stop=self._interrupted)
-        except Exception as failure:  # noqa: BLE001 - every failure after the write rolls back
+        except Exception as failure:  # noqa: BLE001 -- every failure after the write rolls back
             self.signals.phase = "rollback"
             self._roll_back(backup, failure)
             return
@@ -669,7 +682,7 @@ class RecoverRun(PlaceRun):
             self._checkpoint()
             self._probe()
             self._set_flash(FlashState.WRITING, step="recover-write", required=True)
-        except Exception as exc:  # noqa: BLE001 - a bug must still end in a record
+        except Exception as exc:  # noqa: BLE001 -- a bug must still end in a record
             self._end_before_write(exc)
         else:
             self._recover(backup)

@@ -37,7 +37,7 @@ JOURNAL_FORMAT_VERSION = 1
 MAX_JOURNAL_BYTES = 1 << 16
 
 
-class FlashState(str, enum.Enum):
+class FlashState(enum.StrEnum):
     GOOD = "good"          # not written by the lab, or written, verified and booted
     WRITING = "writing"    # a write began and its run has not said how it ended
     SUSPECT = "suspect"    # a run ended unable to restore a booting image (BRICKED)
@@ -75,7 +75,7 @@ class PlaceJournal:
                 "good_backup": self.good_backup.as_json() if self.good_backup else None}
 
     def with_flash(self, flash: FlashState, *, run_dir: str, since: str,
-                   step: str | None = None, reason: str | None = None) -> "PlaceJournal":
+                   step: str | None = None, reason: str | None = None) -> PlaceJournal:
         return replace(self, flash=flash, run_dir=run_dir, step=step, since=since,
                        reason=reason)
 

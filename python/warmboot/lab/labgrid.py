@@ -110,11 +110,11 @@ class LabgridClient:
         assert self.loop is not None
         try:
             return self.loop.run_until_complete(asyncio.wait_for(coroutine, self.timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise LabgridError(f"labgrid coordinator {self.coordinator}: no answer to {what} "
                                f"within {self.timeout:.0f} s") from None
 
-    def __enter__(self) -> "LabgridClient":
+    def __enter__(self) -> LabgridClient:
         try:
             from labgrid.remote.client import ClientSession
         except ImportError as exc:
@@ -131,7 +131,7 @@ class LabgridClient:
         except LabgridError:
             self.close()
             raise
-        except Exception as exc:  # noqa: BLE001 - grpc and labgrid raise their own types
+        except Exception as exc:  # noqa: BLE001 -- grpc and labgrid raise their own types
             self.close()
             raise LabgridError(f"cannot reach the labgrid coordinator {self.coordinator}: "
                                f"{one_line(exc)}") from None
@@ -173,7 +173,7 @@ class LabgridClient:
                       "the acquisition")
         except LabgridError:
             raise
-        except Exception as exc:  # noqa: BLE001 - grpc.aio.AioRpcError
+        except Exception as exc:  # noqa: BLE001 -- grpc.aio.AioRpcError
             details = getattr(exc, "details", None)
             text = details() if callable(details) else str(exc)
             self._run(self.session.sync_with_coordinator(), "a sync")
@@ -192,7 +192,7 @@ class LabgridClient:
                       "the release")
         except LabgridError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 -- grpc.aio.AioRpcError, as in acquire
             details = getattr(exc, "details", None)
             raise LabgridError(f"labgrid coordinator {self.coordinator} did not release "
                                f"place {name}: "

@@ -26,7 +26,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsutil import PathError, ensure_private_dir, open_nofollow, read_one_line
@@ -153,7 +153,7 @@ def hold_place_lock(lock_dir: Path, place: str, holder: str) -> Iterator[PlaceLo
                                  f"group {child}), started by an earlier run "
                                  f"({read_one_line(fd)}), is still running: wait for it to "
                                  f"end; lock {path}")
-        since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         lock = PlaceLock(path, fd, f"pid {os.getpid()} since {since} {holder}")
         lock._write(lock.holder + "\n")
         try:

@@ -24,7 +24,7 @@ RECORD_FORMAT_VERSION = 1
 RECORD_FILE = "result.json"
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     RUNNING = "RUNNING"          # the run has not finished (or was killed)
     OK = "OK"                    # flashed, verified, booted to every marker
     REFUSED = "REFUSED"          # a check failed before the write; nothing was written

@@ -22,12 +22,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .. import flashregion
 from ..boards import FlashSpec
 from ..errors import WarmbootError
 from ..fsutil import PathError, read_capped_nofollow
 from ..release import VerifiedRelease
 from ..release.layout import MANIFEST_FILE, MAX_MANIFEST_BYTES
-from .. import flashregion
 from .config import Place
 from .errors import RegionError
 

@@ -22,11 +22,26 @@ from .decode import decode, decode_cpu_record, decode_cpu_records, validate
 from .encode import compute_crc, encode, encode_cpu_record, encode_cpu_records
 from .jsonform import from_dict, to_dict
 from .model import DEFAULT_LIMITS, CpuRecord, Pmt, PmtEntry, PmtLimits
-from .spec import (CPU_RECORD_SIZE, EM_AARCH64, EM_X86_64, ENTRY_SIZE, HEADER_SIZE, MAGIC,
-                   MEMORY_TYPES, NO_ENTRY, PAGE_SIZE, CpuRecordFlags, EntryStatus, EntryType,
-                   PmtError, PmtFlags, RejectReason, ResetCause)
+from .spec import (
+                   CPU_RECORD_SIZE,
+                   EM_AARCH64,
+                   EM_X86_64,
+                   ENTRY_SIZE,
+                   HEADER_SIZE,
+                   MAGIC,
+                   MEMORY_TYPES,
+                   NO_ENTRY,
+                   PAGE_SIZE,
+                   CpuRecordFlags,
+                   EntryStatus,
+                   EntryType,
+                   PmtError,
+                   PmtFlags,
+                   RejectReason,
+                   ResetCause,
+)
 
-__all__ = [
+__all__ = [  # noqa: RUF022 -- grouped by topic, as the comments say
     # errors, enums and flags
     "PmtError", "EntryType", "EntryStatus", "PmtFlags", "ResetCause", "RejectReason",
     "CpuRecordFlags",

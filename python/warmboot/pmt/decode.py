@@ -4,9 +4,21 @@ from __future__ import annotations
 from .encode import encode
 from .model import DEFAULT_LIMITS, PMT_FIELDS, CpuRecord, Pmt, PmtEntry, PmtLimits
 from .rules import check_entry, check_header, check_table
-from .spec import (CPU_RECORD, CPU_RECORD_MAGIC, CPU_RECORD_SIZE, CPU_RECORD_VERSION, ENTRY,
-                   ENTRY_SIZE, GREGS_BY_MACHINE, HEADER_SIZE, MAX_GREGS, MAX_SYSREGS,
-                   SIZE_GRANULE, CpuRecordFlags, PmtError)
+from .spec import (
+    CPU_RECORD,
+    CPU_RECORD_MAGIC,
+    CPU_RECORD_SIZE,
+    CPU_RECORD_VERSION,
+    ENTRY,
+    ENTRY_SIZE,
+    GREGS_BY_MACHINE,
+    HEADER_SIZE,
+    MAX_GREGS,
+    MAX_SYSREGS,
+    SIZE_GRANULE,
+    CpuRecordFlags,
+    PmtError,
+)
 
 
 def decode(data: bytes | bytearray | memoryview, limits: PmtLimits = DEFAULT_LIMITS) -> Pmt:

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from .model import ENTRY_FIELDS, PMT_FIELDS, CpuRecord, Pmt
-from .spec import (CPU_RECORD, CPU_RECORD_MAGIC, CPU_RECORD_SIZE, ENTRY, HEADER, MAGIC,
-                   SIZE_GRANULE, PmtError)
+from .spec import (
+    CPU_RECORD,
+    CPU_RECORD_MAGIC,
+    CPU_RECORD_SIZE,
+    ENTRY,
+    HEADER,
+    MAGIC,
+    SIZE_GRANULE,
+    PmtError,
+)
 
 
 def masked_crc(buf: bytes | bytearray, header_size: int, entry_size: int, entry_count: int,

@@ -6,8 +6,16 @@ import enum
 from typing import Any
 
 from .model import PMT_FIELDS, Pmt, PmtEntry
-from .spec import (HEADER, MACHINE_NAMES, EntryStatus, EntryType, PmtError, PmtFlags,
-                   RejectReason, ResetCause)
+from .spec import (
+    HEADER,
+    MACHINE_NAMES,
+    EntryStatus,
+    EntryType,
+    PmtError,
+    PmtFlags,
+    RejectReason,
+    ResetCause,
+)
 
 
 def _json_int(value: object, what: str) -> int:

@@ -7,14 +7,35 @@ accepts beyond the format itself.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-from .spec import (CPU_RECORD, CPU_RECORD_SIZE, CPU_RECORD_VERSION, ENTRY, ENTRY_SIZE,
-                   GREGS_BY_MACHINE, HEADER, HEADER_SIZE, MACHINE_NAMES, MAJOR, MAX_GREGS,
-                   MAX_SYSREGS, MINOR, SIZE_GRANULE, SYSREGS_BY_MACHINE, U64_LIMIT,
-                   CpuRecordFlags, EntryStatus, EntryType, Layout, PmtError, PmtFlags,
-                   RejectReason, ResetCause)
+from .spec import (
+    CPU_RECORD,
+    CPU_RECORD_SIZE,
+    CPU_RECORD_VERSION,
+    ENTRY,
+    ENTRY_SIZE,
+    GREGS_BY_MACHINE,
+    HEADER,
+    HEADER_SIZE,
+    MACHINE_NAMES,
+    MAJOR,
+    MAX_GREGS,
+    MAX_SYSREGS,
+    MINOR,
+    SIZE_GRANULE,
+    SYSREGS_BY_MACHINE,
+    U64_LIMIT,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    Layout,
+    PmtError,
+    PmtFlags,
+    RejectReason,
+    ResetCause,
+)
 
 
 def _check_fits(layout: Layout, obj: object, names: Iterable[str]) -> None:
@@ -188,7 +209,7 @@ class CpuRecord:
         return struct.pack(f"<{len(names)}Q", *regs)
 
     def named_gregs(self, e_machine: int) -> dict[str, int]:
-        return dict(zip(GREGS_BY_MACHINE.get(e_machine, ()), self.gregs))
+        return dict(zip(GREGS_BY_MACHINE.get(e_machine, ()), self.gregs, strict=False))
 
     def named_sysregs(self, e_machine: int) -> dict[str, int]:
-        return dict(zip(SYSREGS_BY_MACHINE.get(e_machine, ()), self.sysregs))
+        return dict(zip(SYSREGS_BY_MACHINE.get(e_machine, ()), self.sysregs, strict=False))

@@ -6,14 +6,32 @@ for the same bytes. decode() runs them; each raises PmtError via reject().
 from __future__ import annotations
 
 import struct
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .encode import masked_crc
 from .model import PmtEntry, PmtLimits
-from .spec import (CPU_RECORD_SIZE, EM_AARCH64, EM_X86_64, ENTRY_SIZE, HEADER, HEADER_SIZE,
-                   MACHINE_NAMES, MAGIC, MAJOR, MEMORY_TYPES, NOTE_ALIGN, NOTE_TYPES,
-                   OBJECT_TYPES, PAGE_SIZE, SIZE_GRANULE, U64_LIMIT, EntryType, PmtError,
-                   RejectReason)
+from .spec import (
+    CPU_RECORD_SIZE,
+    EM_AARCH64,
+    EM_X86_64,
+    ENTRY_SIZE,
+    HEADER,
+    HEADER_SIZE,
+    MACHINE_NAMES,
+    MAGIC,
+    MAJOR,
+    MEMORY_TYPES,
+    NOTE_ALIGN,
+    NOTE_TYPES,
+    OBJECT_TYPES,
+    PAGE_SIZE,
+    SIZE_GRANULE,
+    U64_LIMIT,
+    EntryType,
+    PmtError,
+    RejectReason,
+)
 
 
 def reject(reason: RejectReason, message: str, entry: int | None = None) -> PmtError:

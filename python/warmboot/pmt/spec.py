@@ -8,10 +8,12 @@ wire format is written down exactly once.
 from __future__ import annotations
 
 import enum
+import itertools
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import WarmbootError
 
@@ -39,7 +41,7 @@ X86_64_GREGS = (
     "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags",
     "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
 )
-AARCH64_GREGS = tuple(f"x{n}" for n in range(31)) + ("sp", "pc", "pstate")
+AARCH64_GREGS = (*(f"x{n}" for n in range(31)), "sp", "pc", "pstate")
 X86_64_SYSREGS = ("cr0", "cr2", "cr3", "cr4", "efer", "kernel_gs_base", "dr6", "dr7")
 AARCH64_SYSREGS = ("esr_el1", "far_el1", "elr_el1", "spsr_el1",
                    "sctlr_el1", "ttbr0_el1", "ttbr1_el1", "tcr_el1")
@@ -101,7 +103,7 @@ class EntryStatus(enum.IntEnum):
 class PmtFlags(enum.IntFlag, boundary=enum.KEEP):
     """Header flags: bits 0-15 belong to the OS, bits 16-31 to firmware."""
     ARMED = 1 << 0            # OS: capture this table on the next warm reset
-    IN_SERVICE = 1 << 1       # OS: it saves its own dump from /proc/vmcore (payload: boot it at once)
+    IN_SERVICE = 1 << 1  # OS: it saves its own dump from /proc/vmcore (payload: boot it at once)
     WARM_RESET_SEEN = 1 << 16  # firmware found the table after a warm reset
     WDT_FIRED = 1 << 17        # the SMM watchdog handler saved CPU state
     COPY_DONE = 1 << 18        # every BOOT_COPY has been copied
@@ -281,7 +283,7 @@ class Layout:
                 spans.append((start + f.size // 2, start + f.size))
         if not spans:
             return (0, 0)
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             if end != start:
                 raise AssertionError(f"{self.name}: firmware-owned bytes are not contiguous")
         return (spans[0][0], spans[-1][1])

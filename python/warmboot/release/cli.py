@@ -13,20 +13,25 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .create import (CreatedRelease, create_release, load_root_chain, release_directory,
-                     sign_release)
+from .create import CreatedRelease, create_release, load_root_chain, release_directory, sign_release
 from .encoding import MAX_UINT64, format_timestamp, parse_timestamp, strict_integer
-from .envelope import (RELEASE_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE, add_signatures,
-                       encode_envelope, pae, read_envelope_file)
+from .envelope import (
+    RELEASE_PAYLOAD_TYPE,
+    ROOT_PAYLOAD_TYPE,
+    add_signatures,
+    encode_envelope,
+    pae,
+    read_envelope_file,
+)
 from .errors import EXIT_INVALID, OptionError, PayloadFormatError, ReleaseError
 from .files import write_atomic, write_new
 from .keys import ALGORITHMS, ED25519, load_public_key, load_signer, write_key_pair
+from .layout import MAX_IMAGE_BYTES, RELEASE_ENVELOPE_FILE
 from .payload import MAX_SECURITY_VERSION, decode_release_payload
 from .root import build_root, decode_root, root_expiry_error, unsigned_root_envelope
-from .layout import MAX_IMAGE_BYTES, RELEASE_ENVELOPE_FILE
 from .verify import verify_release
 
 Handler = Callable[[argparse.Namespace], int]
@@ -56,7 +61,7 @@ def _warnings_to_stderr() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("warmboot: warning: %(message)s"))
         handler.setLevel(logging.WARNING)
-        handler._warmboot_cli = True  # type: ignore[attr-defined]
+        handler._warmboot_cli = True  # type: ignore[attr-defined]  # marks ours: added once
         logger.addHandler(handler)
         logger.propagate = False
 
@@ -85,7 +90,7 @@ def _expires(args: argparse.Namespace) -> datetime:
         except ValueError as exc:
             raise PayloadFormatError(f"--expires: {exc}") from None
     days = integer_option(args.expires_in_days, "--expires-in-days", 1, MAX_EXPIRY_DAYS)
-    return (datetime.now(timezone.utc) + timedelta(days=days)).replace(microsecond=0)
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
 
 
 def _add_expiry_options(parser: argparse.ArgumentParser, default_days: int) -> None:
@@ -147,7 +152,7 @@ def _root_sign(args: argparse.Namespace) -> int:
 
 def _root_verify(args: argparse.Namespace) -> int:
     root = load_root_chain([Path(args.trusted), *(Path(p) for p in args.roots)])[-1]
-    expired = root_expiry_error(root, datetime.now(timezone.utc))
+    expired = root_expiry_error(root, datetime.now(UTC))
     if expired is not None:
         raise expired
     print(f"root version {root.version} is trusted; fingerprint {root.fingerprint}")
@@ -249,8 +254,8 @@ def _verify(args: argparse.Namespace) -> int:
     if result.ignored_key_ids:
         print("  ignored signatures by unknown keys: " + ", ".join(result.ignored_key_ids))
     if args.state:
-        print(f"  rollback state {'committed to' if result.state_committed else 'checked, not committed:'}"
-              f" {args.state}")
+        done = "committed to" if result.state_committed else "checked, not committed:"
+        print(f"  rollback state {done} {args.state}")
     return 0
 
 

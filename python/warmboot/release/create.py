@@ -11,20 +11,38 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .encoding import format_timestamp
-from .envelope import (MAX_ENVELOPE_BYTES, RELEASE_PAYLOAD_TYPE, Envelope, add_signatures,
-                       encode_envelope, read_envelope_file)
+from .envelope import (
+    MAX_ENVELOPE_BYTES,
+    RELEASE_PAYLOAD_TYPE,
+    Envelope,
+    add_signatures,
+    encode_envelope,
+    read_envelope_file,
+)
 from .errors import PayloadFormatError, ReleaseExistsError, SignerNotInRootError
 from .files import read_capped, write_atomic, write_new
 from .keys import Signer
-from .payload import (ReleasePayload, ReleaseVersion, build_release_payload, check_board_name,
-                      decode_release_payload, encode_release_payload)
+from .layout import (
+    MANIFEST_FILE,
+    MAX_IMAGE_BYTES,
+    MAX_MANIFEST_BYTES,
+    RELEASE_ENVELOPE_FILE,
+    ROM_FILE,
+    ROOTS_DIRECTORY,
+)
+from .payload import (
+    ReleasePayload,
+    ReleaseVersion,
+    build_release_payload,
+    check_board_name,
+    decode_release_payload,
+    encode_release_payload,
+)
 from .root import SignedRoot, load_root_file, root_file_name, update_root
-from .layout import (MANIFEST_FILE, MAX_IMAGE_BYTES, MAX_MANIFEST_BYTES,
-                     RELEASE_ENVELOPE_FILE, ROM_FILE, ROOTS_DIRECTORY)
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,7 @@ def create_release(release_dir: Path, *, rom: Path, manifest: Path, board: str, 
     the newest. Signing with fewer keys than the threshold is allowed (others
     co-sign later with sign_release); CreatedRelease.threshold_met says.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if expires <= now:
         raise PayloadFormatError(f"expires {format_timestamp(expires)} is not in the future")
     if not signers:

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ReleaseError
@@ -90,7 +90,7 @@ def parse_canonical_json(data: bytes, what: str, error: type[ReleaseError]) -> A
     value = parse_json(data, what, error)
     canonical = canonical_json(value)
     if canonical != data:
-        differs = next((i for i, (a, b) in enumerate(zip(data, canonical)) if a != b),
+        differs = next((i for i, (a, b) in enumerate(zip(data, canonical, strict=False)) if a != b),
                        min(len(data), len(canonical)))
         raise error(f"{what} is not in canonical form (sorted keys, no whitespace, ASCII, "
                     f"shortest escapes; first difference at byte {differs})")
@@ -105,14 +105,14 @@ def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with whole seconds, e.g. 2026-05-01T00:00:00Z."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_timestamp(text: str) -> datetime:
     """Parse the format_timestamp form; raise ValueError on anything else."""
     if not _TIMESTAMP_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not of the form YYYY-MM-DDTHH:MM:SSZ")
-    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .encoding import SchemaReader, encode_base64, parse_json, readable_json
-from .errors import (BadSignatureError, EnvelopeFormatError, PayloadTypeError,
-                     SignedByUnknownKeysError, ThresholdNotMetError)
+from .errors import (
+    BadSignatureError,
+    EnvelopeFormatError,
+    PayloadTypeError,
+    SignedByUnknownKeysError,
+    ThresholdNotMetError,
+)
 from .files import read_capped
 from .keys import PublicKey, Signer, low_s_signature
 

@@ -95,7 +95,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive flock on `path`.lock for a read-modify-write of `path`."""
     lock_path = Path(f"{path}.lock")
     try:
-        handle = open(lock_path, "a")
+        handle = open(lock_path, "a")  # noqa: SIM115 -- `with handle` below; only open() is caught
     except OSError as exc:
         raise ReleaseFileError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
     with handle:

@@ -23,10 +23,16 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature, encode_dss_signature)
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
-from .curves import (ed25519_public_key_problem, p256_low_s, p256_public_key_problem,
-                     p256_signature_problem)
+from .curves import (
+    ed25519_public_key_problem,
+    p256_low_s,
+    p256_public_key_problem,
+    p256_signature_problem,
+)
 from .errors import KeyExistsError, KeyFileError, ReleaseFileError
 from .files import read_capped, write_new
 
@@ -245,4 +251,4 @@ def load_public_key(path: Path) -> PublicKey:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not a PEM public key: {exc}") from None
-    return public_key_of(key, str(path))  # type: ignore[arg-type]
+    return public_key_of(key, str(path))  # type: ignore[arg-type]  # it refuses other types

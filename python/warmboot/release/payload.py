@@ -23,8 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .encoding import (SchemaReader, canonical_json, format_timestamp, parse_canonical_json,
-                       strict_integer)
+from .encoding import (
+    SchemaReader,
+    canonical_json,
+    format_timestamp,
+    parse_canonical_json,
+    strict_integer,
+)
 from .errors import PayloadFormatError
 from .fmap import Fmap, FmapArea, parse_fmap
 

@@ -20,12 +20,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .encoding import (SchemaReader, canonical_json, encode_base64, format_timestamp,
-                       parse_canonical_json)
-from .envelope import (MAX_ENVELOPE_BYTES, ROOT_PAYLOAD_TYPE, Envelope, Role, SignatureCheck,
-                       decode_envelope, require_payload_type, verify_signatures)
-from .errors import (PayloadFormatError, RootExpiredError, RootRotationError,
-                     RootVersionError, StaleRootError)
+from .encoding import (
+    SchemaReader,
+    canonical_json,
+    encode_base64,
+    format_timestamp,
+    parse_canonical_json,
+)
+from .envelope import (
+    MAX_ENVELOPE_BYTES,
+    ROOT_PAYLOAD_TYPE,
+    Envelope,
+    Role,
+    SignatureCheck,
+    decode_envelope,
+    require_payload_type,
+    verify_signatures,
+)
+from .errors import (
+    PayloadFormatError,
+    RootExpiredError,
+    RootRotationError,
+    RootVersionError,
+    StaleRootError,
+)
 from .files import read_capped
 from .keys import PublicKey
 

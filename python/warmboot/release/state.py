@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .encoding import SchemaReader, parse_json, readable_json
-from .errors import (PayloadFormatError, ReleaseFileError, SecurityVersionRollbackError,
-                     StateFileError, VersionRollbackError)
+from .errors import (
+    PayloadFormatError,
+    ReleaseFileError,
+    SecurityVersionRollbackError,
+    StateFileError,
+    VersionRollbackError,
+)
 from .files import read_capped, write_atomic
 from .payload import MAX_SECURITY_VERSION, ReleasePayload, ReleaseVersion, check_board_name
 

@@ -12,23 +12,48 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .envelope import (MAX_ENVELOPE_BYTES, RELEASE_PAYLOAD_TYPE, SignatureCheck,
-                       decode_envelope, verify_signatures)
 from .encoding import format_timestamp
-from .errors import (ExpiredError, FmapMismatchError, ImageHashMismatchError,
-                     ImageLengthMismatchError, ManifestMismatchError, PayloadFormatError,
-                     RegionHashMismatchError, ReleaseError, ReleaseExpiredError,
-                     WrongBoardError)
+from .envelope import (
+    MAX_ENVELOPE_BYTES,
+    RELEASE_PAYLOAD_TYPE,
+    SignatureCheck,
+    decode_envelope,
+    verify_signatures,
+)
+from .errors import (
+    ExpiredError,
+    FmapMismatchError,
+    ImageHashMismatchError,
+    ImageLengthMismatchError,
+    ManifestMismatchError,
+    PayloadFormatError,
+    RegionHashMismatchError,
+    ReleaseError,
+    ReleaseExpiredError,
+    WrongBoardError,
+)
 from .files import exclusive_lock, read_at_most, read_capped
 from .fmap import parse_fmap
-from .layout import (MANIFEST_FILE, MAX_IMAGE_BYTES, MAX_MANIFEST_BYTES, RELEASE_ENVELOPE_FILE,
-                     ROM_FILE, ROOTS_DIRECTORY)
+from .layout import (
+    MANIFEST_FILE,
+    MAX_IMAGE_BYTES,
+    MAX_MANIFEST_BYTES,
+    RELEASE_ENVELOPE_FILE,
+    ROM_FILE,
+    ROOTS_DIRECTORY,
+)
 from .payload import ReleasePayload, decode_release_payload, digest_image
-from .root import (SignedRoot, check_root_not_stale, load_root_file, root_expiry_error,
-                   roots_directory_fetcher, walk_root_chain)
+from .root import (
+    SignedRoot,
+    check_root_not_stale,
+    load_root_file,
+    root_expiry_error,
+    roots_directory_fetcher,
+    walk_root_chain,
+)
 from .state import RollbackState, advance_state, check_rollback, load_state, save_state
 
 log = logging.getLogger("warmboot.release")
@@ -203,7 +228,7 @@ def verify_release(release_dir: Path | str, trusted_root: SignedRoot | Path | st
     explicit overrides and are logged (warning, logger "warmboot.release").
     """
     release_dir = Path(release_dir)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if commit_state and state_file is None:

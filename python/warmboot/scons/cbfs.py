@@ -18,7 +18,6 @@ from warmboot.release import cbfstool_add_release_root_argv, release_root_cbfs_f
 from warmboot.scons.common import scons_step, tool
 from warmboot.steps.run import StepError, fresh_log, run_logged, say
 
-
 PAYLOAD_NAME = "fallback/payload"
 
 

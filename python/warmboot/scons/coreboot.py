@@ -17,8 +17,8 @@ from SCons.Action import Action
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
 from warmboot.steps.coreboot import COREBOOT_SERIES, LEFTOVERS, LIBPMT, make_env
-from warmboot.steps.patches import apply_patches
 from warmboot.steps.kconfig import check_config, config_options
+from warmboot.steps.patches import apply_patches
 from warmboot.steps.run import StepError, copy_file, fresh_log, jobs, run_logged, say
 from warmboot.toolchain import tool_version
 

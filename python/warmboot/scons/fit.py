@@ -27,7 +27,6 @@ from warmboot.scons.common import scons_step, tool
 from warmboot.steps.run import StepError, fresh_log, host_env, run_logged, say
 from warmboot.toolchain import tool_version
 
-
 FIT_ARCH = {"aarch64": "arm64"}
 DTB_PAD = 4096          # libfdt needs room to add /chosen/bootargs
 

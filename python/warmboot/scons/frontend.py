@@ -11,8 +11,20 @@ import SCons.Script as S
 from warmboot import toolchain
 from warmboot.boards import BoardError, known_boards, load_board
 from warmboot.errors import WarmbootError
-from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, manifest, payloads,
-                            qemu, sign, sources, testos)
+from warmboot.scons import (
+    cbfs,
+    coreboot,
+    fit,
+    flashlayout,
+    initramfs,
+    linux,
+    manifest,
+    payloads,
+    qemu,
+    sign,
+    sources,
+    testos,
+)
 from warmboot.sources.cache import SourceCache
 from warmboot.steps import coreboot as coreboot_step
 from warmboot.steps import hostbin

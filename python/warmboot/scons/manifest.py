@@ -12,7 +12,6 @@ from SCons.Action import Action
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
 
-
 MANIFEST_FORMAT = "warmboot-build-manifest/1"
 
 
@@ -25,7 +24,7 @@ def _write_manifest(target, source, env):
     out = Path(str(target[0]))
     info = json.loads(source[-1].get_contents())
     outputs = {}
-    for node, label in zip(source[:-1], info["output_labels"]):
+    for node, label in zip(source[:-1], info["output_labels"], strict=True):
         path = Path(str(node))
         outputs[label] = {"path": os.path.relpath(path, env.Dir("#").abspath),
                           "sha256": sha256_of(path), "size": path.stat().st_size}

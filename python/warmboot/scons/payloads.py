@@ -54,7 +54,7 @@ def payload_tools(env, board) -> dict:
         Action(_build_tools, "[payloads] building pmtctl, dumpcap, wbkexec for $WB_BOARD"),
         WB_PAYLOAD_CC=compiler,
     )
-    return dict(zip(TOOLS, nodes))
+    return dict(zip(TOOLS, nodes, strict=True))
 
 
 @tool()

@@ -7,7 +7,7 @@ verifies the release is also inside the firmware it ships.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from SCons.Action import Action
@@ -22,7 +22,7 @@ def _create(target, source, env):
     r = env["WB_RELEASE"]
     board = env["WB_BOARD_OBJ"]
     rom, manifest = Path(str(source[0])), Path(str(source[1]))
-    expires = datetime.now(timezone.utc) + timedelta(days=r["expires_days"])
+    expires = datetime.now(UTC) + timedelta(days=r["expires_days"])
     signers = [load_signer(Path(k)) for k in r["keys"]]
     created = create_release(Path(r["dir"]), rom=rom, manifest=manifest, board=board.name,
                              version=r["version"], security_version=r["security_version"],

@@ -8,16 +8,21 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import fetch
 from .apt import PrivateApt
 from .cache import SourceCache
-from .errors import (AptError, HashMismatchError, NotInArchiveError, SourceError,
-                     SourceUnavailableError)
+from .errors import (
+    AptError,
+    HashMismatchError,
+    NotInArchiveError,
+    SourceError,
+    SourceUnavailableError,
+)
 from .lock import PinnedFile, PinnedSource
 
 MARKER = ".warmboot-source.json"
@@ -223,5 +228,11 @@ def materialize(pinned: PinnedSource, cache: SourceCache | None = None, log: Log
     return SourceTree(pinned.name, _tree_result(pinned, final), "verified", pinned)
 
 
-__all__ = ["SourceTree", "materialize", "obtain_files", "cached_tree", "override_path",
-           "HashMismatchError"]
+__all__ = [
+    "HashMismatchError",
+    "SourceTree",
+    "cached_tree",
+    "materialize",
+    "obtain_files",
+    "override_path",
+]

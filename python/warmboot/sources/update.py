@@ -229,5 +229,12 @@ def update(lock: LockFile, names: list[str], cache: SourceCache,
     return updates
 
 
-__all__ = ["PinStatus", "PinUpdate", "check", "check_pin", "update", "resolve_update",
-           "update_command"]
+__all__ = [
+    "PinStatus",
+    "PinUpdate",
+    "check",
+    "check_pin",
+    "resolve_update",
+    "update",
+    "update_command",
+]

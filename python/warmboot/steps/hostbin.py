@@ -39,7 +39,8 @@ def shared_libraries(binary: Path) -> list[Path]:
         raise HostBinaryError(f"ldd {binary} failed: {out.stderr.strip() or out.stdout.strip()}")
     libraries = []
     for line in out.stdout.splitlines():
-        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)"
+        # or "/lib64/ld-linux-x86-64.so.2 (0x...)"
         match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)", line)
         if match:
             libraries.append(Path(match.group(1)))

@@ -33,9 +33,9 @@ def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str
               stage: Path) -> str:
     """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
     Every file is staged under stage with the fixed mtime first."""
-    lines = [l for l in skeleton.read_text().splitlines() if l and not l.startswith("#")]
+    lines = [ln for ln in skeleton.read_text().splitlines() if ln and not ln.startswith("#")]
     lines.append(f"file /bin/busybox {staged(busybox, stage)} 0755 0 0")
-    made = {l.split()[1] for l in lines if l.startswith("dir ")}
+    made = {ln.split()[1] for ln in lines if ln.startswith("dir ")}
     for path in sorted(rootfs.rglob("*")):
         rel = "/" + path.relative_to(rootfs).as_posix()
         if path.is_dir():

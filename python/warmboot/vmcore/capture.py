@@ -12,10 +12,22 @@ from dataclasses import dataclass
 
 from .. import pmt as pmtlib
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError
-from ..pmt import (CpuRecord, EntryStatus, EntryType, Pmt, PmtError, PmtFlags,
-                   RejectReason)
-from .elfcore import CORE_NOTE_NAME, NHDR, NT_PRSTATUS, ElfCoreError, decode_prstatus, machine_layout
-from .vmcoreinfo import VmcoreinfoError, direct_map, page_size, parse_vmcoreinfo, vmcoreinfo_from_note
+from ..pmt import CpuRecord, EntryStatus, EntryType, Pmt, PmtError, PmtFlags, RejectReason
+from .elfcore import (
+    CORE_NOTE_NAME,
+    NHDR,
+    NT_PRSTATUS,
+    ElfCoreError,
+    decode_prstatus,
+    machine_layout,
+)
+from .vmcoreinfo import (
+    VmcoreinfoError,
+    direct_map,
+    page_size,
+    parse_vmcoreinfo,
+    vmcoreinfo_from_note,
+)
 from .writer import CpuNote, LoadSegment, VmcoreError, VmcorePlan, check_segments
 
 # Entries whose bytes firmware says are not the crashed kernel's.

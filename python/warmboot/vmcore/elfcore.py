@@ -8,8 +8,8 @@ explicit little-endian ("<"), so these functions mean the same on any host.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import WarmbootError
 
@@ -86,7 +86,7 @@ X86_64 = MachineLayout(
 # struct user_pt_regs (arch/arm64/include/uapi/asm/ptrace.h)
 AARCH64 = MachineLayout(
     EM_AARCH64, "aarch64",
-    tuple(f"x{i}" for i in range(31)) + ("sp", "pc", "pstate"),
+    (*(f"x{i}" for i in range(31)), "sp", "pc", "pstate"),
     pc="pc", sp="sp")
 
 MACHINES = {m.e_machine: m for m in (X86_64, AARCH64)}

@@ -8,8 +8,14 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .elfcore import (CORE_NOTE_NAME, EHDR, MACHINES, VMCOREINFO_NOTE_NAME, ElfCoreError,
-                      decode_prstatus)
+from .elfcore import (
+    CORE_NOTE_NAME,
+    EHDR,
+    MACHINES,
+    VMCOREINFO_NOTE_NAME,
+    ElfCoreError,
+    decode_prstatus,
+)
 from .vmcoreinfo import VmcoreinfoError, parse_vmcoreinfo
 from .writer import VmcoreError
 
@@ -100,7 +106,7 @@ def _summarize(path: Path, elf: ELFFile, file_size: int) -> VmcoreSummary:
                 desc = bytes(note["n_descdata"])
                 if name == CORE_NOTE_NAME and note["n_type"] == "NT_PRSTATUS" and layout:
                     pid, regs = decode_prstatus(layout, desc)
-                    named = dict(zip(layout.gregs, regs))
+                    named = dict(zip(layout.gregs, regs, strict=True))
                     cpus.append(CpuState(len(cpus), pid, named[layout.pc], named[layout.sp], named))
                 elif name == VMCOREINFO_NOTE_NAME:
                     info = parse_vmcoreinfo(desc)

@@ -7,7 +7,7 @@ kernel's direct-map addresses.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import WarmbootError
 from .elfcore import EM_AARCH64, EM_X86_64, NHDR, VMCOREINFO_NOTE_NAME, VMCOREINFO_NOTE_TYPE

@@ -10,14 +10,29 @@ output that accepts sequential writes (a file, a pipe, a socket).
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 from ..errors import WarmbootError
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError
-from .elfcore import (EHDR, PF_R, PF_W, PF_X, PHDR, PT_LOAD, PT_NOTE, NOTE_ALIGN,
-                      ProgramHeader, encode_elf_header, encode_program_header,
-                      machine_layout, prstatus_note, vmcoreinfo_note)
+from .elfcore import (
+    EHDR,
+    NOTE_ALIGN,
+    PF_R,
+    PF_W,
+    PF_X,
+    PHDR,
+    PT_LOAD,
+    PT_NOTE,
+    ProgramHeader,
+    encode_elf_header,
+    encode_program_header,
+    machine_layout,
+    prstatus_note,
+    vmcoreinfo_note,
+)
 
 DEFAULT_CHUNK = 4 << 20
 DEFAULT_PAGE_SIZE = 4096
@@ -87,7 +102,7 @@ def check_segments(segments: Sequence[LoadSegment]) -> tuple[LoadSegment, ...]:
     for seg in ordered:
         if seg.size <= 0:
             raise VmcoreError(f"region at {seg.paddr:#x} has size {seg.size}")
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if before.paddr + before.size > after.paddr:
             raise VmcoreError(
                 f"regions overlap: [{before.paddr:#x}, {before.paddr + before.size:#x}) "

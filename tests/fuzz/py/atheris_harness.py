@@ -3,8 +3,9 @@ expected refusals, and the atheris entry point that instruments only
 warmboot's own modules (instrumenting everything takes minutes per start)."""
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 def dispatch(parsers: Sequence[Callable[[bytes], object]], refusals: type[BaseException],
@@ -12,10 +13,8 @@ def dispatch(parsers: Sequence[Callable[[bytes], object]], refusals: type[BaseEx
     """Run the parser data[0] picks on data[1:]; only `refusals` may escape it quietly."""
     if not data:
         return
-    try:
+    with contextlib.suppress(refusals):
         parsers[data[0] % len(parsers)](data[1:])
-    except refusals:
-        pass
 
 
 def fuzz(load: Callable[[], None], test_one_input: Callable[[bytes], None]) -> None:

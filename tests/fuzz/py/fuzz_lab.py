@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atheris_harness import dispatch, fuzz  # noqa: E402
+from atheris_harness import dispatch, fuzz
 
 PARSERS: tuple = ()
 LabError: type = Exception

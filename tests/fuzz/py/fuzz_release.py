@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atheris_harness import dispatch, fuzz  # noqa: E402
+from atheris_harness import dispatch, fuzz
 
 PARSERS: tuple = ()
 ReleaseError: type = Exception
@@ -22,8 +22,13 @@ def load() -> None:
     """Import the parsers (under atheris: inside its instrumentation)."""
     global PARSERS, ReleaseError
     from warmboot.release import ReleaseError as error
-    from warmboot.release.envelope import (RELEASE_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE, Envelope,
-                                           decode_envelope, encode_envelope)
+    from warmboot.release.envelope import (
+        RELEASE_PAYLOAD_TYPE,
+        ROOT_PAYLOAD_TYPE,
+        Envelope,
+        decode_envelope,
+        encode_envelope,
+    )
     from warmboot.release.fmap import parse_fmap
     from warmboot.release.payload import decode_release_payload
     from warmboot.release.root import decode_root, load_trusted_root, update_root
