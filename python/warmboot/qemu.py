@@ -231,7 +231,8 @@ class QemuMachine:
                     return m
                 if self._eof:
                     code = self.proc.wait() if self.proc else None
-                    err = self.proc.stderr.read().decode(errors="replace") if self.proc else ""
+                    err = (self.proc.stderr.read().decode(errors="replace")
+                           if self.proc and self.proc.stderr else "")
                     raise QemuExited(
                         f"QEMU exited (status {code}) before {pattern.pattern!r} appeared; "
                         f"stderr: {err.strip()[-500:]}; serial log {self.log_path}:\n"

@@ -196,7 +196,8 @@ class _Checker:
         (None: the value is the table at `where` itself)."""
         types = _python_types(schema)
         # bool is an int subclass: `smp = true` is a mistake, not 1.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if wrong:  # (not narrowed in place: value stays Any for the branches below)
             raise self.fail(where, key, f"expected {_describe(schema)}, got {_kind(value)}")
         if isinstance(schema, Either):
             schema = next(c for c in schema.choices if isinstance(value, _python_types(c)))
@@ -250,9 +251,11 @@ class _Checker:
             sub = spec.schema if isinstance(spec, Key) else spec
             if key in data:
                 values[key] = self.value(data[key], sub, where, key)
-            elif isinstance(spec.default, dict) and isinstance(sub, (Table, Map, Variant)):
+            elif (isinstance(spec, Key) and isinstance(spec.default, dict)
+                  and isinstance(sub, (Table, Map, Variant))):
                 values[key] = self.value(spec.default, sub, where, key)
             else:
+                assert isinstance(spec, Key)  # a missing required key was refused above
                 values[key] = spec.default
         return Section(values, frozenset(data), where, self.file, self.error)
 

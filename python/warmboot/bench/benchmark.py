@@ -83,6 +83,8 @@ def build_test_os(board: str) -> None:
 
 def host_info(board_name: str) -> HostInfo:
     board = load_board(TOP, board_name)
+    if board.qemu is None:
+        raise BenchError(f"board {board_name} has no QEMU machine to benchmark on")
     qemu = subprocess.run([board.qemu.system, "--version"], capture_output=True, text=True)
     return HostInfo(qemu=qemu.stdout.splitlines()[0] if qemu.stdout else "unknown",
                     accel=choose_accel(board), cpus=os.cpu_count() or 1,
@@ -120,8 +122,9 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
                     say(f"round {run}/{config.runs}: {mechanism} at {ram}")
                     done = crash_run(board, images, mechanism, ram, run, work, config.logs,
                                      filter_on_host=run <= config.filter_runs)
+                    on_disk = (done.vmcore.disk_bytes or 0) / 1e6
                     say(f"  panic to OS ready {done.downtime_seconds:.2f} s; vmcore "
-                        f"{done.vmcore.bytes / 1e6:.1f} MB ({done.vmcore.disk_bytes / 1e6:.1f} MB "
+                        f"{done.vmcore.bytes / 1e6:.1f} MB ({on_disk:.1f} MB "
                         f"on the disk) in {done.vmcore.capture_seconds:.2f} s")
                     crashes.append(done)
         builds: list[BuildTiming] = []
@@ -134,6 +137,7 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
     finally:
         if config.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    assert board.testos is not None  # prepare_images refused a board without one
     stock = board.testos.kernel.cmdline
     settings = BenchSettings(
         board=config.board, sizes=tuple(config.sizes), runs=config.runs,

@@ -170,9 +170,11 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
                  work: Path) -> list[OsSetup]:
     """The kdump baseline: the OS initramfs that loads the capture kernel, the
     capture initramfs, and one setup per way of copying /proc/vmcore."""
+    testos = board.testos
+    assert testos is not None  # prepare_images refuses a board without one
     kdump = top / "linuxboot" / "kdump"
     os_root = work / "kdump-os-rootfs"
-    shutil.copytree(top / board.testos.rootfs, os_root)
+    shutil.copytree(top / testos.rootfs, os_root)
     shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
     install_dynamic(host_binary("kexec"), os_root)
     os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.lz4")
@@ -192,7 +194,7 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
         name = f"kdump-{copy}"
         cmdline_file = work / f"{name}.capture-cmdline"
         cmdline_file.write_text(" ".join([*capture_cmdline, f"wbkdump.copy={copy}"]) + "\n")
-        setups.append(OsSetup(name, setup_cmdline(board.testos.kernel.cmdline, name),
+        setups.append(OsSetup(name, setup_cmdline(testos.kernel.cmdline, name),
                               os_initramfs, {"bzImage": built.kernel,
                                              "initramfs.cpio.lz4": capture_initramfs,
                                              "cmdline": cmdline_file}))

@@ -106,22 +106,21 @@ def markdown(results: BenchResults) -> str:
         out += [f"{LABELS[m]}, seconds (median per phase; each phase ends at the console "
                 "line that starts the next):", "",
                 "| phase | " + " | ".join(s.sizes) + " |", "|---" * (1 + len(s.sizes)) + "|"]
+        found = [rows[ram] for ram in s.sizes]
         for i, (phase, _category, _seconds) in enumerate(first.phases):
             out.append(f"| {phase} | " + " | ".join(
-                f"{rows[ram].phases[i][2]:.2f}" if rows[ram] else "—" for ram in s.sizes) + " |")
+                f"{x.phases[i][2]:.2f}" if x else "—" for x in found) + " |")
         out.append("| **panic to OS ready (in service)** | " + " | ".join(
-            f"**{rows[ram].downtime_seconds:.2f}**" if rows[ram] else "—"
-            for ram in s.sizes) + " |")
+            f"**{x.downtime_seconds:.2f}**" if x else "—" for x in found) + " |")
         out.append("| **panic to the dump saved** | " + " | ".join(
-            f"**{rows[ram].saved_seconds:.2f}**" if rows[ram] else "—"
-            for ram in s.sizes) + " |")
+            f"**{x.saved_seconds:.2f}**" if x else "—" for x in found) + " |")
         out.append("")
 
     if results.build:
         clean = statistics.median(b.scons_clean_seconds for b in results.build)
         hand = statistics.median(b.hand_seconds for b in results.build)
         noop = statistics.median(t for b in results.build for t in b.noop_seconds)
-        by_tool = {}
+        by_tool: dict[str, list[float]] = {}
         for b in results.build:
             for c in b.hand_commands:
                 tool = "coreboot" if "coreboot" in c.command else "linux"
@@ -169,8 +168,8 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
                 lo.append(x.downtime_seconds - x.downtime_min)
                 hi.append(x.downtime_max - x.downtime_seconds)
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=LABELS[m], color=COLORS[m])
-        for x, y in zip(xs, ys, strict=True):
-            ax.annotate(f"{y:.1f}", (x, y), ha="center", va="bottom", fontsize=8,
+        for bar_x, bar_y in zip(xs, ys, strict=True):
+            ax.annotate(f"{bar_y:.1f}", (bar_x, bar_y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 3), textcoords="offset points")
     ax.set_xticks([j + width * (len(s.mechanisms) - 1) / 2 for j in range(len(s.sizes))],
                   [f"{ram} guest" for ram in s.sizes])
@@ -180,17 +179,18 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
     save(fig, "downtime.png")
 
     # Phases, stacked by category.
-    rows = [(ram, m) for ram in s.sizes for m in s.mechanisms if find_summary(summaries, m, ram)]
+    rows = [(ram, m, x) for ram in s.sizes for m in s.mechanisms
+            if (x := find_summary(summaries, m, ram))]
     fig, ax = plt.subplots(figsize=(9, 1 + 0.5 * len(rows)))
     seen = set()
-    for y, (ram, m) in enumerate(rows):
+    for y, (_ram, _m, x) in enumerate(rows):
         left = 0.0
-        for _phase, category, seconds in find_summary(summaries, m, ram).phases:
+        for _phase, category, seconds in x.phases:
             ax.barh(y, seconds, left=left, color=CATEGORY_COLORS[category], edgecolor="white",
                     label=category if category not in seen else None)
             seen.add(category)
             left += seconds
-    ax.set_yticks(range(len(rows)), [f"{LABELS[m]}, {ram}" for ram, m in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{LABELS[m]}, {ram}" for ram, m, _ in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds after the panic (median per phase)")
     ax.set_title("Where the time goes")
@@ -209,8 +209,8 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
                 xs.append(j + i * 0.4)
                 ys.append((plain - x.mem_total_kib) / 1024)
         ax.bar(xs, ys, 0.4, label=label, color=COLORS[m])
-        for x, y in zip(xs, ys, strict=True):
-            ax.annotate(f"{y:.1f}", (x, y), ha="center", va="bottom", fontsize=8,
+        for bar_x, bar_y in zip(xs, ys, strict=True):
+            ax.annotate(f"{bar_y:.1f}", (bar_x, bar_y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 3), textcoords="offset points")
     ax.set_xticks([j + 0.2 for j in range(len(s.sizes))], [f"{ram} guest" for ram in s.sizes])
     ax.set_ylabel("MiB not in MemTotal")

@@ -81,7 +81,7 @@ def _decode(kind, value):
     """value (parsed JSON) as kind: a dataclass, tuple[X, ...], X | None or a scalar
     (annotations are strings here, resolved by get_type_hints)."""
     origin = typing.get_origin(kind)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind, localns=_TYPES)
         # A field with a default may be missing: it was added to the record later.
         return kind(**{f.name: _decode(hints[f.name], value[f.name])

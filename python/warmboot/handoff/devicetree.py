@@ -86,8 +86,8 @@ def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
         regions.append(ReservedRegion("warmboot-pmt", start, end - start, no_map))
     # As in the coreboot record: an entry index only for a rejected table
     # (firmware leaves the header's field as the OS wrote it, 0, otherwise).
-    entry = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
-    status = (int(table.flags), table.reject_reason, table.reset_cause, entry)
+    rejected = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
+    status = (int(table.flags), table.reject_reason, table.reset_cause, rejected)
     return DtHandoff(tuple(sorted(regions, key=lambda r: r.base)), table.table_addr,
                      table.total_size, status)
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import WarmbootError
 from ..fsutil import ensure_private_dir
@@ -171,7 +172,7 @@ def _recover(args: argparse.Namespace) -> int:
 
 def _places(args: argparse.Namespace) -> int:
     config = _config(args)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for place in config.places.values():
         settings = place.flashrom
         journal = load_journal(journal_path(config.lab.runs, place.name), place.name)

@@ -17,7 +17,7 @@ import termios
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .. import tomlschema as tp
 from ..sources.cache import default_cache_root
@@ -236,7 +236,7 @@ _PLACE = tp.Table({
 
 
 def _optional(table: tp.Table, *keys: str) -> tp.Table:
-    return tp.Table({key: tp.Key(spec) if key in keys else spec
+    return tp.Table({key: tp.Key(spec) if key in keys and not isinstance(spec, tp.Key) else spec
                      for key, spec in table.keys.items()})
 
 
@@ -306,6 +306,17 @@ def _command(table: tp.Section, key: str) -> tuple[str, ...] | None:
     return value
 
 
+def _required_command(table: tp.Section, key: str) -> tuple[str, ...]:
+    command = _command(table, key)
+    if command is None:  # the schema requires it; None is not a TOML value
+        raise table.error(key, "missing")
+    return command
+
+
+@overload
+def _path(table: tp.Section, key: str, base: Path, default: Path) -> Path: ...
+@overload
+def _path(table: tp.Section, key: str, base: Path, default: None) -> Path | None: ...
 def _path(table: tp.Section, key: str, base: Path, default: Path | None) -> Path | None:
     value = _text(table, key)
     if value is None:
@@ -370,8 +381,8 @@ def _power(table: tp.Section, labgrid: bool = False) -> PowerSettings:
                 raise table.error(key, "comes from the labgrid place's power resource "
                                        "(labgrid-client power); remove it")
     settings = PowerSettings(
-        on=() if labgrid else _command(table, "on"),
-        off=() if labgrid else _command(table, "off"),
+        on=() if labgrid else _required_command(table, "on"),
+        off=() if labgrid else _required_command(table, "off"),
         cycle=None if labgrid else _command(table, "cycle"),
         cycle_delay=float(table["cycle_delay"]), timeout=_seconds(table, "timeout"),
         off_while_flashing=table["off_while_flashing"])

@@ -112,7 +112,8 @@ def load_journal(path: Path, place: str) -> PlaceJournal:
         if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT \
                 or data.get("format_version") != JOURNAL_FORMAT_VERSION:
             raise ValueError("not a warmboot-lab place journal, version 1")
-        flash = FlashState(data.get("flash"))
+        named: Any = data.get("flash")  # None is refused as "not a valid FlashState"
+        flash = FlashState(named)
     except ValueError as exc:
         raise StorageError(f"place journal {path}: {exc}") from None
     backup = _field(data, "good_backup", dict, path)

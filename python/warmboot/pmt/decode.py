@@ -60,7 +60,8 @@ def decode_cpu_record(data: bytes, e_machine: int | None = None) -> CpuRecord:
     if r["version"] != CPU_RECORD_VERSION:
         raise PmtError(f"CPU record version {r['version']}; this reader knows "
                        f"{CPU_RECORD_VERSION}")
-    max_regs = len(GREGS_BY_MACHINE.get(e_machine, ())) or MAX_GREGS
+    known = GREGS_BY_MACHINE.get(e_machine, ()) if e_machine is not None else ()
+    max_regs = len(known) or MAX_GREGS
     if r["nregs"] > max_regs or r["nsysregs"] > MAX_SYSREGS:
         raise PmtError(f"CPU record claims {r['nregs']} gregs and {r['nsysregs']} sysregs; "
                        f"at most {max_regs} and {MAX_SYSREGS} fit")

@@ -3,7 +3,7 @@ addresses as hex strings, enums and flags by name."""
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, cast
 
 from .model import PMT_FIELDS, Pmt, PmtEntry
 from .spec import (
@@ -115,7 +115,8 @@ def _entry_from_dict(i: int, obj: object) -> PmtEntry:
         if key not in obj:
             raise PmtError(f"{what}: missing {key!r}")
     return PmtEntry(
-        type=_json_enum(obj["type"], EntryType, f"{what}.type"),
+        # An unknown type stays an int, as decode() keeps it, for validate() to refuse.
+        type=cast(EntryType, _json_enum(obj["type"], EntryType, f"{what}.type")),
         base=_json_int(obj["base"], f"{what}.base"),
         size=_json_int(obj["size"], f"{what}.size"),
         dest=_json_int(obj.get("dest", 0), f"{what}.dest"),

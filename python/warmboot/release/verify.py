@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .encoding import format_timestamp
 from .envelope import (
@@ -233,8 +234,9 @@ def verify_release(release_dir: Path | str, trusted_root: SignedRoot | Path | st
         raise ValueError("now must be timezone-aware")
     if commit_state and state_file is None:
         raise ReleaseError("committing the rollback state needs a state file")
-    options = dict(board=board, flash_size=flash_size, now=now, allow_expired=allow_expired,
-                   allow_version_downgrade=allow_version_downgrade)
+    options: dict[str, Any] = dict(board=board, flash_size=flash_size, now=now,
+                                   allow_expired=allow_expired,
+                                   allow_version_downgrade=allow_version_downgrade)
     if state_file is None:
         return _verify_with_state(release_dir, trusted_root, state=RollbackState(), **options)
     state_path = Path(state_file)

@@ -55,6 +55,7 @@ def _build_initramfs(target, source, env):
                                     stdout=subprocess.PIPE, stderr=err, env=host_env())
         compressor = subprocess.Popen(COMPRESS_ARGS, stdin=gen_proc.stdout, stdout=packed,
                                       stderr=err, env=host_env())
+        assert gen_proc.stdout and gen_proc.stdin  # both are PIPEs
         gen_proc.stdout.close()
         gen_proc.stdin.write(listing.encode())
         gen_proc.stdin.close()

@@ -47,10 +47,11 @@ def release(env, board, rom, manifest, *, version: str, security_version: str, k
     except ValueError:
         raise StepError("security_version and expires_days must be integers") from None
     out = release_directory(Path(dist), board.name, version)
+    key_paths = [str(Path(k).resolve()) for k in keys.split(",")]
+    root_paths = [str(Path(p).resolve()) for p in roots]
     spec = {"version": version, "security_version": sv, "expires_days": days,
-            "keys": [str(Path(k).resolve()) for k in keys.split(",")],
-            "roots": [str(Path(p).resolve()) for p in roots], "dir": str(out.resolve())}
-    for path in spec["keys"] + spec["roots"]:
+            "keys": key_paths, "roots": root_paths, "dir": str(out.resolve())}
+    for path in key_paths + root_paths:
         if not Path(path).is_file():
             raise StepError(f"release: {path} does not exist")
     envelope = env.Command(str(out / "release.json"),

@@ -108,12 +108,15 @@ def _archive_mismatch(pinned: PinnedSource, listed: list[ArchiveFile]) -> str:
     return ""
 
 
-def check_pin(pinned: PinnedSource, apt: PrivateApt, cache: SourceCache,
+def check_pin(pinned: PinnedSource, apt: PrivateApt | None, cache: SourceCache,
               environ=os.environ) -> PinStatus:
-    """Whether pinned can be fetched now (apt's lists must be fresh: refresh())."""
+    """Whether pinned can be fetched now (apt's lists must be fresh: refresh());
+    apt may be None when pinned is not a Debian package."""
     cached = _is_cached(pinned, cache)
     detail = now = ""
     if pinned.kind.startswith("debian-"):
+        if apt is None:
+            raise ValueError(f"{pinned.name}: a Debian pin needs the private apt")
         source = pinned.kind == "debian-source"
         now = apt.candidate(pinned.package, pinned.architecture, source)
         now = "" if now == pinned.package_version else now

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.segments import NoteSegment
 
 from .elfcore import (
     CORE_NOTE_NAME,
@@ -100,7 +101,7 @@ def _summarize(path: Path, elf: ELFFile, file_size: int) -> VmcoreSummary:
             raise VmcoreError(
                 f"{path}: {seg['p_type']} at paddr {seg['p_paddr']:#x} ends at offset {end:#x}, "
                 f"past the file's {file_size:#x} bytes (truncated)")
-        if seg["p_type"] == "PT_NOTE":
+        if seg["p_type"] == "PT_NOTE" and isinstance(seg, NoteSegment):
             for note in seg.iter_notes():
                 name = (note["n_name"] or "").encode()
                 desc = bytes(note["n_descdata"])
