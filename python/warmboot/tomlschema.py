@@ -21,6 +21,7 @@ without a did-you-mean, so its errors would need a translation layer about
 the size of this module, plus a compiled dependency; msgspec reports only
 the first error as fixed English with a `$.qemu.smp` path and no suggestions.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -31,8 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-               list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a table",
+}
 
 ErrorType = Callable[[str], Exception]
 
@@ -103,11 +110,12 @@ class Section:
     `section[key]` is the value (or the key's default); `key in section` says
     whether the file set it; iterating a map's section gives its entry names."""
 
-    def __init__(self, values: dict[str, Any], given: frozenset[str], where: str,
-                 file: str, error: ErrorType):
+    def __init__(
+        self, values: dict[str, Any], given: frozenset[str], where: str, file: str, error: ErrorType
+    ):
         self._values = values
         self._given = given
-        self.where = where    # the location in the file: "[qemu]", "place 'bench-1' [power]"
+        self.where = where  # the location in the file: "[qemu]", "place 'bench-1' [power]"
         self._file = file
         self._error = error
 
@@ -204,8 +212,10 @@ class _Checker:
         if isinstance(schema, Variant):
             schema = schema.present if schema.key in value else schema.absent
         if isinstance(schema, List):
-            return tuple(self.item(item, schema.item, where, f"{key or ''}[{index}]")
-                         for index, item in enumerate(value))
+            return tuple(
+                self.item(item, schema.item, where, f"{key or ''}[{index}]")
+                for index, item in enumerate(value)
+            )
         if isinstance(schema, Table):
             return self.table(value, schema, self.inside(where, key))
         if isinstance(schema, Map):
@@ -231,28 +241,38 @@ class _Checker:
         return self.value(item, schema, where, name)
 
     def table(self, data: dict, schema: Table, where: str) -> Section:
-        missing = [key for key, spec in schema.keys.items()
-                   if not isinstance(spec, Key) and key not in data]
+        missing = [
+            key
+            for key, spec in schema.keys.items()
+            if not isinstance(spec, Key) and key not in data
+        ]
         unknown = [key for key in data if key not in schema.keys]
         for key in missing:
             typo = _close(key, unknown)
-            raise self.fail(where, key, f"missing (is {typo!r} a typo of it?)" if typo
-                            else f"missing key {key!r}")
+            raise self.fail(
+                where,
+                key,
+                f"missing (is {typo!r} a typo of it?)" if typo else f"missing key {key!r}",
+            )
         if unknown:
             absent = [key for key in schema.keys if key not in data]
             words = []
             for key in unknown:
                 guess = _close(key, absent)
                 words.append(f"{key!r} (did you mean {guess!r}?)" if guess else repr(key))
-            raise self.fail(where, None, f"unknown key{'s' if len(words) > 1 else ''} "
-                            + ", ".join(words))
+            raise self.fail(
+                where, None, f"unknown key{'s' if len(words) > 1 else ''} " + ", ".join(words)
+            )
         values: dict[str, Any] = {}
         for key, spec in schema.keys.items():
             sub = spec.schema if isinstance(spec, Key) else spec
             if key in data:
                 values[key] = self.value(data[key], sub, where, key)
-            elif (isinstance(spec, Key) and isinstance(spec.default, dict)
-                  and isinstance(sub, (Table, Map, Variant))):
+            elif (
+                isinstance(spec, Key)
+                and isinstance(spec.default, dict)
+                and isinstance(sub, (Table, Map, Variant))
+            ):
                 values[key] = self.value(spec.default, sub, where, key)
             else:
                 assert isinstance(spec, Key)  # a missing required key was refused above

@@ -1,4 +1,5 @@
 """The EFI configuration-table hand-off: GUID bytes and the table entry."""
+
 from __future__ import annotations
 
 import struct
@@ -40,8 +41,13 @@ def test_guid_bytes_are_efis_mixed_endian_layout(guid):
 
 
 def test_c_initializer_spells_the_same_guid():
-    numbers = [int(n, 16) for n in WARMBOOT_PMT_TABLE_GUID_C.replace("{", " ").replace("}", " ")
-               .replace(",", " ").split()]
+    numbers = [
+        int(n, 16)
+        for n in WARMBOOT_PMT_TABLE_GUID_C.replace("{", " ")
+        .replace("}", " ")
+        .replace(",", " ")
+        .split()
+    ]
     data = struct.pack("<IHH8B", *numbers)
     assert decode_guid(data) == WARMBOOT_PMT_TABLE_GUID
 
@@ -69,9 +75,14 @@ def test_32_bit_firmware_entry_is_20_bytes():
 
 
 def test_os_finds_the_pmt_among_the_systems_tables():
-    array = b"".join(encode_config_table(e) for e in (
-        ConfigurationTable(ACPI_20, 0x7FFE_0000), pmt_config_table(0x1234_5000),
-        ConfigurationTable(SMBIOS3, 0x7FFD_0000)))
+    array = b"".join(
+        encode_config_table(e)
+        for e in (
+            ConfigurationTable(ACPI_20, 0x7FFE_0000),
+            pmt_config_table(0x1234_5000),
+            ConfigurationTable(SMBIOS3, 0x7FFD_0000),
+        )
+    )
     memory = MemoryImage(array, base=0x7F00_0000)
     assert find_pmt(memory, 0x7F00_0000, 3) == 0x1234_5000
     assert find_pmt(memory, 0x7F00_0000, 1) is None

@@ -1,6 +1,7 @@
 """payloads/libpmt/pmt.h, the tables in docs/pmt.md and the kernel's pmt.h
 inside linuxboot/patches/linux-6.1/ are generated from warmboot.pmt.spec; the
 committed copies must match what the generator writes now."""
+
 from __future__ import annotations
 
 import re
@@ -22,13 +23,17 @@ def test_committed_file_matches_the_generator(which: str) -> None:
     out = outputs[which]
     assert not out.stale, (
         f"{out.path} is out of date with python/warmboot/pmt/; "
-        f"run `{cgen.REGENERATE}` and commit the result")
+        f"run `{cgen.REGENERATE}` and commit the result"
+    )
 
 
 def test_kernel_patch_carries_the_same_definitions_as_the_firmwares_header() -> None:
     patch = cgen.kernel_patch()
-    body = re.search(r"\+\+\+ b/drivers/firmware/warmboot/pmt.h\n@@ -0,0 \+1,\d+ @@\n"
-                     r"((?:\+.*\n)+)", patch.read_text())
+    body = re.search(
+        r"\+\+\+ b/drivers/firmware/warmboot/pmt.h\n@@ -0,0 \+1,\d+ @@\n"
+        r"((?:\+.*\n)+)",
+        patch.read_text(),
+    )
     kernel = "".join(line[1:] + "\n" for line in body[1].splitlines())
     firmware = cgen.render_header()
     # One definition: only the includes and the include guard differ.
@@ -52,8 +57,17 @@ def test_drift_is_reported_by_gen_check(tmp_path: Path) -> None:
     doc = tmp_path / "pmt.md"
     header.write_text(cgen.render_header().replace("#define PMT_MAJOR 1", "#define PMT_MAJOR 9"))
     doc.write_text(cgen.DOC_PATH.read_text())
-    cmd = [sys.executable, "-m", "warmboot.cli", "pmt", "gen", "--header", str(header),
-           "--doc", str(doc)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "warmboot.cli",
+        "pmt",
+        "gen",
+        "--header",
+        str(header),
+        "--doc",
+        str(doc),
+    ]
     check = subprocess.run([*cmd, "--check"], capture_output=True, text=True)
     assert check.returncode == 1
     assert f"{header} is out of date; run `{cgen.REGENERATE}`" in check.stdout
@@ -75,8 +89,10 @@ def test_header_records_every_field_offset_and_enum() -> None:
     for layout in spec.LAYOUTS:
         assert f"_Static_assert(sizeof(struct {layout.c_struct}) == {layout.size}," in text
         for field in layout.fields:
-            assert (f"_Static_assert(offsetof(struct {layout.c_struct}, {field.name}) == "
-                    f"{layout.offsets[field.name]}") in text
+            assert (
+                f"_Static_assert(offsetof(struct {layout.c_struct}, {field.name}) == "
+                f"{layout.offsets[field.name]}"
+            ) in text
     for reason in pmt.RejectReason:
         assert f"\tPMT_REJECT_{reason.name} = {reason.value}," in text
     assert text.startswith("/* SPDX-License-Identifier: GPL-2.0-only */\n")

@@ -7,6 +7,7 @@ release of a 4 KiB synthetic ROM signed by both, and the state file that
 verifying it with --commit-state wrote. Its ECDSA signature happens to be
 low-S; an old high-S one is refused now and must be re-signed (docs/releases.md).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -23,8 +24,14 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)  # the fixture expires in 2030-04
 def test_release_signed_before_the_hardening_still_verifies(tmp_path):
     state = tmp_path / "state.json"
     shutil.copyfile(FIXTURE / "state.json", state)
-    result = verify_release(FIXTURE / "release", FIXTURE / "root.json", board="qemu-q35", now=NOW,
-                            state_file=state, commit_state=True)
+    result = verify_release(
+        FIXTURE / "release",
+        FIXTURE / "root.json",
+        board="qemu-q35",
+        now=NOW,
+        state_file=state,
+        commit_state=True,
+    )
     assert len(result.signed_by) == 2
     assert str(result.payload.version) == "1.0.0"
     assert load_state(state) == load_state(FIXTURE / "state.json")

@@ -1,4 +1,5 @@
 """The build side: create_release refuses what would make a bad or misleading release."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,16 @@ from warmboot.release import (
 
 
 def create(lab, out, rom_bytes=None, **overrides):
-    options = dict(rom=lab.write("in.rom", rom_bytes or lab.rom),
-                   manifest=lab.write("in.manifest.json", lab.manifest), board=lab.board,
-                   version="1.0.0", security_version=1, expires=lab.now + timedelta(days=30),
-                   signers=[lab.keys["rel1"], lab.keys["rel2"]], now=lab.now)
+    options = dict(
+        rom=lab.write("in.rom", rom_bytes or lab.rom),
+        manifest=lab.write("in.manifest.json", lab.manifest),
+        board=lab.board,
+        version="1.0.0",
+        security_version=1,
+        expires=lab.now + timedelta(days=30),
+        signers=[lab.keys["rel1"], lab.keys["rel2"]],
+        now=lab.now,
+    )
     options.update(overrides)
     return create_release(out, **options)
 
@@ -59,13 +66,18 @@ def test_payload_is_canonical_json_describing_the_image(lab):
     assert document["image"]["length"] == len(lab.rom)
     assert sorted(document["image"]["regions"]) == ["BIOS", "COREBOOT", "FMAP"]
     assert document["board"]["fmap"]["areas"][2] == {
-        "name": "COREBOOT", "offset": 0x8200, "size": 0x7E00, "flags": 0}
+        "name": "COREBOOT",
+        "offset": 0x8200,
+        "size": 0x7E00,
+        "flags": 0,
+    }
 
 
 def test_co_signing_keeps_the_payload_bytes(lab):
     out = lab.tmp_path / "out"
-    before = decode_envelope(create(lab, out, signers=[lab.keys["rel1"]]).envelope_path
-                             .read_bytes())
+    before = decode_envelope(
+        create(lab, out, signers=[lab.keys["rel1"]]).envelope_path.read_bytes()
+    )
     after = sign_release(out, [lab.keys["rel3"]])
     assert decode_envelope(after.envelope_path.read_bytes()).payload == before.payload
     assert after.signed_by == (lab.keys["rel1"].key_id, lab.keys["rel3"].key_id)

@@ -20,6 +20,7 @@ with the shared libraries `ldd` names: the very makedumpfile that filters
 warmboot's vmcore on the host then runs in the capture kernel, with no second
 build to keep in step with Debian's.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -42,8 +43,12 @@ KDUMP_CRASHKERNEL = "64M"
 # How the capture kernel copies /proc/vmcore (linuxboot/kdump/init reads it).
 KDUMP_COPIES = ("cp", "makedumpfile")
 
-SETUPS = ("plain", "warmboot-in-service", "warmboot-linuxboot",
-          *(f"kdump-{copy}" for copy in KDUMP_COPIES))
+SETUPS = (
+    "plain",
+    "warmboot-in-service",
+    "warmboot-linuxboot",
+    *(f"kdump-{copy}" for copy in KDUMP_COPIES),
+)
 # LinuxBoot's settings on the disk of the LinuxBoot-capture setup (docs/crashdump.md).
 LINUXBOOT_CAPTURE_CONF = 'CAPTURE="payload"\n'
 
@@ -55,21 +60,25 @@ class BuiltTestOs:
     """What `scons board=BOARD .` left in build/BOARD for the benchmark."""
 
     rom: Path
-    kernel: Path            # the OS's bzImage, also kdump's capture kernel
+    kernel: Path  # the OS's bzImage, also kdump's capture kernel
     vmlinux: Path
-    initramfs: Path         # the test OS's initramfs.cpio.lz4
-    gen_init_cpio: Path     # the kernel's usr/gen_init_cpio, built by the initramfs step
+    initramfs: Path  # the test OS's initramfs.cpio.lz4
+    gen_init_cpio: Path  # the kernel's usr/gen_init_cpio, built by the initramfs step
 
     @classmethod
     def in_build(cls, build: Path) -> BuiltTestOs:
-        found = cls(rom=build / "coreboot.rom", kernel=build / "testos" / "bzImage",
-                    vmlinux=build / "testos" / "vmlinux",
-                    initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",
-                    gen_init_cpio=build / "host" / "gen_init_cpio")
+        found = cls(
+            rom=build / "coreboot.rom",
+            kernel=build / "testos" / "bzImage",
+            vmlinux=build / "testos" / "vmlinux",
+            initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",
+            gen_init_cpio=build / "host" / "gen_init_cpio",
+        )
         missing = [str(p) for p in vars(found).values() if not p.is_file()]
         if missing:
-            raise GuestImageError(f"not built: {', '.join(missing)}; run "
-                                  f"`scons board={build.name} .` first")
+            raise GuestImageError(
+                f"not built: {', '.join(missing)}; run `scons board={build.name} .` first"
+            )
         return found
 
 
@@ -82,8 +91,8 @@ class OsSetup:
     name: str
     cmdline: str
     initramfs: Path
-    kdump_files: dict[str, Path]    # name under /boot/kdump -> host file
-    boot_files: dict[str, Path] = field(default_factory=dict)   # name under /boot
+    kdump_files: dict[str, Path]  # name under /boot/kdump -> host file
+    boot_files: dict[str, Path] = field(default_factory=dict)  # name under /boot
 
     def disk_files(self, os_kernel: Path) -> dict[str, Path]:
         """Path on the OS disk -> host file."""
@@ -116,19 +125,24 @@ def setup_cmdline(stock: str, setup: str) -> str:
     if setup.startswith("warmboot-"):
         return stock
     if setup.startswith("kdump-"):
-        return os_cmdline(stock, ("cma", "crashkernel", "warmboot"),
-                          (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"))
+        return os_cmdline(
+            stock,
+            ("cma", "crashkernel", "warmboot"),
+            (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"),
+        )
     return os_cmdline(stock, ("cma", "crashkernel", "warmboot"), ("warmboot=off",))
 
 
-def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,
-                   out: Path) -> Path:
+def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path, out: Path) -> Path:
     """skeleton + busybox + rootfs, packed and compressed like the build's initramfs
     (gen_init_cpio, then lz4 as the build packs its archives)."""
     stage = out.parent / f"{out.name}.stage"
     listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage)
-    archive = subprocess.run([str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
-                             input=listing.encode(), capture_output=True)
+    archive = subprocess.run(
+        [str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
+        input=listing.encode(),
+        capture_output=True,
+    )
     if archive.returncode != 0:
         raise GuestImageError(f"gen_init_cpio failed for {out}: {archive.stderr.decode()[-500:]}")
     compressed = subprocess.run(COMPRESS_ARGS, input=archive.stdout, capture_output=True)
@@ -151,9 +165,25 @@ def make_disk(files: dict[str, Path], out: Path, size_mib: int) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
     out.unlink(missing_ok=True)
-    made = subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096",
-                           "-E", "root_owner=0:0", "-d", str(stage), str(out), f"{size_mib}M"],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "4096",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            str(stage),
+            str(out),
+            f"{size_mib}M",
+        ],
+        capture_output=True,
+        text=True,
+    )
     shutil.rmtree(stage)
     if made.returncode != 0:
         raise GuestImageError(f"mke2fs {out} failed: {made.stderr.strip()}")
@@ -166,8 +196,9 @@ def busybox_binary(top: Path, board: Board) -> Path:
     return materialize(lock.get(board.busybox_source), SourceCache()).path
 
 
-def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
-                 work: Path) -> list[OsSetup]:
+def kdump_setups(
+    top: Path, board: Board, built: BuiltTestOs, busybox: Path, work: Path
+) -> list[OsSetup]:
     """The kdump baseline: the OS initramfs that loads the capture kernel, the
     capture initramfs, and one setup per way of copying /proc/vmcore."""
     testos = board.testos
@@ -183,8 +214,9 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
     capture_root.mkdir()
     shutil.copy(kdump / "init", capture_root / "init")
     install_dynamic(host_binary("makedumpfile"), capture_root)
-    capture_initramfs = pack_initramfs(top, built, busybox, capture_root,
-                                       work / "kdump-capture.cpio.lz4")
+    capture_initramfs = pack_initramfs(
+        top, built, busybox, capture_root, work / "kdump-capture.cpio.lz4"
+    )
     for tree in (os_root, capture_root):
         shutil.rmtree(tree)
 
@@ -194,15 +226,24 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
         name = f"kdump-{copy}"
         cmdline_file = work / f"{name}.capture-cmdline"
         cmdline_file.write_text(" ".join([*capture_cmdline, f"wbkdump.copy={copy}"]) + "\n")
-        setups.append(OsSetup(name, setup_cmdline(testos.kernel.cmdline, name),
-                              os_initramfs, {"bzImage": built.kernel,
-                                             "initramfs.cpio.lz4": capture_initramfs,
-                                             "cmdline": cmdline_file}))
+        setups.append(
+            OsSetup(
+                name,
+                setup_cmdline(testos.kernel.cmdline, name),
+                os_initramfs,
+                {
+                    "bzImage": built.kernel,
+                    "initramfs.cpio.lz4": capture_initramfs,
+                    "cmdline": cmdline_file,
+                },
+            )
+        )
     return setups
 
 
-def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
-                   setups: tuple[str, ...] = SETUPS) -> BenchImages:
+def prepare_images(
+    top: Path, board: Board, work: Path, largest_ram_mib: int, setups: tuple[str, ...] = SETUPS
+) -> BenchImages:
     """Every setup's OS disk under work/, from build/BOARD (which must be current)."""
     if board.testos is None:
         raise GuestImageError(f"board {board.name} has no test OS to benchmark")
@@ -210,14 +251,22 @@ def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
     work.mkdir(parents=True, exist_ok=True)
     unknown = set(setups) - set(SETUPS)
     if unknown:
-        raise GuestImageError(f"unknown setup(s) {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(SETUPS)}")
+        raise GuestImageError(
+            f"unknown setup(s) {', '.join(sorted(unknown))}; known: {', '.join(SETUPS)}"
+        )
     stock = board.testos.kernel.cmdline
     conf = work / "warmboot-linuxboot.conf"
     conf.write_text(LINUXBOOT_CAPTURE_CONF)
-    all_setups = [OsSetup(name, setup_cmdline(stock, name), built.initramfs, {},
-                          {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {})
-                  for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")]
+    all_setups = [
+        OsSetup(
+            name,
+            setup_cmdline(stock, name),
+            built.initramfs,
+            {},
+            {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {},
+        )
+        for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")
+    ]
     if any(name.startswith("kdump-") for name in setups):
         all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work)
     # Room for one vmcore of all guest RAM plus the OS files.

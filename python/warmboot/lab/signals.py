@@ -10,6 +10,7 @@ Children (flashrom, power commands) run in their own sessions, so the terminal's
 Ctrl-C reaches only this process. SIGKILL cannot be deferred: the result
 record then still says RUNNING, and names the step that was running.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ renamed (or hard-linked, to refuse overwriting) into place, so a reader sees
 either the old file or the whole new one. Reads are capped, so an attacker who
 controls a file cannot make the verifier read without end.
 """
+
 from __future__ import annotations
 
 import contextlib

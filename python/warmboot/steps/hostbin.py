@@ -2,6 +2,7 @@
 a guest initramfs: the test OS saves its dumps with Debian's makedumpfile,
 and the benchmark's kdump setups use Debian's kexec-tools the same way. Only
 for guests of the host's architecture."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ class HostBinaryError(WarmbootError):
 def host_binary(name: str) -> Path:
     found = shutil.which(name, path=HOST_PATH)
     if not found:
-        raise HostBinaryError(f"{name} is not installed on this host (Debian: apt-get install "
-                              f"{PACKAGES.get(name, name)})")
+        raise HostBinaryError(
+            f"{name} is not installed on this host (Debian: apt-get install "
+            f"{PACKAGES.get(name, name)})"
+        )
     return Path(found).resolve()
 
 
@@ -69,4 +72,4 @@ def install_dynamic(binary: Path, rootfs: Path) -> None:
     for path in (binary, *libraries(binary)):
         dest = rootfs / path.relative_to("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
+        shutil.copy(path, dest)  # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0

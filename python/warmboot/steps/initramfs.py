@@ -1,6 +1,7 @@
 """The initramfs archive: the list the kernel's usr/gen_init_cpio packs (in a
 fixed order, every file staged with one fixed mtime) and its compression.
 Used by the SCons tool and the benchmark."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,9 @@ def staged(src: Path, stage: Path) -> Path:
     return copy
 
 
-def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]],
-              stage: Path) -> str:
+def cpio_list(
+    skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]], stage: Path
+) -> str:
     """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
     Every file is staged under stage with the fixed mtime first."""
     lines = [ln for ln in skeleton.read_text().splitlines() if ln and not ln.startswith("#")]

@@ -8,6 +8,7 @@ own error types (LabError: ConfigError, StorageError, BoardIdentityError);
 any other exception is a bug. Replayed without atheris in CI
 (TestOneInput is plain Python).
 """
+
 from __future__ import annotations
 
 import atexit

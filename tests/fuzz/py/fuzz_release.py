@@ -6,6 +6,7 @@ refuse its input only with a ReleaseError (one error line on the CLI); any
 other exception is a bug. Run with atheris (tests/fuzz/run release), or
 replay a corpus without it: TestOneInput is plain Python.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,7 @@ def load() -> None:
 
     def wrapped(payload_type: str, payload: bytes) -> bytes:
         """payload in a canonical, unsigned envelope: past the envelope's checks."""
-        return encode_envelope(Envelope(payload_type=payload_type, payload=payload,
-                                        signatures=()))
+        return encode_envelope(Envelope(payload_type=payload_type, payload=payload, signatures=()))
 
     def update_from_itself(data: bytes) -> None:
         update_root(load_trusted_root(data), data)
@@ -50,8 +50,9 @@ def load() -> None:
         decode_state,
         parse_fmap,
         lambda data: load_trusted_root(wrapped(ROOT_PAYLOAD_TYPE, data)),
-        lambda data: decode_release_payload(decode_envelope(
-            wrapped(RELEASE_PAYLOAD_TYPE, data)).payload),
+        lambda data: decode_release_payload(
+            decode_envelope(wrapped(RELEASE_PAYLOAD_TYPE, data)).payload
+        ),
         update_from_itself,
     )
 
