@@ -30,7 +30,7 @@ from warmboot.vmcore.elfcore import machine_layout
 from warmboot.vmcore.reader import read_vmcore
 from warmboot.vmcore.writer import write_vmcore
 
-EXIT_NOTHING, EXIT_ERROR, EXIT_FAILED = 2, 1, 3
+EXIT_NOTHING, EXIT_ERROR, EXIT_FAILED = 3, 1, 4
 X86_64_PAGE_OFFSET = 0xFFFF_8880_0000_0000
 
 
