@@ -16,10 +16,10 @@ from warmboot.handoff import cgen
 from warmboot.pmt import spec
 
 
-@pytest.mark.parametrize("which", ["header", "doc", "kernel patch"])
+@pytest.mark.parametrize("which", ["header", "doc", "kernel patch", "names"])
 def test_committed_file_matches_the_generator(which: str) -> None:
-    outputs = dict(zip(["header", "doc", "kernel patch"], cgen.outputs(), strict=False))
-    assert len(outputs) == 3, "no kernel patch carries pmt.h"
+    outputs = dict(zip(["header", "doc", "kernel patch", "names"], cgen.outputs(), strict=False))
+    assert len(outputs) == 4, "no kernel patch carries pmt.h"
     out = outputs[which]
     assert not out.stale, (
         f"{out.path} is out of date with python/warmboot/pmt/; "
@@ -96,3 +96,41 @@ def test_header_records_every_field_offset_and_enum() -> None:
     for reason in pmt.RejectReason:
         assert f"\tPMT_REJECT_{reason.name} = {reason.value}," in text
     assert text.startswith("/* SPDX-License-Identifier: GPL-2.0-only */\n")
+
+
+def test_a_hand_edited_names_header_is_out_of_date(tmp_path: Path, monkeypatch) -> None:
+    names = tmp_path / "pmt_names.h"
+    names.write_text(cgen.render_names().replace('"bad CRC"', '"bad crc"'))
+    monkeypatch.setattr(cgen, "NAMES_PATH", names)
+    out = cgen.outputs()[-1]
+    assert out.path == names and out.stale
+    names.write_text(cgen.render_names())
+    assert not cgen.outputs()[-1].stale
+
+
+def test_names_header_names_every_value_in_order() -> None:
+    text = cgen.render_names()
+    rows = re.search(r"#define PMT_REJECT_NAMES \{ \\\n((?:\t.*\n)+)\}", text)[1].splitlines()
+    assert rows == [f'\t"{r.name}", \\' for r in pmt.RejectReason]
+    texts = re.search(r"#define PMT_REJECT_TEXTS \{ \\\n((?:\t.*\n)+)\}", text)[1].splitlines()
+    assert texts == [f'\t"{spec.REJECT_REASON_TEXT[r]}", \\' for r in pmt.RejectReason]
+    types = re.search(r"#define PMT_ENTRY_TYPE_NAMES \{ \\\n((?:\t.*\n)+)\}", text)[1]
+    assert types.splitlines()[0] == "\tNULL, \\"  # no entry type 0
+
+
+def test_c_name_tables_come_from_the_generated_header() -> None:
+    """The firmware's and the payload tools' names are the generated ones, not copies."""
+    top = cgen.REPO_ROOT
+    users = {
+        top / "payloads/common/pmtio.c": ("PMT_REJECT_NAMES", "PMT_ENTRY_TYPE_NAMES"),
+        top / "coreboot-config/site-local/warmboot/pmt_common.c": ("PMT_REJECT_TEXTS",),
+    }
+    for path, macros in users.items():
+        source = path.read_text()
+        assert '#include "pmt_names.h"' in source, path
+        for macro in macros:
+            assert macro in source, (path, macro)
+        for reason in pmt.RejectReason:
+            for name in (reason.name, spec.REJECT_REASON_TEXT[reason]):
+                if len(name) > 4:  # "none"/"NONE" are too common to search for
+                    assert f'"{name}"' not in source, (path, name)

@@ -23,6 +23,9 @@ from . import cbtable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
+# The enum values' names for messages: firmware and the payload tools only,
+# so the kernel's copy of pmt.h (and its build) does not change with them.
+NAMES_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt_names.h"
 DOC_PATH = REPO_ROOT / "docs" / "pmt.md"
 # The kernel patch series and the file in it that is pmt.h.
 KERNEL_PATCHES = REPO_ROOT / "linuxboot" / "patches" / "linux-6.1"
@@ -356,6 +359,55 @@ class Output:
         return self.current != self.wanted
 
 
+def _c_string_table(macro: str, names: dict[int, str], doc: str) -> list[str]:
+    """`#define macro { ... }`: names[value] at each index up to the largest, NULL between."""
+    cells = [f'"{names[i]}"' if i in names else "NULL" for i in range(max(names) + 1)]
+    return [f"/* {doc} */", f"#define {macro} {{ \\", *(f"\t{c}, \\" for c in cells), "}", ""]
+
+
+def render_names() -> str:
+    """The full text of payloads/libpmt/pmt_names.h."""
+    untold = set(spec.RejectReason) - set(spec.REJECT_REASON_TEXT)
+    if untold:
+        raise PmtError(f"spec.REJECT_REASON_TEXT lacks {sorted(r.name for r in untold)}")
+
+    def named(enum_type: type[enum.IntEnum]) -> dict[int, str]:
+        return {value: name for name, value in _members(enum_type)}
+
+    tables = (
+        ("PMT_ENTRY_TYPE_NAMES", named(spec.EntryType), "enum pmt_entry_type"),
+        ("PMT_STATUS_NAMES", named(spec.EntryStatus), "enum pmt_entry_status"),
+        ("PMT_RESET_CAUSE_NAMES", named(spec.ResetCause), "enum pmt_reset_cause"),
+        ("PMT_REJECT_NAMES", named(spec.RejectReason), "enum pmt_reject_reason"),
+        (
+            "PMT_REJECT_TEXTS",
+            {int(r): text for r, text in spec.REJECT_REASON_TEXT.items()},
+            "enum pmt_reject_reason, as firmware's console says it",
+        ),
+    )
+    lines = [
+        "/* SPDX-License-Identifier: GPL-2.0-only */",
+        "/*",
+        " * Names of the PMT's enum values (pmt.h), for messages.",
+        " *",
+        f" * GENERATED from python/warmboot/pmt/spec.py by `{REGENERATE}`;",
+        " * do not edit. Each macro initializes an array indexed by value, NULL",
+        " * where no value is defined:",
+        " *   static const char *const names[] = PMT_REJECT_NAMES;",
+        " * Firmware and the payload tools use it; the kernel does not.",
+        " */",
+        "",
+        "#ifndef WARMBOOT_PMT_NAMES_H",
+        "#define WARMBOOT_PMT_NAMES_H",
+        "",
+        "#include <stddef.h>",
+        "",
+    ]
+    for macro, names, doc in tables:
+        lines += _c_string_table(macro, names, doc)
+    return "\n".join([*lines, "#endif /* WARMBOOT_PMT_NAMES_H */", ""])
+
+
 def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[Output]:
     """Each generated file with its committed and its wanted text."""
 
@@ -380,6 +432,8 @@ def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[
         outs.append(
             Output(patch, text, embed_in_patch(text, KERNEL_HEADER, render_header(kernel=True)))
         )
+    if header_path == HEADER_PATH:
+        outs.append(Output(NAMES_PATH, read(NAMES_PATH), render_names()))
     return outs
 
 

@@ -207,6 +207,33 @@ class RejectReason(enum.IntEnum):
     METADATA_OUTSIDE_PRESERVED = 21
 
 
+# How firmware's console says each reject reason (pmt_names.h: PMT_REJECT_TEXTS).
+REJECT_REASON_TEXT: Mapping[RejectReason, str] = {
+    RejectReason.NONE: "none",
+    RejectReason.BAD_MAGIC: "bad magic",
+    RejectReason.BAD_VERSION: "bad version",
+    RejectReason.BAD_SIZES: "bad sizes",
+    RejectReason.COUNT_OVERFLOW: "count overflow",
+    RejectReason.BAD_CRC: "bad CRC",
+    RejectReason.TOO_MANY_ENTRIES: "too many entries",
+    RejectReason.STALE: "stale (cookie mismatch)",
+    RejectReason.BAD_MACHINE: "bad machine",
+    RejectReason.BAD_CPU_COUNT: "bad cpu count",
+    RejectReason.BAD_ENTRY: "bad entry",
+    RejectReason.ZERO_SIZE: "zero size",
+    RejectReason.WRAP: "wrap-around",
+    RejectReason.UNALIGNED: "unaligned",
+    RejectReason.PRESERVE_IN_FIRMWARE: "preserve region in firmware memory",
+    RejectReason.DEST_IN_FIRMWARE: "destination in firmware memory",
+    RejectReason.CPU_STATE_FORBIDDEN: "CPU_STATE in forbidden memory",
+    RejectReason.METADATA_MISMATCH: "metadata mismatch",
+    RejectReason.TABLE_OUTSIDE_ENTRY: "table outside its TABLE entry",
+    RejectReason.OVERLAP: "overlapping entries",
+    RejectReason.COPY_DEST_CONFLICT: "copy destination conflict",
+    RejectReason.METADATA_OUTSIDE_PRESERVED: "metadata outside preserved memory",
+}
+
+
 class CpuRecordFlags(enum.IntFlag, boundary=enum.KEEP):
     """CPU record flags (firmware or the OS panic path writes them)."""
 
