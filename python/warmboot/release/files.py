@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import fsutil
+from ..fsutil import PathError
 from .errors import ReleaseFileError
 
 
@@ -46,15 +48,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one step (temp file + rename)."""
-    path = Path(path)
-    temp = _write_temp(path.parent, data, mode)
+    """Replace `path` with `data` in one step (fsutil's temp file + rename),
+    failing with a ReleaseFileError."""
     try:
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ReleaseFileError(f"cannot write {path}: {exc.strerror}") from None
-    _fsync_directory(path.parent)
+        fsutil.write_atomic(Path(path), data, mode)
+    except PathError as exc:
+        raise ReleaseFileError(f"cannot write {exc}") from None
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,7 +372,3 @@ class PrivateApt:
                 f"the archive no longer carries {package} {version} (apt: {said})"
             )
         return AptError(f"the archive did not deliver {package} {version} (apt: {said})")
-
-
-def apt_available() -> bool:
-    return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None
