@@ -1,5 +1,6 @@
 """Shared fixtures: the checkout and the built qemu-q35 image; and the rule
 that only tests marked `qemu` may run QEMU."""
+
 import os
 import shutil
 import tempfile
@@ -12,7 +13,8 @@ from wbtest import TOP, BuiltBoard, build_board
 QEMU_COMMANDS = ("qemu-system-x86_64", "qemu-system-aarch64")
 NOT_MARKED = (
     '#!/bin/sh\necho "$(basename "$0"): run by a test not marked qemu; mark it '
-    '@pytest.mark.qemu (tests/conftest.py)" >&2\nexit 97\n')
+    '@pytest.mark.qemu (tests/conftest.py)" >&2\nexit 97\n'
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Helpers shared by the tests: the checkout, SCons runs, built boards.
 
 Imported as `wbtest` (tests/ is on sys.path through tests/conftest.py)."""
+
 from __future__ import annotations
 
 import os
@@ -23,13 +24,19 @@ class SconsResult:
     seconds: float
 
 
-def run_scons(args: list[str], cwd: Path = TOP, env: dict | None = None,
-              timeout: float = 3600) -> SconsResult:
+def run_scons(
+    args: list[str], cwd: Path = TOP, env: dict | None = None, timeout: float = 3600
+) -> SconsResult:
     """Run SCons from this interpreter's environment; output is captured."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "SCons", *args], cwd=cwd,
-                          env=env or os.environ.copy(), capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "SCons", *args],
+        cwd=cwd,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return SconsResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
 
@@ -62,13 +69,12 @@ def build_board(name: str) -> BuiltBoard:
     return BuiltBoard(name, TOP / "build" / name)
 
 
-
-
 def copy_checkout(dest: Path) -> Path:
     """A copy of the sources a build reads, so a test can change or build
     them without touching this checkout; build/ inside it is relative like
     ours, so SCons' cache serves the steps whose inputs are unchanged."""
     import shutil
+
     dest.mkdir(parents=True, exist_ok=True)
     for part in ("SConstruct", "python", "coreboot-config", "linuxboot", "payloads"):
         src = TOP / part

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "options.h"
+#include "wbutil.h"
 
 static const char **path_option(struct wb_paths *paths, int opt)
 {
@@ -39,7 +40,7 @@ int wb_getopt(int argc, char **argv, const struct option *options, struct wb_pat
 		}
 		if (opt == 'h' || opt == WB_OPT_HELP) {
 			usage(stdout);
-			exit(0);
+			exit(WB_EXIT_OK);
 		}
 		if (opt == '?')
 			usage(stderr);

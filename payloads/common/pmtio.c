@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pmt_names.h"
 #include "pmtio.h"
 #include "wbutil.h"
 
@@ -54,13 +55,7 @@ static const char *name_of(const char *const *names, size_t count, unsigned int 
 
 const char *wb_reject_name(unsigned int reason)
 {
-	static const char *const names[] = {
-		"NONE", "BAD_MAGIC", "BAD_VERSION", "BAD_SIZES", "COUNT_OVERFLOW", "BAD_CRC",
-		"TOO_MANY_ENTRIES", "STALE", "BAD_MACHINE", "BAD_CPU_COUNT", "BAD_ENTRY",
-		"ZERO_SIZE", "WRAP", "UNALIGNED", "PRESERVE_IN_FIRMWARE", "DEST_IN_FIRMWARE",
-		"CPU_STATE_FORBIDDEN", "METADATA_MISMATCH", "TABLE_OUTSIDE_ENTRY", "OVERLAP",
-		"COPY_DEST_CONFLICT", "METADATA_OUTSIDE_PRESERVED",
-	};
+	static const char *const names[] = PMT_REJECT_NAMES;
 
 	_Static_assert(WB_ARRAY_SIZE(names) == PMT_REJECT_METADATA_OUTSIDE_PRESERVED + 1,
 		       "a name per reject reason");
@@ -69,25 +64,21 @@ const char *wb_reject_name(unsigned int reason)
 
 const char *wb_reset_cause_name(unsigned int cause)
 {
-	static const char *const names[] = { "UNKNOWN", "WARM_RESET", "WATCHDOG", "OTHER" };
+	static const char *const names[] = PMT_RESET_CAUSE_NAMES;
 
 	return name_of(names, WB_ARRAY_SIZE(names), cause);
 }
 
 const char *wb_entry_type_name(unsigned int type)
 {
-	static const char *const names[] = {
-		NULL, "PRESERVE", "BOOT_COPY", "CPU_STATE", "VMCOREINFO", "CRASH_NOTES", "TABLE",
-	};
+	static const char *const names[] = PMT_ENTRY_TYPE_NAMES;
 
 	return name_of(names, WB_ARRAY_SIZE(names), type);
 }
 
 const char *wb_entry_status_name(unsigned int status)
 {
-	static const char *const names[] = {
-		"NONE", "PRESERVED", "COPIED", "SKIPPED", "FAILED",
-	};
+	static const char *const names[] = PMT_STATUS_NAMES;
 
 	return name_of(names, WB_ARRAY_SIZE(names), status);
 }

@@ -45,7 +45,7 @@ static void *checked(void *ptr, size_t size)
 {
 	if (!ptr && size) {
 		wb_err("out of memory (%zu bytes)", size);
-		exit(1);
+		exit(WB_EXIT_ERROR);
 	}
 	return ptr;
 }

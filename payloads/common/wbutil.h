@@ -16,6 +16,18 @@
 #define WB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define WB_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/*
+ * Exit statuses, the same in every tool (docs/payloads.md, "Exit statuses"):
+ * 0 done, 1 error, 2 usage. A tool's own outcomes take WB_EXIT_TOOL and up,
+ * and its usage text and docs/payloads.md name them.
+ */
+enum {
+	WB_EXIT_OK = 0,
+	WB_EXIT_ERROR = 1,
+	WB_EXIT_USAGE = 2,
+	WB_EXIT_TOOL = 3,
+};
+
 /* The program name every message starts with; main() sets it once. */
 extern const char *wb_prog;
 

@@ -42,12 +42,13 @@
 #include "ranges.h"
 #include "wbutil.h"
 
+/* The common statuses (wbutil.h), then dumpcap's own. */
 enum {
-	EXIT_WRITTEN = 0,
-	EXIT_ERROR = 1,		/* nothing written */
-	EXIT_NOTHING = 2,	/* no armed table that firmware kept: nothing written */
-	EXIT_FAILED = 3,	/* vmcore.partial and FAILED left behind */
-	EXIT_USAGE = 4,
+	EXIT_WRITTEN = WB_EXIT_OK,
+	EXIT_ERROR = WB_EXIT_ERROR,	/* nothing written */
+	EXIT_USAGE = WB_EXIT_USAGE,
+	EXIT_NOTHING = WB_EXIT_TOOL,	/* no armed table that firmware kept: nothing written */
+	EXIT_FAILED = WB_EXIT_TOOL + 1,	/* vmcore.partial and FAILED left behind */
 };
 
 enum {
@@ -129,8 +130,8 @@ static void usage(FILE *out)
 		"                  or outside (a region the table did not keep)\n"
 		WB_PATH_USAGE
 		"\n"
-		"exit status: 0 written, 1 error (nothing written), 2 nothing to capture,\n"
-		"             3 failed part-way (vmcore.partial and FAILED left), 4 usage\n");
+		"exit status: 0 written, 1 error (nothing written), 2 usage,\n"
+		"             3 nothing to capture, 4 failed part-way (vmcore.partial and FAILED left)\n");
 }
 
 static void warn_capture(struct capture *c, const char *fmt, ...) WB_PRINTF(2, 3);

@@ -339,14 +339,14 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 	uint64_t dest = 0, stub = 0;
 	uint8_t *anchor = NULL;
 	uint32_t half, i;
-	int stub_wanted = want_crash_stub(opt), rc = 1, reason;
+	int stub_wanted = want_crash_stub(opt), rc = WB_EXIT_ERROR, reason;
 	char what[96];
 
 	if (stub_wanted < 0 || wb_physmem_open(&mem, paths->mem, 1))
-		return 1;
+		return WB_EXIT_ERROR;
 	if (find_anchor(paths, &mem, &fw) || iomem_read(paths->iomem, &io)) {
 		wb_physmem_close(&mem);
-		return 1;
+		return WB_EXIT_ERROR;
 	}
 	/* Refuse what firmware would: nothing preserved in its low memory. */
 	if (fw.firmware_low_end) {
@@ -446,7 +446,7 @@ static int cmd_arm(const struct wb_paths *paths, const struct arm_options *opt)
 	       (double)(wb_ranges_bytes(&preserve) + fw.anchor_size + fw.boot_window_size) / MiB,
 	       (unsigned long long)fw.boot_window_base, (unsigned long long)fw.boot_window_size,
 	       (unsigned long long)dest, k.cpu_count, what);
-	rc = 0;
+	rc = WB_EXIT_OK;
 out:
 	free(anchor);
 	free(entries.e);
@@ -513,10 +513,10 @@ static int cmd_status(const struct wb_paths *paths)
 	uint32_t i;
 
 	if (wb_physmem_open(&mem, paths->mem, 0))
-		return 1;
+		return WB_EXIT_ERROR;
 	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
 		wb_physmem_close(&mem);
-		return 1;
+		return WB_EXIT_ERROR;
 	}
 	printf("firmware: %s\n", fw.where);
 	printf("  anchor %#llx+%#x, boot window %#llx+%#llx\n",
@@ -541,7 +541,7 @@ static int cmd_status(const struct wb_paths *paths)
 		       " (does not match the table: firmware will not act)");
 	wb_table_free(&t);
 	wb_physmem_close(&mem);
-	return 0;
+	return WB_EXIT_OK;
 }
 
 /*
@@ -558,10 +558,10 @@ static int cmd_capture_state(const struct wb_paths *paths)
 	const char *state = "none";
 
 	if (wb_physmem_open(&mem, paths->mem, 0))
-		return 1;
+		return WB_EXIT_ERROR;
 	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
 		wb_physmem_close(&mem);
-		return 1;
+		return WB_EXIT_ERROR;
 	}
 	if (fw.flags & PMT_FLAG_REJECTED)
 		state = "rejected";
@@ -576,7 +576,7 @@ static int cmd_capture_state(const struct wb_paths *paths)
 	       wb_reset_cause_name(fw.reset_cause));
 	wb_table_free(&t);
 	wb_physmem_close(&mem);
-	return 0;
+	return WB_EXIT_OK;
 }
 
 static int cmd_disarm(const struct wb_paths *paths)
@@ -585,13 +585,13 @@ static int cmd_disarm(const struct wb_paths *paths)
 	struct wb_firmware fw;
 	struct wb_table t, check;
 	uint32_t flags;
-	int rc = 1;
+	int rc = WB_EXIT_ERROR;
 
 	if (wb_physmem_open(&mem, paths->mem, 1))
-		return 1;
+		return WB_EXIT_ERROR;
 	if (find_anchor(paths, &mem, &fw) || wb_table_read(&mem, fw.anchor_addr, fw.anchor_size, &t)) {
 		wb_physmem_close(&mem);
-		return 1;
+		return WB_EXIT_ERROR;
 	}
 	flags = t.reject ? 0 : t.hdr.flags;
 	if (t.reject) {
@@ -632,10 +632,10 @@ static int cmd_write_raw(const struct wb_paths *paths, const char *file)
 	uint8_t *bytes = NULL, *check = NULL;
 	uint64_t cookie = 0;
 	size_t len;
-	int rc = 1;
+	int rc = WB_EXIT_ERROR;
 
 	if (wb_physmem_open(&mem, paths->mem, 1))
-		return 1;
+		return WB_EXIT_ERROR;
 	if (find_anchor(paths, &mem, &fw))
 		goto out;
 	bytes = wb_read_file(file, fw.anchor_size, &len);
@@ -662,7 +662,7 @@ static int cmd_write_raw(const struct wb_paths *paths, const char *file)
 	printf("pmtctl: wrote %zu raw bytes at %#llx, %s cookie %#llx\n", len,
 	       (unsigned long long)fw.anchor_addr,
 	       armcookie_in_mailbox(&fw) ? "reset mailbox" : "CMOS", (unsigned long long)cookie);
-	rc = 0;
+	rc = WB_EXIT_OK;
 out:
 	free(bytes);
 	free(check);
@@ -690,7 +690,7 @@ int main(int argc, char **argv)
 		case OPT_DEST:
 			if (wb_parse_u64(optarg, 0, &arm.dest, NULL)) {
 				wb_err("--dest %s is not an address", optarg);
-				return 2;
+				return WB_EXIT_USAGE;
 			}
 			arm.has_dest = 1;
 			break;
@@ -701,12 +701,12 @@ int main(int argc, char **argv)
 			arm.crash_stub = 0;
 			break;
 		default:
-			return 2;
+			return WB_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return WB_EXIT_USAGE;
 	}
 	command = argv[optind++];
 	if (!strcmp(command, "arm") && optind == argc)
@@ -720,5 +720,5 @@ int main(int argc, char **argv)
 	if (!strcmp(command, "write-raw") && optind + 1 == argc)
 		return cmd_write_raw(&paths, argv[optind]);
 	usage(stderr);
-	return 2;
+	return WB_EXIT_USAGE;
 }

@@ -461,18 +461,18 @@ int main(int argc, char **argv)
 			append = optarg;
 			break;
 		default:
-			return 2;
+			return WB_EXIT_USAGE;
 		}
 	}
 	if (optind + 3 != argc) {
 		usage(stderr);
-		return 2;
+		return WB_EXIT_USAGE;
 	}
 	kernel = argv[optind];
 	initrd = argv[optind + 1];
 	kernel_fd = open_input(kernel, "kernel");
 	if (kernel_fd < 0)
-		return 1;
+		return WB_EXIT_ERROR;
 	if (!*initrd || !strcmp(initrd, "-")) {
 		flags |= KEXEC_FILE_NO_INITRAMFS;
 	} else {

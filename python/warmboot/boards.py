@@ -3,8 +3,10 @@
 Generic code (the SCons tools, the QEMU runner, the tests) reads a Board and
 never names a board itself. Every board fills the same contract below.
 """
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +42,7 @@ class CorebootSpec:
 @dataclass(frozen=True)
 class PayloadSpec:
     format: str = "bzimage"
-    devicetree: Path | None = None    # fit: the board's DTS, compiled into the FIT
+    devicetree: Path | None = None  # fit: the board's DTS, compiled into the FIT
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,16 @@ class TestOsSpec:
     """The OS the end-to-end tests boot through LinuxBoot and crash."""
 
     kernel: LinuxSpec
-    rootfs: str           # relative to the checkout
+    rootfs: str  # relative to the checkout
     disk_mib: int
-    host_tools: tuple[str, ...] = ()   # host programs its build needs
+    host_tools: tuple[str, ...] = ()  # host programs its build needs
 
 
 @dataclass(frozen=True)
 class FlashRegion:
     name: str
-    start: int     # first byte, from the start of the flash
-    end: int       # last byte (inclusive, as flashrom layouts and Intel descriptors write it)
+    start: int  # first byte, from the start of the flash
+    end: int  # last byte (inclusive, as flashrom layouts and Intel descriptors write it)
 
     @property
     def size(self) -> int:
@@ -98,7 +100,7 @@ class FlashSpec:
     the regions of the flash (as its Intel descriptor lays them out), the ones warmboot
     writes, and the coreboot FMAP area that must be exactly the written region."""
 
-    layout: str                          # "ifd": the regions come from the chip's descriptor
+    layout: str  # "ifd": the regions come from the chip's descriptor
     regions: tuple[FlashRegion, ...]
     write: tuple[str, ...]
     fmap_area: str
@@ -108,12 +110,18 @@ class FlashSpec:
 
     def layout_text(self) -> str:
         """The regions as a flashrom layout file (`flashrom -l FILE -i bios`)."""
-        return "".join(f"{r.start:08x}:{r.end:08x} {r.name}\n"
-                       for r in sorted(self.regions, key=lambda r: r.start))
+        return "".join(
+            f"{r.start:08x}:{r.end:08x} {r.name}\n"
+            for r in sorted(self.regions, key=lambda r: r.start)
+        )
 
     def as_json(self) -> dict:
-        return {"layout": self.layout, "write": list(self.write), "fmap_area": self.fmap_area,
-                "regions": [r.as_json() for r in self.regions]}
+        return {
+            "layout": self.layout,
+            "write": list(self.write),
+            "fmap_area": self.fmap_area,
+            "regions": [r.as_json() for r in self.regions],
+        }
 
 
 FLASH_LAYOUTS = ("ifd",)
@@ -131,19 +139,30 @@ class Board:
     busybox_source: str
     console_device: str
     console_baud: int
-    qemu: QemuSpec | None          # None: no QEMU machine models the board (lenovo-x230)
+    qemu: QemuSpec | None  # None: no QEMU machine models the board (lenovo-x230)
     testos: TestOsSpec | None = None
     payload: PayloadSpec = PayloadSpec()
     flash: FlashSpec | None = None  # None: the image is the whole flash
 
-    def qemu_command(self, rom: Path, extra: tuple[str, ...] = (),
-                     memory: str | None = None) -> list[str]:
+    def qemu_command(
+        self, rom: Path, extra: tuple[str, ...] = (), memory: str | None = None
+    ) -> list[str]:
         """The QEMU command line that boots rom on this board (serial not included);
         memory overrides the board's RAM size."""
         q = self._machine()
         firmware = [a.replace("{rom}", str(rom)) for a in q.firmware]
-        return [q.system, "-M", q.machine, "-m", memory or q.memory, "-smp", str(q.smp),
-                *firmware, *q.args, *extra]
+        return [
+            q.system,
+            "-M",
+            q.machine,
+            "-m",
+            memory or q.memory,
+            "-smp",
+            str(q.smp),
+            *firmware,
+            *q.args,
+            *extra,
+        ]
 
     def disk_args(self, image: Path) -> tuple[str, ...]:
         """QEMU arguments that attach a raw disk image as the OS disk (/dev/vda)."""
@@ -184,62 +203,88 @@ def known_boards(top: Path) -> list[str]:
 _STRINGS = tp.List(str)
 
 # board.toml, key by key; what a schema cannot say is checked in load_board.
-BOARD_SCHEMA = tp.Table({
-    "description": tp.Key(str),
-    "arch": str,                      # one of ARCHES
-    "handoff": str,                   # one of HANDOFF_FLAVOURS
-    "coreboot": tp.Table({
-        "mainboard": str,
-        "rom_size_kib": int,
-        "defconfig": str,             # relative to the board's directory
-        "bl31_source": tp.Key(str, ""),
-        "bl31_tree": tp.Key(str, ""),
-        "make_vars": tp.Key(_STRINGS, ()),
-    }),
-    "payload": tp.Key(tp.Table({
-        "format": str,                # one of PAYLOAD_FORMATS
-        "devicetree": tp.Key(str),    # fit: relative to the board's directory
-    })),
-    "linux": tp.Table({
-        "arch": str,
-        "config": _STRINGS,           # relative to the checkout
-        "image": str,
-        "target": str,
-        "cross_compile": tp.Key(str, ""),
-        "cmdline": str,
-    }),
-    "initramfs": tp.Table({"busybox": str}),
-    "console": tp.Table({"device": str, "baud": int}),
-    # Absent for a board no QEMU machine models (lenovo-x230): it builds, never boots here.
-    "qemu": tp.Key(tp.Table({
-        "system": str,
-        "machine": str,
-        "memory": str,
-        "smp": int,
-        "firmware": _STRINGS,
-        "args": tp.Key(_STRINGS, ()),
-        "disk": tp.Key(_STRINGS),
-    })),
-    # Present for a board whose image fills only some regions of its flash (FlashSpec).
-    "flash": tp.Key(tp.Table({
-        "layout": str,                # one of FLASH_LAYOUTS
-        "regions": tp.List(tp.Table({
-            "name": str,
-            "start": int,             # first byte
-            "end": int,               # last byte, inclusive
-        })),
-        "write": _STRINGS,            # exactly one name of regions
-        "fmap_area": str,
-    })),
-    "testos": tp.Key(tp.Table({
-        "config": _STRINGS,           # relative to the checkout
-        "cmdline": str,
-        "rootfs": str,                # relative to the checkout
-        "disk_mib": int,
-        "patches": tp.Key(_STRINGS, ()),      # patch files or directories of them
-        "host_tools": tp.Key(_STRINGS, ()),   # host programs the test OS build runs
-    })),
-})
+BOARD_SCHEMA = tp.Table(
+    {
+        "description": tp.Key(str),
+        "arch": str,  # one of ARCHES
+        "handoff": str,  # one of HANDOFF_FLAVOURS
+        "coreboot": tp.Table(
+            {
+                "mainboard": str,
+                "rom_size_kib": int,
+                "defconfig": str,  # relative to the board's directory
+                "bl31_source": tp.Key(str, ""),
+                "bl31_tree": tp.Key(str, ""),
+                "make_vars": tp.Key(_STRINGS, ()),
+            }
+        ),
+        "payload": tp.Key(
+            tp.Table(
+                {
+                    "format": str,  # one of PAYLOAD_FORMATS
+                    "devicetree": tp.Key(str),  # fit: relative to the board's directory
+                }
+            )
+        ),
+        "linux": tp.Table(
+            {
+                "arch": str,
+                "config": _STRINGS,  # relative to the checkout
+                "image": str,
+                "target": str,
+                "cross_compile": tp.Key(str, ""),
+                "cmdline": str,
+            }
+        ),
+        "initramfs": tp.Table({"busybox": str}),
+        "console": tp.Table({"device": str, "baud": int}),
+        # Absent for a board no QEMU machine models (lenovo-x230): it builds, never boots here.
+        "qemu": tp.Key(
+            tp.Table(
+                {
+                    "system": str,
+                    "machine": str,
+                    "memory": str,
+                    "smp": int,
+                    "firmware": _STRINGS,
+                    "args": tp.Key(_STRINGS, ()),
+                    "disk": tp.Key(_STRINGS),
+                }
+            )
+        ),
+        # Present for a board whose image fills only some regions of its flash (FlashSpec).
+        "flash": tp.Key(
+            tp.Table(
+                {
+                    "layout": str,  # one of FLASH_LAYOUTS
+                    "regions": tp.List(
+                        tp.Table(
+                            {
+                                "name": str,
+                                "start": int,  # first byte
+                                "end": int,  # last byte, inclusive
+                            }
+                        )
+                    ),
+                    "write": _STRINGS,  # exactly one name of regions
+                    "fmap_area": str,
+                }
+            )
+        ),
+        "testos": tp.Key(
+            tp.Table(
+                {
+                    "config": _STRINGS,  # relative to the checkout
+                    "cmdline": str,
+                    "rootfs": str,  # relative to the checkout
+                    "disk_mib": int,
+                    "patches": tp.Key(_STRINGS, ()),  # patch files or directories of them
+                    "host_tools": tp.Key(_STRINGS, ()),  # host programs the test OS build runs
+                }
+            )
+        ),
+    }
+)
 
 
 def _one_of(table: tp.Section, key: str, choices: tuple[str, ...]) -> str:
@@ -274,10 +319,18 @@ def _patches(table: tp.Section, top: Path) -> tuple[Path, ...]:
     return tuple(patches)
 
 
-def _linux(lx: tp.Section, config: tuple[Path, ...], cmdline: str,
-           patches: tuple[Path, ...] = ()) -> LinuxSpec:
-    return LinuxSpec(arch=lx["arch"], config=config, image=lx["image"], target=lx["target"],
-                     cross_compile=lx["cross_compile"], cmdline=cmdline, patches=patches)
+def _linux(
+    lx: tp.Section, config: tuple[Path, ...], cmdline: str, patches: tuple[Path, ...] = ()
+) -> LinuxSpec:
+    return LinuxSpec(
+        arch=lx["arch"],
+        config=config,
+        image=lx["image"],
+        target=lx["target"],
+        cross_compile=lx["cross_compile"],
+        cmdline=cmdline,
+        patches=patches,
+    )
 
 
 def _flash(fl: tp.Section, rom_size: int) -> FlashSpec:
@@ -288,11 +341,12 @@ def _flash(fl: tp.Section, rom_size: int) -> FlashSpec:
         region = FlashRegion(entry["name"], entry["start"], entry["end"])
         if not 0 <= region.start <= region.end < rom_size:
             key = "start" if not 0 <= region.start < rom_size else "end"
-            raise entry.error(key, f"{region.start:#x}-{region.end:#x} is not inside the "
-                                   f"{rom_size:#x}-byte flash")
+            raise entry.error(
+                key, f"{region.start:#x}-{region.end:#x} is not inside the {rom_size:#x}-byte flash"
+            )
         regions.append(region)
     ordered = sorted(regions, key=lambda r: r.start)
-    for left, right in zip(ordered, ordered[1:]):
+    for left, right in itertools.pairwise(ordered):
         if right.start <= left.end:
             raise fl.error("regions", f"{left.name} and {right.name} overlap")
     names = [r.name for r in regions]
@@ -346,7 +400,10 @@ def load_board(top: Path, name: str) -> Board:
     if (to := data["testos"]) is not None:
         testos = TestOsSpec(
             kernel=_linux(lx, _fragments(to, top), to["cmdline"], _patches(to, top)),
-            rootfs=to["rootfs"], disk_mib=to["disk_mib"], host_tools=to["host_tools"])
+            rootfs=to["rootfs"],
+            disk_mib=to["disk_mib"],
+            host_tools=to["host_tools"],
+        )
     return Board(
         name=name,
         testos=testos,
@@ -356,16 +413,27 @@ def load_board(top: Path, name: str) -> Board:
         arch=arch,
         handoff=handoff,
         coreboot=CorebootSpec(
-            mainboard=cb["mainboard"], rom_size_kib=cb["rom_size_kib"], defconfig=defconfig,
-            bl31_source=cb["bl31_source"], bl31_tree=cb["bl31_tree"],
-            make_vars=cb["make_vars"]),
+            mainboard=cb["mainboard"],
+            rom_size_kib=cb["rom_size_kib"],
+            defconfig=defconfig,
+            bl31_source=cb["bl31_source"],
+            bl31_tree=cb["bl31_tree"],
+            make_vars=cb["make_vars"],
+        ),
         linux=_linux(lx, fragments, lx["cmdline"]),
         busybox_source=data["initramfs"]["busybox"],
         console_device=data["console"]["device"],
         console_baud=data["console"]["baud"],
-        qemu=None if qm is None else QemuSpec(
-            system=qm["system"], machine=qm["machine"], memory=qm["memory"], smp=qm["smp"],
-            firmware=qm["firmware"], args=qm["args"],
-            **({"disk": qm["disk"]} if qm["disk"] is not None else {})),
+        qemu=None
+        if qm is None
+        else QemuSpec(
+            system=qm["system"],
+            machine=qm["machine"],
+            memory=qm["memory"],
+            smp=qm["smp"],
+            firmware=qm["firmware"],
+            args=qm["args"],
+            **({"disk": qm["disk"]} if qm["disk"] is not None else {}),
+        ),
         flash=flash,
     )

@@ -4,6 +4,7 @@ Each concern lives in its own module, which exposes register(subparsers);
 the module's handlers raise WarmbootError subclasses for bad input, which
 become a one-line message and a non-zero exit status here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,8 @@ EXIT_ERROR = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="warmboot",
-        description="coreboot + LinuxBoot images with firmware-assisted crash dumps")
+        description="coreboot + LinuxBoot images with firmware-assisted crash dumps",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:

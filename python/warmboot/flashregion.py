@@ -14,6 +14,7 @@ file). Three places use these checks:
   signed manifest, the place and the chip's own descriptor must all agree, or
   nothing is written.
 """
+
 from __future__ import annotations
 
 import struct
@@ -23,7 +24,7 @@ from .boards import FLASH_LAYOUTS, FlashRegion, FlashSpec
 from .errors import WarmbootError
 from .release.fmap import parse_fmap
 
-ERASED = 0xff
+ERASED = 0xFF
 
 
 class RegionError(WarmbootError):
@@ -32,6 +33,7 @@ class RegionError(WarmbootError):
 
 def flash_spec_from_json(data: Any, what: str) -> FlashSpec:
     """The `flash` record of a build manifest's board (Board.describe()), checked."""
+
     def fail(problem: str) -> RegionError:
         return RegionError(f"{what}: flash: {problem}")
 
@@ -41,16 +43,23 @@ def flash_spec_from_json(data: Any, what: str) -> FlashSpec:
         raise fail(f"unknown layout {data['layout']!r}")
     regions = []
     for entry in data["regions"] if isinstance(data["regions"], list) else [None]:
-        if not (isinstance(entry, dict) and set(entry) == {"name", "start", "end"}
-                and isinstance(entry["name"], str)
-                and all(type(entry[k]) is int for k in ("start", "end"))
-                and 0 <= entry["start"] <= entry["end"]):
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"name", "start", "end"}
+            and isinstance(entry["name"], str)
+            and all(type(entry[k]) is int for k in ("start", "end"))
+            and 0 <= entry["start"] <= entry["end"]
+        ):
             raise fail(f"region {entry!r} is not {{name, start, end}}")
         regions.append(FlashRegion(entry["name"], entry["start"], entry["end"]))
     write = data["write"]
     names = {r.name for r in regions}
-    if (not isinstance(write, list) or len(write) != 1 or write[0] not in names
-            or not isinstance(data["fmap_area"], str)):
+    if (
+        not isinstance(write, list)
+        or len(write) != 1
+        or write[0] not in names
+        or not isinstance(data["fmap_area"], str)
+    ):
         raise fail("write must name one of its regions, fmap_area an FMAP area")
     return FlashSpec(data["layout"], tuple(regions), tuple(write), data["fmap_area"])
 
@@ -86,14 +95,18 @@ def check_region_image(image: bytes, spec: FlashSpec, flash_size: int, what: str
     except (WarmbootError, KeyError, LookupError) as exc:
         raise RegionError(f"{what}: no FMAP area {spec.fmap_area}: {exc}") from None
     if (area.offset, area.size) != (region.start, region.size):
-        raise RegionError(f"{what}: its FMAP area {spec.fmap_area} is {area.offset:#x}+"
-                          f"{area.size:#x}, not the {region.name} region "
-                          f"{region.start:#x}-{region.end:#x}")
+        raise RegionError(
+            f"{what}: its FMAP area {spec.fmap_area} is {area.offset:#x}+"
+            f"{area.size:#x}, not the {region.name} region "
+            f"{region.start:#x}-{region.end:#x}"
+        )
     count, first = outside_written(image, spec)
     if count:
-        raise RegionError(f"{what} holds {count} non-erased bytes outside the "
-                          f"{region.name} region (the first at {first:#x}): written whole "
-                          "it would overwrite the descriptor, ME or GbE")
+        raise RegionError(
+            f"{what} holds {count} non-erased bytes outside the "
+            f"{region.name} region (the first at {first:#x}): written whole "
+            "it would overwrite the descriptor, ME or GbE"
+        )
 
 
 # --- the Intel flash descriptor (6/7 series and later, as flashrom --ifd reads it) ---
@@ -109,13 +122,13 @@ def descriptor_regions(flash: bytes) -> dict[str, tuple[int, int]]:
     if len(flash) < 0x1000 or struct.unpack_from("<I", flash, 0x10)[0] != DESCRIPTOR_SIGNATURE:
         raise RegionError("the flash holds no Intel flash descriptor (no signature at 0x10)")
     flmap0 = struct.unpack_from("<I", flash, 0x14)[0]
-    frba = ((flmap0 >> 16) & 0xff) << 4
+    frba = ((flmap0 >> 16) & 0xFF) << 4
     if frba + 4 * len(IFD_REGION_NAMES) > 0x1000:
         raise RegionError(f"flash descriptor: region section at {frba:#x} is out of range")
     regions = {}
     for index, name in enumerate(IFD_REGION_NAMES):
         flreg = struct.unpack_from("<I", flash, frba + 4 * index)[0]
-        base, limit = (flreg & 0x7fff) << 12, (((flreg >> 16) & 0x7fff) << 12) | 0xfff
+        base, limit = (flreg & 0x7FFF) << 12, (((flreg >> 16) & 0x7FFF) << 12) | 0xFFF
         if limit > base:
             regions[name] = (base, limit)
     return regions

@@ -10,8 +10,10 @@ the whole new one, never half of it.
 
 Every failure is a `PathError` whose message names the path and the reason.
 """
+
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -47,9 +49,12 @@ def _check_not_writable_by_others(path: Path, info: os.stat_result, *, ancestor:
     writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     # A sticky ancestor (/tmp) lets others add entries but not replace ours.
     if writable_by_others and not (ancestor and info.st_mode & stat.S_ISVTX):
-        raise PathError(path, f"is writable by other users (mode "
-                              f"{stat.S_IMODE(info.st_mode):04o}); allow only its owner "
-                              "to write there")
+        raise PathError(
+            path,
+            f"is writable by other users (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}); allow only its owner "
+            "to write there",
+        )
 
 
 def check_private_dir(path: Path) -> None:
@@ -133,8 +138,7 @@ class AtomicFile:
         self.mode = mode
         try:
             # mkstemp opens with O_EXCL, so it never writes through a planted link.
-            fd, name = tempfile.mkstemp(prefix=f".partial-{self.path.name}-",
-                                        dir=self.path.parent)
+            fd, name = tempfile.mkstemp(prefix=f".partial-{self.path.name}-", dir=self.path.parent)
         except OSError as exc:
             raise PathError(self.path.parent, reason_of(exc)) from None
         self.temp = Path(name)
@@ -165,18 +169,20 @@ class AtomicFile:
 
     def discard(self) -> None:
         if not self._handle.closed:
-            try:
+            with contextlib.suppress(OSError):  # ENOSPC on the last flush: it is deleted anyway
                 self._handle.close()
-            except OSError:
-                pass  # ENOSPC on the last flush: the file is deleted anyway
         if not self.committed:
             self.temp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "AtomicFile":
+    def __enter__(self) -> AtomicFile:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.discard()
 
 

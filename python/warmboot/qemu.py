@@ -1,5 +1,6 @@
 """Boot images in QEMU: start it, stream the serial console to a log, wait for
 markers with timeouts, and always kill it, even when a test fails."""
+
 from __future__ import annotations
 
 import bisect
@@ -13,7 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Pattern
+from re import Pattern
 
 from .boards import Board
 from .errors import WarmbootError
@@ -35,15 +36,32 @@ def _kvm_probe_image() -> bytes:
     """A 64 KiB x86 BIOS that runs the instructions coreboot's bootblock starts
     with (rdtsc, movd to MMX, cpuid), writes 'K' to the debug port, and halts."""
     image = bytearray(b"\xf4" * 0x10000)
-    code = bytes([0x0f, 0x31, 0x0f, 0x6e, 0xc0, 0x0f, 0xa2,   # rdtsc; movd mm0,eax; cpuid
-                  0xba, 0xe9, 0x00, 0xb0, 0x4b, 0xee,         # mov dx,0xe9; mov al,'K'; out
-                  0xf4, 0xeb, 0xfe])                          # hlt; jmp $
-    image[0xff00:0xff00 + len(code)] = code
-    image[0xfff0:0xfff3] = bytes([0xe9, 0x0d, 0xff])          # reset vector: jmp 0xff00
+    code = bytes(
+        [
+            0x0F,
+            0x31,
+            0x0F,
+            0x6E,
+            0xC0,
+            0x0F,
+            0xA2,  # rdtsc; movd mm0,eax; cpuid
+            0xBA,
+            0xE9,
+            0x00,
+            0xB0,
+            0x4B,
+            0xEE,  # mov dx,0xe9; mov al,'K'; out
+            0xF4,
+            0xEB,
+            0xFE,
+        ]
+    )  # hlt; jmp $
+    image[0xFF00 : 0xFF00 + len(code)] = code
+    image[0xFFF0:0xFFF3] = bytes([0xE9, 0x0D, 0xFF])  # reset vector: jmp 0xff00
     return bytes(image)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kvm_works() -> bool:
     """/dev/kvm can exist and still fail (nested sandboxes): boot a probe to see."""
     if not (os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)):
@@ -54,9 +72,23 @@ def kvm_works() -> bool:
         bios, out = Path(tmp) / "probe.bin", Path(tmp) / "probe.out"
         bios.write_bytes(_kvm_probe_image())
         proc = subprocess.Popen(
-            ["qemu-system-x86_64", "-accel", "kvm", "-M", "q35", "-nodefaults",
-             "-display", "none", "-bios", str(bios), "-debugcon", f"file:{out}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "qemu-system-x86_64",
+                "-accel",
+                "kvm",
+                "-M",
+                "q35",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-bios",
+                str(bios),
+                "-debugcon",
+                f"file:{out}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and proc.poll() is None:
@@ -116,9 +148,16 @@ class QemuMachine:
         self.started_at = 0.0
 
     @classmethod
-    def for_board(cls, board: Board, rom: Path, log_path: Path, extra: tuple[str, ...] = (),
-                  monitor: bool = False, accel: str | None = None,
-                  memory: str | None = None) -> "QemuMachine":
+    def for_board(
+        cls,
+        board: Board,
+        rom: Path,
+        log_path: Path,
+        extra: tuple[str, ...] = (),
+        monitor: bool = False,
+        accel: str | None = None,
+        memory: str | None = None,
+    ) -> QemuMachine:
         accel = accel or choose_accel(board)
         # A UNIX socket path must be short (108 bytes): keep it out of the build tree.
         sock = Path(tempfile.mkdtemp(prefix="warmboot-qemu-")) / "monitor" if monitor else None
@@ -126,18 +165,23 @@ class QemuMachine:
         return cls(cmd, log_path, sock)
 
     # -- lifecycle --------------------------------------------------------
-    def start(self) -> "QemuMachine":
+    def start(self) -> QemuMachine:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [*self.command, "-serial", "stdio"]
         if self.monitor_socket:
             self.monitor_socket.unlink(missing_ok=True)
             cmd += ["-monitor", f"unix:{self.monitor_socket},server=on,wait=off"]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 -- open until the machine stops
         self._log.write(("# " + " ".join(cmd) + "\n").encode())
         self._log.flush()
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except OSError as exc:
             self._log.close()
             raise QemuError(f"cannot start {cmd[0]}: {exc}") from None
@@ -190,7 +234,7 @@ class QemuMachine:
             shutil.rmtree(self.monitor_socket.parent, ignore_errors=True)
         return self.proc.returncode
 
-    def __enter__(self) -> "QemuMachine":
+    def __enter__(self) -> QemuMachine:
         if not self.proc:
             self.start()
         return self
@@ -231,16 +275,22 @@ class QemuMachine:
                     return m
                 if self._eof:
                     code = self.proc.wait() if self.proc else None
-                    err = self.proc.stderr.read().decode(errors="replace") if self.proc else ""
+                    err = (
+                        self.proc.stderr.read().decode(errors="replace")
+                        if self.proc and self.proc.stderr
+                        else ""
+                    )
                     raise QemuExited(
                         f"QEMU exited (status {code}) before {pattern.pattern!r} appeared; "
                         f"stderr: {err.strip()[-500:]}; serial log {self.log_path}:\n"
-                        + _tail(self.log_path))
+                        + _tail(self.log_path)
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise MarkerTimeout(
                         f"{pattern.pattern!r} did not appear within {timeout:.0f} s; "
-                        f"serial log {self.log_path}, last lines:\n" + _tail(self.log_path))
+                        f"serial log {self.log_path}, last lines:\n" + _tail(self.log_path)
+                    )
                 self._cond.wait(min(left, 1.0))
 
     def wait_for_line(self, pattern: str, timeout: float) -> re.Match:
@@ -265,8 +315,10 @@ class QemuMachine:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise QemuError(f"QEMU did not exit within {timeout:.0f} s; serial log "
-                            f"{self.log_path}:\n" + _tail(self.log_path)) from None
+            raise QemuError(
+                f"QEMU did not exit within {timeout:.0f} s; serial log "
+                f"{self.log_path}:\n" + _tail(self.log_path)
+            ) from None
 
     # -- monitor --------------------------------------------------------------
     def monitor(self, command: str, timeout: float = 30.0) -> str:
@@ -305,10 +357,18 @@ def run_interactive(board: Board, rom: Path, log_path: Path, extra: tuple[str, .
     keeping a copy of the console in log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     accel = choose_accel(board)
-    cmd = board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra)) + [
-        "-chardev", f"stdio,id=console,mux=on,signal=off,logfile={log_path}",
-        "-serial", "chardev:console", "-mon", "chardev=console",
+    cmd = [
+        *board.qemu_command(rom, tuple(accel_args(accel)) + tuple(extra)),
+        "-chardev",
+        f"stdio,id=console,mux=on,signal=off,logfile={log_path}",
+        "-serial",
+        "chardev:console",
+        "-mon",
+        "chardev=console",
     ]
-    print(f"warmboot: booting {rom} on {board.name} ({accel}); Ctrl-A X quits, "
-          f"serial log in {log_path}", flush=True)
+    print(
+        f"warmboot: booting {rom} on {board.name} ({accel}); Ctrl-A X quits, "
+        f"serial log in {log_path}",
+        flush=True,
+    )
     return subprocess.call(cmd)

@@ -21,6 +21,7 @@ without a did-you-mean, so its errors would need a translation layer about
 the size of this module, plus a compiled dependency; msgspec reports only
 the first error as fixed English with a `$.qemu.smp` path and no suggestions.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -29,10 +30,16 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-               list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a table",
+}
 
 ErrorType = Callable[[str], Exception]
 
@@ -41,14 +48,14 @@ ErrorType = Callable[[str], Exception]
 class List:
     """A TOML array whose items all match `item`; read as a tuple."""
 
-    item: "Schema"
+    item: Schema
 
 
 @dataclass(frozen=True)
 class Table:
     """A TOML table with known keys: each a schema (required) or a `Key` (with a default)."""
 
-    keys: Mapping[str, "Schema | Key"]
+    keys: Mapping[str, Schema | Key]
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Map:
     "place {!r}" gives "place 'bench-1'"; a name that `names` does not match
     in full is refused with `rule`, before its entry is read."""
 
-    value: "Schema"
+    value: Schema
     label: str = "[{}]"
     names: re.Pattern[str] | None = None
     rule: str = ""
@@ -69,9 +76,9 @@ class Map:
 class Either:
     """One of several schemas, chosen by the value's TOML type (a string or a list)."""
 
-    choices: tuple["Schema", ...]
+    choices: tuple[Schema, ...]
 
-    def __init__(self, *choices: "Schema"):
+    def __init__(self, *choices: Schema):
         object.__setattr__(self, "choices", choices)
 
 
@@ -85,7 +92,7 @@ class Variant:
     absent: Table
 
 
-Schema = Union[type, tuple[type, ...], List, Table, Map, Either, Variant]
+Schema = type | tuple[type, ...] | List | Table | Map | Either | Variant
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,12 @@ class Section:
     `section[key]` is the value (or the key's default); `key in section` says
     whether the file set it; iterating a map's section gives its entry names."""
 
-    def __init__(self, values: dict[str, Any], given: frozenset[str], where: str,
-                 file: str, error: ErrorType):
+    def __init__(
+        self, values: dict[str, Any], given: frozenset[str], where: str, file: str, error: ErrorType
+    ):
         self._values = values
         self._given = given
-        self.where = where    # the location in the file: "[qemu]", "place 'bench-1' [power]"
+        self.where = where  # the location in the file: "[qemu]", "place 'bench-1' [power]"
         self._file = file
         self._error = error
 
@@ -196,15 +204,18 @@ class _Checker:
         (None: the value is the table at `where` itself)."""
         types = _python_types(schema)
         # bool is an int subclass: `smp = true` is a mistake, not 1.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if wrong:  # (not narrowed in place: value stays Any for the branches below)
             raise self.fail(where, key, f"expected {_describe(schema)}, got {_kind(value)}")
         if isinstance(schema, Either):
             schema = next(c for c in schema.choices if isinstance(value, _python_types(c)))
         if isinstance(schema, Variant):
             schema = schema.present if schema.key in value else schema.absent
         if isinstance(schema, List):
-            return tuple(self.item(item, schema.item, where, f"{key or ''}[{index}]")
-                         for index, item in enumerate(value))
+            return tuple(
+                self.item(item, schema.item, where, f"{key or ''}[{index}]")
+                for index, item in enumerate(value)
+            )
         if isinstance(schema, Table):
             return self.table(value, schema, self.inside(where, key))
         if isinstance(schema, Map):
@@ -230,29 +241,41 @@ class _Checker:
         return self.value(item, schema, where, name)
 
     def table(self, data: dict, schema: Table, where: str) -> Section:
-        missing = [key for key, spec in schema.keys.items()
-                   if not isinstance(spec, Key) and key not in data]
+        missing = [
+            key
+            for key, spec in schema.keys.items()
+            if not isinstance(spec, Key) and key not in data
+        ]
         unknown = [key for key in data if key not in schema.keys]
         for key in missing:
             typo = _close(key, unknown)
-            raise self.fail(where, key, f"missing (is {typo!r} a typo of it?)" if typo
-                            else f"missing key {key!r}")
+            raise self.fail(
+                where,
+                key,
+                f"missing (is {typo!r} a typo of it?)" if typo else f"missing key {key!r}",
+            )
         if unknown:
             absent = [key for key in schema.keys if key not in data]
             words = []
             for key in unknown:
                 guess = _close(key, absent)
                 words.append(f"{key!r} (did you mean {guess!r}?)" if guess else repr(key))
-            raise self.fail(where, None, f"unknown key{'s' if len(words) > 1 else ''} "
-                            + ", ".join(words))
+            raise self.fail(
+                where, None, f"unknown key{'s' if len(words) > 1 else ''} " + ", ".join(words)
+            )
         values: dict[str, Any] = {}
         for key, spec in schema.keys.items():
             sub = spec.schema if isinstance(spec, Key) else spec
             if key in data:
                 values[key] = self.value(data[key], sub, where, key)
-            elif isinstance(spec.default, dict) and isinstance(sub, (Table, Map, Variant)):
+            elif (
+                isinstance(spec, Key)
+                and isinstance(spec.default, dict)
+                and isinstance(sub, (Table, Map, Variant))
+            ):
                 values[key] = self.value(spec.default, sub, where, key)
             else:
+                assert isinstance(spec, Key)  # a missing required key was refused above
                 values[key] = spec.default
         return Section(values, frozenset(data), where, self.file, self.error)
 

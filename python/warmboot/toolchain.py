@@ -4,6 +4,7 @@ This module is the single list of Debian packages: ci/bootstrap runs it with
 the system python3 (standard library only) to learn what to install, and the
 SCons front end uses it to fail fast, naming the packages that are missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,12 @@ class Requirement:
 BUILD = (
     Requirement("gcc", "build-essential", purpose="host and coreboot compiler"),
     Requirement("make", "build-essential"),
-    Requirement("/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a", "lib32gcc-12-dev", "file",
-                "32-bit libgcc for coreboot's x86 stages (__udivdi3)"),
+    Requirement(
+        "/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a",
+        "lib32gcc-12-dev",
+        "file",
+        "32-bit libgcc for coreboot's x86 stages (__udivdi3)",
+    ),
     Requirement("iasl", "acpica-tools", purpose="coreboot ACPI tables"),
     Requirement("flex", "flex"),
     Requirement("bison", "bison"),
@@ -55,18 +60,12 @@ BUILD = (
     Requirement("mke2fs", "e2fsprogs", purpose="the test OS disk"),
 )
 
-RUN_X86_64 = (
-    Requirement("qemu-system-x86_64", "qemu-system-x86"),
-)
+RUN_X86_64 = (Requirement("qemu-system-x86_64", "qemu-system-x86"),)
 
-RUN_AARCH64 = (
-    Requirement("qemu-system-aarch64", "qemu-system-arm"),
-)
+RUN_AARCH64 = (Requirement("qemu-system-aarch64", "qemu-system-arm"),)
 
 # An arm64 board's payload: its device tree is compiled into the FIT.
-FIT = (
-    Requirement("dtc", "device-tree-compiler", purpose="the FIT payload's device tree"),
-)
+FIT = (Requirement("dtc", "device-tree-compiler", purpose="the FIT payload's device tree"),)
 
 # What the test suite uses to judge our outputs (later issues need them too).
 TEST = (
@@ -75,12 +74,23 @@ TEST = (
     Requirement("gdb", "gdb"),
     Requirement("gdb-multiarch", "gdb-multiarch", purpose="reading aarch64 vmcores"),
     Requirement("qemu-system-aarch64", "qemu-system-arm", purpose="QEMU virt device trees"),
-    Requirement("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu",
-                purpose="building the C validator and payloads for aarch64"),
-    Requirement("/usr/aarch64-linux-gnu/include/stdio.h", "libc6-dev-arm64-cross", "file",
-                "static aarch64 payload tools"),
-    Requirement("/usr/aarch64-linux-gnu/include/linux/kexec.h", "linux-libc-dev-arm64-cross",
-                "file", "static aarch64 payload tools"),
+    Requirement(
+        "aarch64-linux-gnu-gcc",
+        "gcc-aarch64-linux-gnu",
+        purpose="building the C validator and payloads for aarch64",
+    ),
+    Requirement(
+        "/usr/aarch64-linux-gnu/include/stdio.h",
+        "libc6-dev-arm64-cross",
+        "file",
+        "static aarch64 payload tools",
+    ),
+    Requirement(
+        "/usr/aarch64-linux-gnu/include/linux/kexec.h",
+        "linux-libc-dev-arm64-cross",
+        "file",
+        "static aarch64 payload tools",
+    ),
     Requirement("crash", "crash"),
     Requirement("makedumpfile", "makedumpfile"),
     Requirement("flashrom", "flashrom"),
@@ -123,8 +133,10 @@ def check(requirements, path: str | None = None) -> None:
     packages = sorted({r.package for r in gone})
     lines = [f"  {r.what}  (Debian package {r.package})" for r in gone]
     raise ToolchainError(
-        "missing host tools:\n" + "\n".join(lines)
-        + "\ninstall them with:  apt-get install " + " ".join(packages)
+        "missing host tools:\n"
+        + "\n".join(lines)
+        + "\ninstall them with:  apt-get install "
+        + " ".join(packages)
         + "\n(or run ./ci/bootstrap, which installs everything warmboot needs)"
     )
 
@@ -138,11 +150,12 @@ def all_packages() -> list[str]:
 def tool_version(command: list[str]) -> str:
     """First line of a tool's version output, for the build manifest."""
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=20,
-                             env={**os.environ, "LC_ALL": "C"})
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=20, env={**os.environ, "LC_ALL": "C"}
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unavailable ({exc.__class__.__name__})"
-    lines = [l.strip() for l in (out.stdout or out.stderr).splitlines() if l.strip()]
+    lines = [ln.strip() for ln in (out.stdout or out.stderr).splitlines() if ln.strip()]
     # The first line that carries a version number (iasl starts with a banner).
     for line in lines:
         if re.search(r"\d+\.\d+|\d{8}", line):
@@ -152,10 +165,12 @@ def tool_version(command: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--packages", action="store_true",
-                        help="print every Debian package warmboot needs, one per line")
-    parser.add_argument("--check", action="store_true",
-                        help="exit non-zero naming missing tools")
+    parser.add_argument(
+        "--packages",
+        action="store_true",
+        help="print every Debian package warmboot needs, one per line",
+    )
+    parser.add_argument("--check", action="store_true", help="exit non-zero naming missing tools")
     args = parser.parse_args(argv)
     if args.packages:
         print("\n".join(all_packages()))

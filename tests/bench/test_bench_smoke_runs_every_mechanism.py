@@ -2,6 +2,7 @@
 (warmboot in service and with the LinuxBoot capture, kdump both ways of
 copying /proc/vmcore), no build timing. It keeps `warmboot bench run` working;
 the published numbers come from the full run (docs/benchmarks.md)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,14 @@ pytestmark = pytest.mark.qemu
 
 
 def test_bench_smoke_runs_every_mechanism(tmp_path):
-    config = BenchConfig(sizes=("512M",), runs=1, mechanisms=MECHANISMS, build_runs=0,
-                         workdir=tmp_path / "work", logs=TOP / "build" / "bench" / "smoke-logs")
+    config = BenchConfig(
+        sizes=("512M",),
+        runs=1,
+        mechanisms=MECHANISMS,
+        build_runs=0,
+        workdir=tmp_path / "work",
+        logs=TOP / "build" / "bench" / "smoke-logs",
+    )
     results = run_benchmark(config)
     saved = tmp_path / "results.json"
     results.save(saved)
@@ -35,8 +42,10 @@ def test_bench_smoke_runs_every_mechanism(tmp_path):
     for mechanism in ("kdump-cp", "kdump-makedumpfile"):
         run = by_name[mechanism]
         assert run.memory.crash_kernel_loaded
-        assert plain.memory.mem_total_kib - run.memory.mem_total_kib \
-            == run.memory.crash_kernel_bytes // 1024, (plain.memory, run.memory)
+        assert (
+            plain.memory.mem_total_kib - run.memory.mem_total_kib
+            == run.memory.crash_kernel_bytes // 1024
+        ), (plain.memory, run.memory)
     for mechanism in ("warmboot-in-service", "warmboot-linuxboot"):
         run = by_name[mechanism]
         assert not run.memory.crash_kernel_loaded and run.memory.crash_kernel_bytes == 0
@@ -53,8 +62,10 @@ def test_bench_smoke_runs_every_mechanism(tmp_path):
         assert vmcore.format == "elf" and vmcore.bytes > 250e6, vmcore
         assert 0 < vmcore.filtered_bytes < vmcore.bytes / 10, vmcore
     # dumpcap leaves the idle guest's zero pages as holes; busybox cp writes every block.
-    assert by_name["warmboot-linuxboot"].vmcore.disk_bytes < \
-        by_name["warmboot-linuxboot"].vmcore.bytes / 2
+    assert (
+        by_name["warmboot-linuxboot"].vmcore.disk_bytes
+        < by_name["warmboot-linuxboot"].vmcore.bytes / 2
+    )
     assert by_name["kdump-cp"].vmcore.disk_bytes >= by_name["kdump-cp"].vmcore.bytes
     filtered = by_name["kdump-makedumpfile"].vmcore
     assert filtered.format == "kdump-compressed" and filtered.bytes < filtered.memory_bytes / 10

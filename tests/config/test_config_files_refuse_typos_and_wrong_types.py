@@ -1,6 +1,7 @@
 """board.toml, sources.lock.toml and lab.toml are read against a schema (warmboot.tomlschema):
 a misspelled key, a value of the wrong type or a missing key is refused in one line naming
 the file, the key and the reason, as the module's own exception."""
+
 from __future__ import annotations
 
 import re
@@ -45,16 +46,22 @@ def board_top(tmp_path: Path, board: str = "qemu-q35", keep_testos_extras: bool 
     """A checkout holding one real board directory and its kernel config fragments;
     its [testos] patches and host_tools are dropped unless keep_testos_extras."""
     top = tmp_path / "top"
-    shutil.copytree(TOP / "coreboot-config" / "boards" / board,
-                    top / "coreboot-config" / "boards" / board)
+    shutil.copytree(
+        TOP / "coreboot-config" / "boards" / board, top / "coreboot-config" / "boards" / board
+    )
     path = top / "coreboot-config" / "boards" / board / "board.toml"
     data = tomllib.loads(path.read_text())
     for fragment in data["linux"]["config"] + data.get("testos", {}).get("config", []):
         (top / fragment).parent.mkdir(parents=True, exist_ok=True)
         (top / fragment).write_text("")
     if not keep_testos_extras:
-        path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
-                                if not line.startswith(("patches = ", "host_tools = "))))
+        path.write_text(
+            "".join(
+                line
+                for line in path.read_text().splitlines(keepends=True)
+                if not line.startswith(("patches = ", "host_tools = "))
+            )
+        )
     return top
 
 
@@ -92,80 +99,180 @@ def refusal(kind: str, tmp_path: Path, old: str, new: str) -> str:
     return message
 
 
-@pytest.mark.parametrize("kind, old, new, expected", [
-    ("board", "smp = 2", "spm = 2", "[qemu]: smp: missing (is 'spm' a typo of it?)"),
-    ("board", 'cross_compile = ""', 'cross_compil = ""',
-     "[linux]: unknown key 'cross_compil' (did you mean 'cross_compile'?)"),
-    ("board", 'description = "', 'descripton = "',
-     "unknown key 'descripton' (did you mean 'description'?)"),
-    ("lock", 'override = "COREBOOT_SRC"', 'overide = "COREBOOT_SRC"',
-     "[sources.coreboot]: unknown key 'overide' (did you mean 'override'?)"),
-    ("lock", 'version = "4.15"', 'verison = "4.15"',
-     "[sources.coreboot]: version: missing (is 'verison' a typo of it?)"),
-    ("lab", "download_timeout = 30", "download_timout = 30",
-     "[lab]: unknown key 'download_timout' (did you mean 'download_timeout'?)"),
-    ("lab", 'device = "/dev/ttyUSB0"', 'devcie = "/dev/ttyUSB0"',
-     "place 'bench-1' [console]: unknown key 'devcie' (did you mean 'device'?)"),
-])
+@pytest.mark.parametrize(
+    "kind, old, new, expected",
+    [
+        ("board", "smp = 2", "spm = 2", "[qemu]: smp: missing (is 'spm' a typo of it?)"),
+        (
+            "board",
+            'cross_compile = ""',
+            'cross_compil = ""',
+            "[linux]: unknown key 'cross_compil' (did you mean 'cross_compile'?)",
+        ),
+        (
+            "board",
+            'description = "',
+            'descripton = "',
+            "unknown key 'descripton' (did you mean 'description'?)",
+        ),
+        (
+            "lock",
+            'override = "COREBOOT_SRC"',
+            'overide = "COREBOOT_SRC"',
+            "[sources.coreboot]: unknown key 'overide' (did you mean 'override'?)",
+        ),
+        (
+            "lock",
+            'version = "4.15"',
+            'verison = "4.15"',
+            "[sources.coreboot]: version: missing (is 'verison' a typo of it?)",
+        ),
+        (
+            "lab",
+            "download_timeout = 30",
+            "download_timout = 30",
+            "[lab]: unknown key 'download_timout' (did you mean 'download_timeout'?)",
+        ),
+        (
+            "lab",
+            'device = "/dev/ttyUSB0"',
+            'devcie = "/dev/ttyUSB0"',
+            "place 'bench-1' [console]: unknown key 'devcie' (did you mean 'device'?)",
+        ),
+    ],
+)
 def test_misspelled_key_is_refused_with_a_did_you_mean_naming_file_and_key(
-        tmp_path, kind, old, new, expected):
+    tmp_path, kind, old, new, expected
+):
     assert expected in refusal(kind, tmp_path, old, new)
 
 
-@pytest.mark.parametrize("kind, old, new, expected", [
-    ("board", "smp = 2", "smp = true", "[qemu]: smp: expected an integer, got a boolean"),
-    ("board", "disk_mib = 2048", "disk_mib = false",
-     "[testos]: disk_mib: expected an integer, got a boolean"),
-    ("board", "baud = 115200", "baud = true",
-     "[console]: baud: expected an integer, got a boolean"),
-    # The lock has no integers: a boolean is refused where a string belongs.
-    ("lock", 'version = "4.15"', "version = true",
-     "[sources.coreboot]: version: expected a string, got a boolean"),
-    ("lab", "size = 16777216", "size = true",
-     "place 'bench-1' [flashrom]: size: expected an integer, got a boolean"),
-    ("lab", "download_timeout = 30", "download_timeout = true",
-     "[lab]: download_timeout: expected an integer or a number, got a boolean"),
-])
+@pytest.mark.parametrize(
+    "kind, old, new, expected",
+    [
+        ("board", "smp = 2", "smp = true", "[qemu]: smp: expected an integer, got a boolean"),
+        (
+            "board",
+            "disk_mib = 2048",
+            "disk_mib = false",
+            "[testos]: disk_mib: expected an integer, got a boolean",
+        ),
+        (
+            "board",
+            "baud = 115200",
+            "baud = true",
+            "[console]: baud: expected an integer, got a boolean",
+        ),
+        # The lock has no integers: a boolean is refused where a string belongs.
+        (
+            "lock",
+            'version = "4.15"',
+            "version = true",
+            "[sources.coreboot]: version: expected a string, got a boolean",
+        ),
+        (
+            "lab",
+            "size = 16777216",
+            "size = true",
+            "place 'bench-1' [flashrom]: size: expected an integer, got a boolean",
+        ),
+        (
+            "lab",
+            "download_timeout = 30",
+            "download_timeout = true",
+            "[lab]: download_timeout: expected an integer or a number, got a boolean",
+        ),
+    ],
+)
 def test_boolean_where_an_integer_belongs_is_refused(tmp_path, kind, old, new, expected):
     assert expected in refusal(kind, tmp_path, old, new)
 
 
-@pytest.mark.parametrize("kind, old, new, expected", [
-    ("board", 'rom_size_kib = 16384', 'rom_size_kib = "16M"',
-     "[coreboot]: rom_size_kib: expected an integer, got a string"),
-    ("board", 'firmware = ["-bios", "{rom}"]', 'firmware = ["-bios", 1]',
-     "[qemu]: firmware[1]: expected a string, got an integer"),
-    ("board", 'firmware = ["-bios", "{rom}"]', 'firmware = "-bios"',
-     "[qemu]: firmware: expected a list, got a string"),
-    ("board", 'handoff = "coreboot-table"', "handoff = 1",
-     "board.toml: handoff: expected a string, got an integer"),
-    ("lock", 'sha256 = "63b135f58b231665139ec80a9b2f1569a9b5313c4c2a51c0991a73a67d2750b4"',
-     "sha256 = 1",
-     "[sources.coreboot] files[0]: sha256: expected a string, got an integer"),
-    ("lock", 'override = "COREBOOT_SRC"', 'override = ["COREBOOT_SRC"]',
-     "[sources.coreboot]: override: expected a string, got a list"),
-    ("lab", 'on = "pdu on 3"', "on = 3",
-     "place 'bench-1' [power]: on: expected a string or a list, got an integer"),
-    ("lab", 'chip = "W25Q128.V"', 'chip = ["W25Q128.V"]',
-     "place 'bench-1' [flashrom]: chip: expected a string, got a list"),
-    ("lab", "[lab]\ndownload_timeout = 30\n", "lab = 30\n",
-     "lab.toml: lab: expected a table, got an integer"),
-])
+@pytest.mark.parametrize(
+    "kind, old, new, expected",
+    [
+        (
+            "board",
+            "rom_size_kib = 16384",
+            'rom_size_kib = "16M"',
+            "[coreboot]: rom_size_kib: expected an integer, got a string",
+        ),
+        (
+            "board",
+            'firmware = ["-bios", "{rom}"]',
+            'firmware = ["-bios", 1]',
+            "[qemu]: firmware[1]: expected a string, got an integer",
+        ),
+        (
+            "board",
+            'firmware = ["-bios", "{rom}"]',
+            'firmware = "-bios"',
+            "[qemu]: firmware: expected a list, got a string",
+        ),
+        (
+            "board",
+            'handoff = "coreboot-table"',
+            "handoff = 1",
+            "board.toml: handoff: expected a string, got an integer",
+        ),
+        (
+            "lock",
+            'sha256 = "63b135f58b231665139ec80a9b2f1569a9b5313c4c2a51c0991a73a67d2750b4"',
+            "sha256 = 1",
+            "[sources.coreboot] files[0]: sha256: expected a string, got an integer",
+        ),
+        (
+            "lock",
+            'override = "COREBOOT_SRC"',
+            'override = ["COREBOOT_SRC"]',
+            "[sources.coreboot]: override: expected a string, got a list",
+        ),
+        (
+            "lab",
+            'on = "pdu on 3"',
+            "on = 3",
+            "place 'bench-1' [power]: on: expected a string or a list, got an integer",
+        ),
+        (
+            "lab",
+            'chip = "W25Q128.V"',
+            'chip = ["W25Q128.V"]',
+            "place 'bench-1' [flashrom]: chip: expected a string, got a list",
+        ),
+        (
+            "lab",
+            "[lab]\ndownload_timeout = 30\n",
+            "lab = 30\n",
+            "lab.toml: lab: expected a table, got an integer",
+        ),
+    ],
+)
 def test_wrong_type_is_refused_naming_the_keys_path(tmp_path, kind, old, new, expected):
     assert expected in refusal(kind, tmp_path, old, new)
 
 
-@pytest.mark.parametrize("kind, old, new, expected", [
-    ("board", 'memory = "1G"\n', "", "[qemu]: memory: missing key 'memory'"),
-    ("board", 'arch = "x86_64"\nhandoff', "handoff", ": arch: missing key 'arch'"),
-    ("board", "[initramfs]\nbusybox", "[initramfs]\n#", "initramfs]: busybox: missing"),
-    ("lock", 'kind = "debian-source"\npackage = "coreboot"', 'package = "coreboot"',
-     "[sources.coreboot]: kind: missing key 'kind'"),
-    ("lock", 'name = "coreboot_4.15~dfsg-3.dsc"\n', "",
-     "[sources.coreboot] files[0]: name: missing key 'name'"),
-    ("lab", 'board = "qemu-q35"\n', "", "place 'bench-1': board: missing key 'board'"),
-    ("lab", 'off = "pdu off 3"\n', "", "place 'bench-1' [power]: off: missing key 'off'"),
-])
+@pytest.mark.parametrize(
+    "kind, old, new, expected",
+    [
+        ("board", 'memory = "1G"\n', "", "[qemu]: memory: missing key 'memory'"),
+        ("board", 'arch = "x86_64"\nhandoff', "handoff", ": arch: missing key 'arch'"),
+        ("board", "[initramfs]\nbusybox", "[initramfs]\n#", "initramfs]: busybox: missing"),
+        (
+            "lock",
+            'kind = "debian-source"\npackage = "coreboot"',
+            'package = "coreboot"',
+            "[sources.coreboot]: kind: missing key 'kind'",
+        ),
+        (
+            "lock",
+            'name = "coreboot_4.15~dfsg-3.dsc"\n',
+            "",
+            "[sources.coreboot] files[0]: name: missing key 'name'",
+        ),
+        ("lab", 'board = "qemu-q35"\n', "", "place 'bench-1': board: missing key 'board'"),
+        ("lab", 'off = "pdu off 3"\n', "", "place 'bench-1' [power]: off: missing key 'off'"),
+    ],
+)
 def test_missing_required_key_is_named(tmp_path, kind, old, new, expected):
     assert expected in refusal(kind, tmp_path, old, new)
 
@@ -200,12 +307,18 @@ def test_testos_patches_expand_directories_in_name_order_and_host_tools_are_read
     for name in ("0002-b.patch", "0001-a.patch", "README"):
         (patches / name).write_text("")
     (top / "extra.patch").write_text("")
-    edit(top / "coreboot-config/boards/qemu-q35/board.toml", "disk_mib = 2048",
-         'disk_mib = 2048\npatches = ["extra.patch", "linuxboot/testos/patches"]\n'
-         'host_tools = ["flex", "bison"]')
+    edit(
+        top / "coreboot-config/boards/qemu-q35/board.toml",
+        "disk_mib = 2048",
+        'disk_mib = 2048\npatches = ["extra.patch", "linuxboot/testos/patches"]\n'
+        'host_tools = ["flex", "bison"]',
+    )
     board = load_board(top, "qemu-q35")
-    assert board.testos.kernel.patches == (top / "extra.patch", patches / "0001-a.patch",
-                                           patches / "0002-b.patch")
+    assert board.testos.kernel.patches == (
+        top / "extra.patch",
+        patches / "0001-a.patch",
+        patches / "0002-b.patch",
+    )
     assert board.testos.host_tools == ("flex", "bison")
     assert board.linux.patches == ()
 
@@ -215,11 +328,14 @@ def test_testos_without_patches_or_host_tools_reads_them_as_empty(tmp_path):
     assert board.testos.kernel.patches == () and board.testos.host_tools == ()
 
 
-@pytest.mark.parametrize("entries, expected", [
-    ('["no/such.patch"]', "[testos]: patches: "),
-    ('["linuxboot/testos/empty"]', "holds no *.patch files"),
-    ('"one.patch"', "[testos]: patches: expected a list, got a string"),
-])
+@pytest.mark.parametrize(
+    "entries, expected",
+    [
+        ('["no/such.patch"]', "[testos]: patches: "),
+        ('["linuxboot/testos/empty"]', "holds no *.patch files"),
+        ('"one.patch"', "[testos]: patches: expected a list, got a string"),
+    ],
+)
 def test_testos_patches_that_do_not_exist_are_refused(tmp_path, entries, expected):
     top = board_top(tmp_path)
     (top / "linuxboot/testos/empty").mkdir(parents=True)

@@ -1,4 +1,5 @@
 """Fixtures for the crash-dump end-to-end tests (harness in crashlab.py)."""
+
 import shutil
 
 import pytest
@@ -38,7 +39,12 @@ def virt_crash_images():
 def virt_lab(virt_crash_images, tmp_path, request):
     """A qemu-virt machine with the board's 1 GiB: its memory map (boot window,
     cma=) is laid out for it (docs/crashdump.md)."""
-    lab = Lab(virt_crash_images, tmp_path, request.node.name, board="qemu-virt",
-              memory=load_board(TOP, "qemu-virt").qemu.memory)
+    lab = Lab(
+        virt_crash_images,
+        tmp_path,
+        request.node.name,
+        board="qemu-virt",
+        memory=load_board(TOP, "qemu-virt").qemu.memory,
+    )
     yield lab
     shutil.rmtree(tmp_path, ignore_errors=True)

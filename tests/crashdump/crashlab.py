@@ -1,12 +1,11 @@
 """The crash-dump end-to-end harness (imported as crashlab): a board's firmware + LinuxBoot + the
 test OS on a virtio disk, driven over the serial console and the QEMU monitor. qemu-q35 by
 default; qemu-virt (aarch64) for the device-tree boards' tests."""
+
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +36,28 @@ def build_crash_images(board: str = "qemu-q35") -> CrashImages:
     log.parent.mkdir(exist_ok=True)
     log.write_text(result.output)
     if result.returncode != 0:
-        raise AssertionError(f"scons board={board} . failed (see {log}):\n"
-                             + "\n".join(result.output.splitlines()[-40:]))
+        raise AssertionError(
+            f"scons board={board} . failed (see {log}):\n"
+            + "\n".join(result.output.splitlines()[-40:])
+        )
     build = TOP / "build" / board
-    return CrashImages(build / "coreboot.rom", build / "testos" / "os.img",
-                       build / "testos" / "vmlinux", build)
+    return CrashImages(
+        build / "coreboot.rom", build / "testos" / "os.img", build / "testos" / "vmlinux", build
+    )
 
 
 class Lab:
     """One test's machine: its own copy of the OS disk, its own serial log.
     memory is the guest's RAM (QEMU's -m syntax)."""
 
-    def __init__(self, images: CrashImages, workdir: Path, name: str,
-                 board: str = "qemu-q35", memory: str = GUEST_RAM):
+    def __init__(
+        self,
+        images: CrashImages,
+        workdir: Path,
+        name: str,
+        board: str = "qemu-q35",
+        memory: str = GUEST_RAM,
+    ):
         self.images = images
         self.board = load_board(TOP, board)
         self.memory = memory
@@ -68,13 +76,17 @@ class Lab:
         extra = list(self.board.disk_args(self.disk)) + list(qemu_args)
         if retain_ram:
             self.ram_file = self.ram_file or self.workdir / "ram"
-            extra += ["-object", f"memory-backend-file,id=ram,size={self.memory},"
-                                 f"mem-path={self.ram_file},share=on",
-                      "-machine", "memory-backend=ram"]
+            extra += [
+                "-object",
+                f"memory-backend-file,id=ram,size={self.memory},mem-path={self.ram_file},share=on",
+                "-machine",
+                "memory-backend=ram",
+            ]
         self.boots += 1
         log = self.logs / f"{self.name}-boot{self.boots}.log"
-        return QemuMachine.for_board(self.board, self.images.rom, log, tuple(extra),
-                                     monitor=True, memory=self.memory).start()
+        return QemuMachine.for_board(
+            self.board, self.images.rom, log, tuple(extra), monitor=True, memory=self.memory
+        ).start()
 
     def shell(self, vm: QemuMachine, command: str, pattern: str, timeout: float = 60):
         """Run command in the guest shell; wait for a complete line matching pattern."""
@@ -83,30 +95,43 @@ class Lab:
 
     # -- the OS disk, read on the host without mounting ------------------
     def crash_dirs(self) -> list[str]:
-        out = subprocess.run(["debugfs", "-R", "ls -p /crash", str(self.disk)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["debugfs", "-R", "ls -p /crash", str(self.disk)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         names = [line.split("/")[5] for line in out.splitlines() if line.startswith("/")]
         return sorted(n for n in names if n not in (".", ".."))
 
     def crash_files(self, directory: str) -> list[str]:
-        out = subprocess.run(["debugfs", "-R", f"ls -p /crash/{directory}", str(self.disk)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["debugfs", "-R", f"ls -p /crash/{directory}", str(self.disk)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         names = [line.split("/")[5] for line in out.splitlines() if line.startswith("/")]
         return sorted(n for n in names if n not in (".", ".."))
 
     def extract(self, path: str, dest: Path) -> Path:
-        subprocess.run(["debugfs", "-R", f"dump {path} {dest}", str(self.disk)],
-                       capture_output=True, check=True)
+        subprocess.run(
+            ["debugfs", "-R", f"dump {path} {dest}", str(self.disk)],
+            capture_output=True,
+            check=True,
+        )
         if not dest.exists():
             raise AssertionError(f"{path} is not on the OS disk")
         return dest
 
     def put(self, host_file: Path, path: str) -> None:
         """Copy a host file onto the OS disk (QEMU must not be running)."""
-        subprocess.run(["debugfs", "-w", "-R", f"rm {path}", str(self.disk)],
-                       capture_output=True)
-        subprocess.run(["debugfs", "-w", "-R", f"write {host_file} {path}", str(self.disk)],
-                       capture_output=True, check=True)
+        subprocess.run(["debugfs", "-w", "-R", f"rm {path}", str(self.disk)], capture_output=True)
+        subprocess.run(
+            ["debugfs", "-w", "-R", f"write {host_file} {path}", str(self.disk)],
+            capture_output=True,
+            check=True,
+        )
 
     def put_text(self, text: str, path: str) -> None:
         """Write text as a file on the OS disk (QEMU must not be running)."""
@@ -123,8 +148,9 @@ class Lab:
 
     def configure(self, **settings: str) -> None:
         """boot/warmboot.conf: LinuxBoot's crash-dump settings (docs/crashdump.md)."""
-        self.put_text("".join(f'{key}="{value}"\n' for key, value in settings.items()),
-                      "/boot/warmboot.conf")
+        self.put_text(
+            "".join(f'{key}="{value}"\n' for key, value in settings.items()), "/boot/warmboot.conf"
+        )
 
 
 def boot_to_os(lab: Lab, vm: QemuMachine, timeout: float = 240) -> float:
@@ -160,11 +186,14 @@ def meminfo(lab: Lab, vm: QemuMachine, key: str = "MemTotal") -> int:
 def sysfs(lab: Lab, vm: QemuMachine, name: str) -> str:
     """/sys/kernel/warmboot/<name> of the running OS (docs/crashdump.md's ABI)."""
     # Quoted apart, so the typed command never matches the answer's pattern.
-    return lab.shell(vm, f'echo "WB-""{name}=$(cat /sys/kernel/warmboot/{name})"',
-                     rf"WB-{name}=(.*)").group(1).strip()
+    return (
+        lab.shell(vm, f'echo "WB-""{name}=$(cat /sys/kernel/warmboot/{name})"', rf"WB-{name}=(.*)")
+        .group(1)
+        .strip()
+    )
 
 
-HEARTBEAT = 10   # iTCO_wdt.heartbeat on the test OS's command line
+HEARTBEAT = 10  # iTCO_wdt.heartbeat on the test OS's command line
 
 
 def symbol_range(vmlinux, name: str) -> tuple[int, int]:
@@ -176,7 +205,7 @@ def symbol_range(vmlinux, name: str) -> tuple[int, int]:
 def hang_cpu1_under_the_watchdog(vm) -> float:
     """Open /dev/watchdog and never pet it, then hard-lock CPU 1 with
     interrupts off (LKDTM). Returns when the hang starts."""
-    vm.send('exec 3>/dev/watchdog; echo WATCHDOG-""OPEN\n')   # quoted: not its own echo
+    vm.send('exec 3>/dev/watchdog; echo WATCHDOG-""OPEN\n')  # quoted: not its own echo
     vm.wait_for_line("WATCHDOG-OPEN", 30)
     vm.send("taskset 2 sh -c 'echo HARDLOCKUP > /sys/kernel/debug/provoke-crash/DIRECT'\n")
     vm.wait_for("lkdtm: Performing direct entry HARDLOCKUP", 30)
@@ -195,6 +224,7 @@ def page_differences(vmcore_path, snapshot: bytes, base: int = 0) -> dict:
     host's snapshot of guest RAM taken just before the panic (snapshot[0] is
     physical address base: 0 on x86, DRAM's start on arm64)."""
     from warmboot.vmcore.reader import read_vmcore
+
     info = read_vmcore(vmcore_path)
     diffs = {}
     with open(vmcore_path, "rb") as core:
@@ -203,7 +233,7 @@ def page_differences(vmcore_path, snapshot: bytes, base: int = 0) -> dict:
             start = region.paddr - base
             pages = 0
             for off in range(0, region.size, PAGE):
-                if core.read(PAGE) != snapshot[start + off:start + off + PAGE]:
+                if core.read(PAGE) != snapshot[start + off : start + off + PAGE]:
                     pages += 1
             diffs[(region.paddr, region.size)] = pages
     return diffs
@@ -222,9 +252,13 @@ def run_crash(lab: Lab, vmcore: Path, tmp_path: Path, commands: str) -> str:
     output is appended to the test's crash log in the board's logs."""
     script = tmp_path / "crash.cmds"
     script.write_text(commands.rstrip("\n") + "\nquit\n")
-    result = subprocess.run(["crash", "-s", "-i", str(script), str(lab.images.vmlinux),
-                             str(vmcore)], capture_output=True, text=True, timeout=600,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["crash", "-s", "-i", str(script), str(lab.images.vmlinux), str(vmcore)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     lab.crash_log = lab.logs / f"{lab.name}-crash.txt"
     with open(lab.crash_log, "a") as log:
         log.write(f"$ crash {commands!r}\n{result.stdout}{result.stderr}\n")

@@ -3,6 +3,7 @@ warmboot driver arms the table during init; after a panic and one warm reset
 LinuxBoot only writes the ELF core header into the anchor and boots the OS at
 once; the OS is in service, saves the dump with Debian's makedumpfile from
 /proc/vmcore, then gives the memory back."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,17 @@ import secrets
 
 import pytest
 
-from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
-                      meminfo, run_crash, symbol_range, sysfs)
+from crashlab import (
+    BANNER,
+    HEARTBEAT,
+    boot_to_os,
+    count,
+    hang_cpu1_under_the_watchdog,
+    meminfo,
+    run_crash,
+    symbol_range,
+    sysfs,
+)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
@@ -56,8 +66,10 @@ def test_panic_after_boot_is_saved_in_service_and_the_memory_comes_back(lab, tmp
         status = sysfs(lab, vm, "capture_status")
         active = sysfs(lab, vm, "dump_active")
         registered = sysfs(lab, vm, "registered")
-    print(f"panic -> in service {in_service - panicked:.1f} s, "
-          f"-> dump saved {saved_at - panicked:.1f} s; dump {saved[3]} bytes")
+    print(
+        f"panic -> in service {in_service - panicked:.1f} s, "
+        f"-> dump saved {saved_at - panicked:.1f} s; dump {saved[3]} bytes"
+    )
 
     assert count(rest, BANNER) == 1, "coreboot booted more than once after the panic"
     assert "warmboot: PMT generation" in rest and "accepted" in rest

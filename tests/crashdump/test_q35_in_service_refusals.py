@@ -3,6 +3,7 @@ a bad ELF core header is refused with a clear message and the OS boots with
 all of its memory; a release asked twice is refused; a failed save keeps the
 memory and a partial file; and a crash loop ends in LinuxBoot with the first
 dump saved."""
+
 from __future__ import annotations
 
 import re
@@ -20,15 +21,23 @@ def normal_memtotal(lab, vm) -> int:
     return meminfo(lab, vm)
 
 
-@pytest.mark.parametrize("inject, message", [
-    pytest.param("corrupt", "not serving the previous kernel's dump: not an ELF64 core header",
-                 id="corrupt"),
-    pytest.param("outside", r"not serving the previous kernel's dump: PT_LOAD 0x[0-9a-f]+"
-                            r"\+0x100000 at 0x[0-9a-f]+ is not memory the firmware kept",
-                 id="outside"),
-])
-def test_bad_elf_core_header_is_refused_and_the_os_boots_with_all_its_memory(
-        lab, inject, message):
+@pytest.mark.parametrize(
+    "inject, message",
+    [
+        pytest.param(
+            "corrupt",
+            "not serving the previous kernel's dump: not an ELF64 core header",
+            id="corrupt",
+        ),
+        pytest.param(
+            "outside",
+            r"not serving the previous kernel's dump: PT_LOAD 0x[0-9a-f]+"
+            r"\+0x100000 at 0x[0-9a-f]+ is not memory the firmware kept",
+            id="outside",
+        ),
+    ],
+)
+def test_bad_elf_core_header_is_refused_and_the_os_boots_with_all_its_memory(lab, inject, message):
     lab.configure(INJECT=inject)
     vm = lab.start()
     with vm:
@@ -43,7 +52,7 @@ def test_bad_elf_core_header_is_refused_and_the_os_boots_with_all_its_memory(
         registered = sysfs(lab, vm, "registered")
         held = sysfs(lab, vm, "mem_reserved")
         vmcore = lab.shell(vm, 'ls /proc/vmcore 2>&1; echo "L""S"', r"(.*)\r?\nLS").group(1)
-    assert status.startswith("refused: ") and status[len("refused: "):] in vm.output, status
+    assert status.startswith("refused: ") and status[len("refused: ") :] in vm.output, status
     assert (registered, held) == ("1", "0")
     assert "No such file" in vmcore, "no /proc/vmcore is served from refused memory"
     assert abs(mem_after - mem_normal) <= 16, (mem_normal, mem_after)
@@ -55,8 +64,9 @@ def test_release_asked_twice_is_refused(lab):
         boot_to_os(lab, vm)
         vm.send("echo c > /proc/sysrq-trigger\n")
         vm.wait_for("warmboot: dump memory released", 600)
-        again = lab.shell(vm, "echo 1 > /sys/kernel/warmboot/release_mem; echo RC=$?",
-                          r"RC=(\d+)").group(1)
+        again = lab.shell(
+            vm, "echo 1 > /sys/kernel/warmboot/release_mem; echo RC=$?", r"RC=(\d+)"
+        ).group(1)
         text = vm.output
     assert again != "0"
     assert "release_mem: nothing to release" in text
@@ -75,7 +85,9 @@ def test_failed_save_keeps_the_memory_and_the_partial_file(lab):
         status = sysfs(lab, vm, "capture_status")
         held = int(sysfs(lab, vm, "mem_reserved"))
         active = sysfs(lab, vm, "dump_active")
-        files = lab.shell(vm, 'ls /var/crash/crash/*/; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND").group(1)
+        files = lab.shell(
+            vm, 'ls /var/crash/crash/*/; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND"
+        ).group(1)
         mem_held = meminfo(lab, vm)
     assert status.startswith("failed: makedumpfile exited with status"), status
     assert active == "1" and held > 0

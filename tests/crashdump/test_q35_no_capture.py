@@ -2,6 +2,7 @@
 warmboot driver does it on the way down), and a cold start (QEMU restarted,
 with guest RAM retained in a file) never acts on the stale armed table it
 finds in memory. Either way the OS boots with all of its memory."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,10 +36,12 @@ def test_cold_start_with_a_stale_armed_table_does_not_capture(lab):
     vm = lab.start(retain_ram=True)
     with vm:
         boot_to_os(lab, vm)
-        anchor = int(lab.shell(vm, "pmtctl status | grep -i anchor",
-                               r"anchor (0x[0-9a-f]+)\+.*").group(1), 16)
+        anchor = int(
+            lab.shell(vm, "pmtctl status | grep -i anchor", r"anchor (0x[0-9a-f]+)\+.*").group(1),
+            16,
+        )
     # QEMU was killed with the table armed: a power cut. DRAM kept it.
-    ram = lab.ram_file.read_bytes()[anchor:anchor + 8]
+    ram = lab.ram_file.read_bytes()[anchor : anchor + 8]
     assert ram == b"WBOOTPMT", "the armed table is in the retained RAM"
     vm = lab.start(retain_ram=True)
     with vm:

@@ -4,6 +4,7 @@ boots again with all of its RAM. This is the capture in LinuxBoot, which an
 OS selects with CAPTURE=payload in boot/warmboot.conf (and gets when its
 kernel has no warmboot driver); test_q35_in_service_capture.py has the
 default, in-service flow."""
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,22 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from crashlab import (BANNER, GUEST_RAM_BYTES, PAGE, boot_to_os, count, page_differences,
-                      read_paddr, run_crash, wait_os_ready)
+from crashlab import (
+    BANNER,
+    GUEST_RAM_BYTES,
+    PAGE,
+    boot_to_os,
+    count,
+    page_differences,
+    read_paddr,
+    run_crash,
+    wait_os_ready,
+)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
 
-START_KERNEL_MAP = 0xFFFFFFFF80000000   # x86_64 __START_KERNEL_map
+START_KERNEL_MAP = 0xFFFFFFFF80000000  # x86_64 __START_KERNEL_map
 
 
 def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
@@ -38,11 +48,12 @@ def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)
-        mem_before = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
-                                   r"MemTotal:\s+(\d+) kB").group(1))
+        mem_before = int(
+            lab.shell(vm, "grep MemTotal /proc/meminfo", r"MemTotal:\s+(\d+) kB").group(1)
+        )
         known_before = re.findall(r"Memory: \d+K/(\d+)K available", vm.output)[-1]
         release = lab.shell(vm, 'echo "REL $(uname -r)"', r"REL (\S+)").group(1)
-        marker = secrets.token_hex(32)      # 32 random bytes, as hex
+        marker = secrets.token_hex(32)  # 32 random bytes, as hex
         vm.send(f"echo {marker} > /dev/kmsg\n")
         vm.wait_for(marker, 30)
         # Freeze the guest, snapshot its RAM from the host, then let it panic.
@@ -58,8 +69,9 @@ def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path
         vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 600)
         wait_os_ready(vm)
         ready = vm.elapsed()
-        mem_after = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
-                                  r"MemTotal:\s+(\d+) kB").group(1))
+        mem_after = int(
+            lab.shell(vm, "grep MemTotal /proc/meminfo", r"MemTotal:\s+(\d+) kB").group(1)
+        )
         rest = vm.output[after_panic:]
         known_after = re.findall(r"Memory: \d+K/(\d+)K available", rest)[-1]
     print(f"panic to OS ready: {ready - panicked:.1f} s")
@@ -88,18 +100,20 @@ def test_panic_is_captured_after_one_warm_reset_and_opens_in_crash(lab, tmp_path
     assert marker in log, f"marker not in crash's log; see {lab.crash_log}"
     bt = run_crash(lab, vmcore, tmp_path, "bt\n")
     frames = re.findall(r"#\d+ \[[0-9a-f]+\] (\w+) at", bt)
-    assert frames[frames.index("panic"):][:2] == ["panic", "__handle_sysrq"], bt
+    assert frames[frames.index("panic") :][:2] == ["panic", "__handle_sysrq"], bt
     # sysrq_handle_crash ends with its noreturn call to panic, so its return
     # address is the first byte after it, which crash 8.0.2 names after the
     # next function. Resolved as a return address (minus one), it is there:
     returns = re.findall(r"\] \w+ at ([0-9a-f]+)", run_crash(lab, vmcore, tmp_path, "bt -t\n"))
-    syms = run_crash(lab, vmcore, tmp_path,
-                     "".join(f"sym {int(a, 16) - 1:x}\n" for a in returns))
+    syms = run_crash(lab, vmcore, tmp_path, "".join(f"sym {int(a, 16) - 1:x}\n" for a in returns))
     assert re.search(r"\(t\) sysrq_handle_crash\+\d+", syms), syms[-2000:]
     # gdb, which unwinds with vmlinux's DWARF, shows the frame directly.
-    gdb = subprocess.run(["gdb", "-batch", "-ex", "thread apply all bt 8",
-                          str(lab.images.vmlinux), str(vmcore)],
-                         capture_output=True, text=True, timeout=300).stdout
+    gdb = subprocess.run(
+        ["gdb", "-batch", "-ex", "thread apply all bt 8", str(lab.images.vmlinux), str(vmcore)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
     assert re.search(r"in sysrq_handle_crash \(", gdb), gdb[-3000:]
 
     # Every preserved region matches the host's snapshot taken before the panic,

@@ -3,6 +3,7 @@ whose copy destination lies over firmware memory and one whose BOOT_COPY
 source lies outside the boot window: each time it logs the reason and boots
 normally; nothing is copied and nothing is captured. A valid table on which
 the OS set firmware's REJECTED status is judged again, and accepted."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,32 +62,39 @@ def corrupt(table: bytes, how: str) -> bytes:
     t = pmtlib.decode(table)
     if how == "bad-crc":
         data = bytearray(table)
-        data[pmtlib.HEADER_SIZE + 1] ^= 0x40          # an entry byte; CRC not updated
+        data[pmtlib.HEADER_SIZE + 1] ^= 0x40  # an entry byte; CRC not updated
         return bytes(data)
     if how == "overlap":
         first = next(e for e in t.entries if e.type == pmtlib.EntryType.PRESERVE)
         clash = dataclasses.replace(first, base=first.base, size=first.size)
-        return pmtlib.encode(dataclasses.replace(t, entries=t.entries + (clash,)))
+        return pmtlib.encode(dataclasses.replace(t, entries=(*t.entries, clash)))
     if how == "boot-copy-outside-window":
         # Below the window (firmware's real-mode memory and SMRAM), touching
         # no PRESERVE region: only the firmware's own rule refuses it.
-        entries = tuple(dataclasses.replace(e, base=0)
-                        if e.type == pmtlib.EntryType.BOOT_COPY else e for e in t.entries)
+        entries = tuple(
+            dataclasses.replace(e, base=0) if e.type == pmtlib.EntryType.BOOT_COPY else e
+            for e in t.entries
+        )
         return pmtlib.encode(dataclasses.replace(t, entries=entries))
     if how == "dest-in-firmware":
-        cbmem = t.table_addr + 0x10000        # just above the anchor: coreboot's CBMEM
-        entries = tuple(dataclasses.replace(e, dest=cbmem)
-                        if e.type == pmtlib.EntryType.BOOT_COPY else e for e in t.entries)
+        cbmem = t.table_addr + 0x10000  # just above the anchor: coreboot's CBMEM
+        entries = tuple(
+            dataclasses.replace(e, dest=cbmem) if e.type == pmtlib.EntryType.BOOT_COPY else e
+            for e in t.entries
+        )
         return pmtlib.encode(dataclasses.replace(t, entries=entries))
     raise ValueError(how)
 
 
-@pytest.mark.parametrize("how, reason, code", [
-    ("bad-crc", "bad CRC", "BAD_CRC"),
-    ("overlap", "overlapping entries", "OVERLAP"),
-    ("dest-in-firmware", "destination in firmware memory", "DEST_IN_FIRMWARE"),
-    ("boot-copy-outside-window", "bad entry", "BAD_ENTRY"),
-])
+@pytest.mark.parametrize(
+    "how, reason, code",
+    [
+        ("bad-crc", "bad CRC", "BAD_CRC"),
+        ("overlap", "overlapping entries", "OVERLAP"),
+        ("dest-in-firmware", "destination in firmware memory", "DEST_IN_FIRMWARE"),
+        ("boot-copy-outside-window", "bad entry", "BAD_ENTRY"),
+    ],
+)
 def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, reason, code):
     bad = corrupt(armed_table(lab, tmp_path), how)
     with with_table(lab, tmp_path, bad) as vm:
@@ -94,8 +102,9 @@ def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, 
         vm.wait_for(f"warmboot: PMT rejected: {reason}", 120)
         boot_to_os(lab, vm)
         # The coreboot record tells the OS what firmware made of the table.
-        status = lab.shell(vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'",
-                           r"BOOT: (flags .*)").group(1)
+        status = lab.shell(
+            vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'", r"BOOT: (flags .*)"
+        ).group(1)
         rest = vm.output[mark:]
     assert count(rest, BANNER) == 1
     assert "accepted" not in rest and "copied" not in rest
@@ -115,7 +124,7 @@ def test_a_rejected_flag_the_os_set_is_not_firmwares_verdict(lab, tmp_path):
     forged[40:44] = flags.to_bytes(4, "little")
     forged[44:46] = int(pmtlib.RejectReason.BAD_CRC).to_bytes(2, "little")
     forged[48:52] = (0).to_bytes(4, "little")
-    assert pmtlib.compute_crc(bytes(forged)) == pmtlib.compute_crc(good)   # outside the CRC
+    assert pmtlib.compute_crc(bytes(forged)) == pmtlib.compute_crc(good)  # outside the CRC
     with with_table(lab, tmp_path, bytes(forged)) as vm:
         mark = arm_and_warm_reset(lab, vm)
         vm.wait_for("warmboot: PMT came with REJECTED set; judging it again", 120)

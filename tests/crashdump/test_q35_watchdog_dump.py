@@ -2,6 +2,7 @@
 coreboot saves every CPU's registers into the PMT and warm-resets, and the
 next boot's vmcore shows where the CPU hung. A table whose register save area
 lies in SMRAM or over other firmware data is refused, and SMM writes nothing."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,12 +11,21 @@ import subprocess
 
 import pytest
 
-from crashlab import (BANNER, HEARTBEAT, boot_to_os, count, hang_cpu1_under_the_watchdog,
-                      run_crash, symbol_range, wait_os_ready)
+from crashlab import (
+    BANNER,
+    HEARTBEAT,
+    boot_to_os,
+    count,
+    hang_cpu1_under_the_watchdog,
+    run_crash,
+    symbol_range,
+    wait_os_ready,
+)
 from warmboot import pmt as pmtlib
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
+
 
 def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
     (lab.logs / f"{lab.name}-crash.txt").unlink(missing_ok=True)
@@ -31,8 +41,9 @@ def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
         vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 600)
         wait_os_ready(vm)
         ready = vm.elapsed()
-        status = lab.shell(vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'",
-                           r"BOOT: (flags .*)").group(1)
+        status = lab.shell(
+            vm, "pmtctl status | sed -n 's/^  this boot: /BOOT: /p'", r"BOOT: (flags .*)"
+        ).group(1)
         rest = vm.output[mark:]
     print(f"hang to watchdog SMI {fired - hung:.1f} s, hang to OS ready {ready - hung:.1f} s")
     assert count(rest, BANNER) == 1
@@ -48,8 +59,10 @@ def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
     start, end = symbol_range(lab.images.vmlinux, "lkdtm_HARDLOCKUP")
     hung_cpus = [c for c in info.cpus if start <= c.pc < end]
     assert hung_cpus, [hex(c.pc) for c in info.cpus]
-    print(f"hung CPU: RIP {hung_cpus[0].pc:#x} in lkdtm_HARDLOCKUP "
-          f"[{start:#x}, {end:#x}), RSP {hung_cpus[0].sp:#x}")
+    print(
+        f"hung CPU: RIP {hung_cpus[0].pc:#x} in lkdtm_HARDLOCKUP "
+        f"[{start:#x}, {end:#x}), RSP {hung_cpus[0].sp:#x}"
+    )
 
     # crash(8): bt -a walks every CPU's active task. crash 8.0.2 unwinds an
     # active task from its ELF registers only when it is the panic task (a
@@ -64,12 +77,16 @@ def test_watchdog_reset_leaves_the_hung_cpus_rip_in_the_vmcore(lab, tmp_path):
     assert frames[0] == (f"{hung.sp:x}", "lkdtm_do_action"), bt
     assert "direct_entry" in [name for _, name in frames], bt
     # gdb takes each CPU's registers from its NT_PRSTATUS as they are.
-    gdb = subprocess.run(["gdb", "-batch", "-ex", "thread apply all bt 4",
-                          str(lab.images.vmlinux), str(vmcore)],
-                         capture_output=True, text=True, timeout=300).stdout
+    gdb = subprocess.run(
+        ["gdb", "-batch", "-ex", "thread apply all bt 4", str(lab.images.vmlinux), str(vmcore)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
     # (cpu_relax() is inlined into the spin loop: frames #0-#1 are its inlines.)
-    assert re.search(r"#0  0x[0-9a-f]+ in rep_nop .*\n#1  cpu_relax .*\n#2  lkdtm_HARDLOCKUP \(\)",
-                     gdb), gdb[-3000:]
+    assert re.search(
+        r"#0  0x[0-9a-f]+ in rep_nop .*\n#1  cpu_relax .*\n#2  lkdtm_HARDLOCKUP \(\)", gdb
+    ), gdb[-3000:]
 
 
 def armed_table(vm) -> bytes:
@@ -81,23 +98,29 @@ def armed_table(vm) -> bytes:
     vm.monitor("cont")
     data = path.read_bytes()
     path.unlink()
-    return data[:int.from_bytes(data[24:28], "little")]
+    return data[: int.from_bytes(data[24:28], "little")]
 
 
 def move_cpu_state(table: bytes, where) -> bytes:
     t = pmtlib.decode(table)
     base = where(t)
-    entries = tuple(dataclasses.replace(e, base=base) if e.type == pmtlib.EntryType.CPU_STATE
-                    else e for e in t.entries)
+    entries = tuple(
+        dataclasses.replace(e, base=base) if e.type == pmtlib.EntryType.CPU_STATE else e
+        for e in t.entries
+    )
     return pmtlib.encode(dataclasses.replace(t, entries=entries, cpu_state_addr=base))
 
 
-@pytest.mark.parametrize("case, where, reason", [
-    ("smram", lambda t: 0xA0000, "CPU_STATE in forbidden memory"),
-    ("over-the-table", lambda t: t.table_addr, "overlapping entries"),
-])
+@pytest.mark.parametrize(
+    "case, where, reason",
+    [
+        ("smram", lambda t: 0xA0000, "CPU_STATE in forbidden memory"),
+        ("over-the-table", lambda t: t.table_addr, "overlapping entries"),
+    ],
+)
 def test_cpu_state_in_forbidden_memory_is_refused_and_smm_writes_nothing(
-        lab, tmp_path, case, where, reason):
+    lab, tmp_path, case, where, reason
+):
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)
@@ -108,8 +131,12 @@ def test_cpu_state_in_forbidden_memory_is_refused_and_smm_writes_nothing(
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)
-        lab.shell(vm, "mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/bad.bin && "
-                      'umount /mnt && echo WRIT""TEN', r"WRITTEN")
+        lab.shell(
+            vm,
+            "mount -t ext2 /dev/vda /mnt && pmtctl write-raw /mnt/bad.bin && "
+            'umount /mnt && echo WRIT""TEN',
+            r"WRITTEN",
+        )
         mark = len(vm.output)
         hang_cpu1_under_the_watchdog(vm)
         vm.wait_for(f"warmboot: SMM: watchdog fired; PMT rejected: {reason}", 3 * HEARTBEAT)
@@ -117,7 +144,7 @@ def test_cpu_state_in_forbidden_memory_is_refused_and_smm_writes_nothing(
         vm.wait_for(BANNER, 3 * HEARTBEAT)
         vm.wait_for(f"warmboot: PMT rejected: {reason}", 60)
         vm.wait_for("warmboot: linuxboot ready", 120)
-        after = armed_table(vm)           # before the OS re-arms
+        after = armed_table(vm)  # before the OS re-arms
         wait_os_ready(vm)
         rest = vm.output[mark:]
     assert "warmboot: SMM: CPU" not in rest and "crash dump" not in rest

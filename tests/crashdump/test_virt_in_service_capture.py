@@ -5,6 +5,7 @@ boots the OS at once; the OS serves /proc/vmcore, saves it, and gives the
 memory back. The arm64 test OS carries no makedumpfile (Debian's is packaged
 for the host's architecture only here), so it saves the whole ELF vmcore
 with cp, as kdump-tools does without makedumpfile (docs/crashdump.md)."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
 
-BOOT_TIMEOUT = 600          # TCG: firmware, LinuxBoot and the OS, emulated
+BOOT_TIMEOUT = 600  # TCG: firmware, LinuxBoot and the OS, emulated
 
 
 def test_panic_on_virt_is_saved_in_service_after_one_reset(virt_lab, tmp_path):
@@ -34,15 +35,20 @@ def test_panic_on_virt_is_saved_in_service_after_one_reset(virt_lab, tmp_path):
         vm.wait_for("warmboot: the OS saves its own dump", BOOT_TIMEOUT)
         vm.wait_for("warmboot: in service", BOOT_TIMEOUT)
         in_service = vm.elapsed()
-        saved = vm.wait_for_line(r"warmboot: dump saved in /crash/(\S+)/(dump\.\S+) "
-                                 r"\((\d+) bytes\)", 1200)
+        saved = vm.wait_for_line(
+            r"warmboot: dump saved in /crash/(\S+)/(dump\.\S+) "
+            r"\((\d+) bytes\)",
+            1200,
+        )
         saved_at = vm.elapsed()
         vm.wait_for("warmboot: dump memory released", 300)
         after_panic = vm.output[mark:]
         mem_after = meminfo(lab, vm)
         status = sysfs(lab, vm, "capture_status")
-    print(f"virt: panic -> in service {in_service - panicked:.1f} s, "
-          f"-> dump saved {saved_at - panicked:.1f} s")
+    print(
+        f"virt: panic -> in service {in_service - panicked:.1f} s, "
+        f"-> dump saved {saved_at - panicked:.1f} s"
+    )
     assert "with the device tree" in armed, armed
     assert count(after_panic, BANNER) == 1, "one PSCI reset, then LinuxBoot, then the OS"
     assert "warmboot: reset mailbox at" in after_panic
@@ -56,9 +62,21 @@ def test_panic_on_virt_is_saved_in_service_after_one_reset(virt_lab, tmp_path):
     assert info.vmcoreinfo["OSRELEASE"] == release
     assert "CRASHTIME" in info.vmcoreinfo
     assert len(info.cpus) == lab.board.qemu.smp
-    gdb = subprocess.run(["gdb-multiarch", "-batch", "-ex", "set architecture aarch64",
-                          "-ex", "thread apply all bt 12", str(lab.images.vmlinux), str(dump)],
-                         capture_output=True, text=True, timeout=300)
+    gdb = subprocess.run(
+        [
+            "gdb-multiarch",
+            "-batch",
+            "-ex",
+            "set architecture aarch64",
+            "-ex",
+            "thread apply all bt 12",
+            str(lab.images.vmlinux),
+            str(dump),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
     assert re.search(r"in panic \(", gdb.stdout), gdb.stdout[-3000:]
     assert re.search(r"in sysrq_handle_crash \(", gdb.stdout), gdb.stdout[-3000:]

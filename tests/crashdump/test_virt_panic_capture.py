@@ -5,6 +5,7 @@ the registered memory and hands it over in the device tree; LinuxBoot writes
 a vmcore whose aarch64 NT_PRSTATUS notes gdb-multiarch and the Python
 inspector read, and boots the OS, whose driver gives the kept memory back:
 no second reset."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,7 @@ import libfdt
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from crashlab import (BANNER, PAGE, boot_to_os, count, page_differences, read_paddr,
-                      wait_os_ready)
+from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr, wait_os_ready
 from warmboot import pmt as pmtlib
 from warmboot.handoff import devicetree
 from warmboot.vmcore.reader import read_vmcore
@@ -24,7 +24,7 @@ from warmboot.vmcore.reader import read_vmcore
 pytestmark = pytest.mark.qemu
 
 DRAM = 0x40000000
-BOOT_TIMEOUT = 600          # TCG: firmware, LinuxBoot and the OS, emulated
+BOOT_TIMEOUT = 600  # TCG: firmware, LinuxBoot and the OS, emulated
 
 
 def guest_bytes(vm, tmp_path, addr: int, size: int, name: str) -> bytes:
@@ -50,9 +50,15 @@ def reserved_nodes(fdt: libfdt.Fdt, prefix: str) -> set[tuple]:
             reg = bytes(fdt.getprop(node, "reg"))
             copy = fdt.getprop(node, "warmboot,copy-of", libfdt.QUIET_NOTFOUND)
             nomap = fdt.getprop(node, "no-map", libfdt.QUIET_NOTFOUND)
-            out.add((name, int.from_bytes(reg[:8], "big"), int.from_bytes(reg[8:], "big"),
-                     None if isinstance(copy, int) else int.from_bytes(bytes(copy), "big"),
-                     not isinstance(nomap, int)))
+            out.add(
+                (
+                    name,
+                    int.from_bytes(reg[:8], "big"),
+                    int.from_bytes(reg[8:], "big"),
+                    None if isinstance(copy, int) else int.from_bytes(bytes(copy), "big"),
+                    not isinstance(nomap, int),
+                )
+            )
         node = fdt.next_subnode(node, libfdt.QUIET_NOTFOUND)
     return out
 
@@ -67,8 +73,9 @@ def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
     return stext - voffset, etext - voffset
 
 
-def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarch(virt_lab,
-                                                                                  tmp_path):
+def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarch(
+    virt_lab, tmp_path
+):
     lab = virt_lab
     lab.configure(CAPTURE="payload")
     ram_bytes = int(lab.memory.rstrip("G")) << 30
@@ -78,8 +85,9 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
         # The kernel's driver found the anchor through the device tree.
         armed = re.findall(r"warmboot: armed generation \d+.*", vm.output)[-1]
         where = lab.shell(vm, "pmtctl status | head -1", r"firmware: (.*)").group(1)
-        mem_before = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
-                                   r"MemTotal:\s+(\d+) kB").group(1))
+        mem_before = int(
+            lab.shell(vm, "grep MemTotal /proc/meminfo", r"MemTotal:\s+(\d+) kB").group(1)
+        )
         known_before = re.findall(r"Memory: \d+K/(\d+)K available", vm.output)[-1]
         release = lab.shell(vm, 'echo "REL $(uname -r)"', r"REL (\S+)").group(1)
         marker = secrets.token_hex(32)
@@ -102,8 +110,7 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
         anchor = int(re.findall(r"warmboot: PMT anchor at (0x[0-9a-f]+)", capture_boot)[-1], 16)
         fdt = fdt_in_guest(vm, tmp_path, fdt_addr)
         head = guest_bytes(vm, tmp_path, anchor, pmtlib.HEADER_SIZE, "pmt-head.bin")
-        table = guest_bytes(vm, tmp_path, anchor, int.from_bytes(head[24:28], "little"),
-                            "pmt.bin")
+        table = guest_bytes(vm, tmp_path, anchor, int.from_bytes(head[24:28], "little"), "pmt.bin")
         vm.monitor("cont")
 
         vm.wait_for(re.compile(r"warmboot: crash dump saved in (/crash/\S+)"), 1200)
@@ -113,13 +120,16 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
         vm.wait_for("warmboot: os armed", BOOT_TIMEOUT)
         wait_os_ready(vm)
         ready = vm.elapsed()
-        mem_after = int(lab.shell(vm, "grep MemTotal /proc/meminfo",
-                                  r"MemTotal:\s+(\d+) kB").group(1))
+        mem_after = int(
+            lab.shell(vm, "grep MemTotal /proc/meminfo", r"MemTotal:\s+(\d+) kB").group(1)
+        )
         rest = vm.output[after_panic:]
         to_capture = vm.output[after_panic:captured]
         known_after = re.findall(r"Memory: \d+K/(\d+)K available", rest)[-1]
-    print(f"panic to capture: {captured_at - panicked:.1f} s; panic to OS ready: "
-          f"{ready - panicked:.1f} s")
+    print(
+        f"panic to capture: {captured_at - panicked:.1f} s; panic to OS ready: "
+        f"{ready - panicked:.1f} s"
+    )
     print(armed)
 
     assert "with the device tree" in armed, armed
@@ -140,13 +150,17 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     expected = devicetree.handoff_from_pmt(processed)
     chosen = fdt.path_offset("/chosen")
     pmt_prop = bytes(fdt.getprop(chosen, "warmboot,pmt"))
-    assert (int.from_bytes(pmt_prop[:8], "big"), int.from_bytes(pmt_prop[8:], "big")) == \
-        (expected.pmt_addr, expected.pmt_size)
+    assert (int.from_bytes(pmt_prop[:8], "big"), int.from_bytes(pmt_prop[8:], "big")) == (
+        expected.pmt_addr,
+        expected.pmt_size,
+    )
     status = bytes(fdt.getprop(chosen, "warmboot,pmt-status"))
-    assert tuple(int.from_bytes(status[i:i + 4], "big") for i in range(0, 16, 4)) == \
-        expected.status
+    assert (
+        tuple(int.from_bytes(status[i : i + 4], "big") for i in range(0, 16, 4)) == expected.status
+    )
     assert reserved_nodes(fdt, "warmboot-p") | reserved_nodes(fdt, "warmboot-boot") == {
-        (r.node_name, r.base, r.size, r.copy_of, False) for r in expected.regions}
+        (r.node_name, r.base, r.size, r.copy_of, False) for r in expected.regions
+    }
     assert all(nomap for *_, nomap in reserved_nodes(fdt, "warmboot-firmware"))
 
     (directory,) = lab.crash_dirs()
@@ -161,9 +175,21 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     assert len(info.cpus) == lab.board.qemu.smp
 
     # gdb-multiarch unwinds the panicking CPU from its NT_PRSTATUS with vmlinux's DWARF.
-    gdb = subprocess.run(["gdb-multiarch", "-batch", "-ex", "set architecture aarch64",
-                          "-ex", "thread apply all bt 12", str(lab.images.vmlinux),
-                          str(vmcore)], capture_output=True, text=True, timeout=300)
+    gdb = subprocess.run(
+        [
+            "gdb-multiarch",
+            "-batch",
+            "-ex",
+            "set architecture aarch64",
+            "-ex",
+            "thread apply all bt 12",
+            str(lab.images.vmlinux),
+            str(vmcore),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
     assert re.search(r"in sysrq_handle_crash \(", gdb.stdout), gdb.stdout[-3000:]
     assert re.search(r"in panic \(", gdb.stdout), gdb.stdout[-3000:]
@@ -182,4 +208,4 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     window = next(r for r in info.regions if r.paddr == 0x60100000)
     assert diffs[(window.paddr, window.size)] <= window.size // PAGE // 100
     start, end = kernel_text(lab.images.vmlinux, info.vmcoreinfo)
-    assert read_paddr(vmcore, info, start, end - start) == snapshot[start - DRAM:end - DRAM]
+    assert read_paddr(vmcore, info, start, end - start) == snapshot[start - DRAM : end - DRAM]

@@ -1,4 +1,5 @@
 """tests/fuzz: the fuzz targets' table (targets.py) is importable by the tests."""
+
 import sys
 from pathlib import Path
 

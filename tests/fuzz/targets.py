@@ -4,6 +4,7 @@ Shared by tests/fuzz/run (fuzzing with clang's libFuzzer or atheris) and
 tests/fuzz/test_fuzz_corpora_replay.py (CI's replay with gcc and plain
 Python). docs/fuzzing.md describes them and what the runs found.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,14 +21,27 @@ C_INCLUDES = (TOP / "payloads" / "libpmt", TOP / "payloads" / "common")
 
 C_TARGETS: dict[str, tuple[Path, ...]] = {
     "pmt_validate": (FUZZ / "c" / "fuzz_pmt_validate.c", TOP / "payloads/libpmt/pmt_validate.c"),
-    "elfcore": (FUZZ / "c" / "fuzz_elfcore.c", TOP / "payloads/common/elfcore.c",
-                TOP / "payloads/common/wbutil.c"),
-    "cbtable": (FUZZ / "c" / "fuzz_cbtable.c",            # includes payloads/common/cbtable.c
-                TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),
-    "dtfw": (FUZZ / "c" / "fuzz_dtfw.c", TOP / "payloads/common/dtfw.c",
-             TOP / "payloads/common/physmem.c", TOP / "payloads/common/wbutil.c"),
-    "warmboot_check": (FUZZ / "c" / "fuzz_warmboot_check.c", FIRMWARE / "pmt_common.c",
-                       TOP / "payloads/libpmt/pmt_validate.c"),
+    "elfcore": (
+        FUZZ / "c" / "fuzz_elfcore.c",
+        TOP / "payloads/common/elfcore.c",
+        TOP / "payloads/common/wbutil.c",
+    ),
+    "cbtable": (
+        FUZZ / "c" / "fuzz_cbtable.c",  # includes payloads/common/cbtable.c
+        TOP / "payloads/common/physmem.c",
+        TOP / "payloads/common/wbutil.c",
+    ),
+    "dtfw": (
+        FUZZ / "c" / "fuzz_dtfw.c",
+        TOP / "payloads/common/dtfw.c",
+        TOP / "payloads/common/physmem.c",
+        TOP / "payloads/common/wbutil.c",
+    ),
+    "warmboot_check": (
+        FUZZ / "c" / "fuzz_warmboot_check.c",
+        FIRMWARE / "pmt_common.c",
+        TOP / "payloads/libpmt/pmt_validate.c",
+    ),
 }
 
 PY_TARGETS: dict[str, Path] = {
@@ -40,8 +54,12 @@ def c_flags(target: str) -> list[str]:
     """Include flags for a C target (firmware targets also see the host stubs)."""
     flags = [f"-I{p}" for p in C_INCLUDES]
     if target in FIRMWARE_TARGETS:
-        flags += [f"-I{FUZZ / 'c' / 'host'}", f"-I{FIRMWARE}",
-                  "-include", str(FUZZ / "c" / "host" / "kconfig.h")]
+        flags += [
+            f"-I{FUZZ / 'c' / 'host'}",
+            f"-I{FIRMWARE}",
+            "-include",
+            str(FUZZ / "c" / "host" / "kconfig.h"),
+        ]
     return flags
 
 

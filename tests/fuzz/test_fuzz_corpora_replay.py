@@ -3,12 +3,12 @@ CI can without clang or atheris: the C harnesses are built with gcc, ASan and
 UBSan and a plain main() (tests/fuzz/c/replay_main.c); the Python harnesses'
 TestOneInput is called directly. A finding fixed since must stay fixed: its
 input is in the corpus. Fuzzing itself is tests/fuzz/run (docs/fuzzing.md)."""
+
 from __future__ import annotations
 
 import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,16 +26,34 @@ def test_every_target_has_a_corpus():
 @pytest.mark.parametrize("target", sorted(C_TARGETS))
 def test_c_corpus_replays_clean(target, tmp_path):
     binary = tmp_path / f"replay_{target}"
-    subprocess.run(["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-                    *SANITIZERS, *c_flags(target), "-o", str(binary),
-                    str(FUZZ / "c" / "replay_main.c"), *map(str, C_TARGETS[target])],
-                   check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=gnu11",
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            *SANITIZERS,
+            *c_flags(target),
+            "-o",
+            str(binary),
+            str(FUZZ / "c" / "replay_main.c"),
+            *map(str, C_TARGETS[target]),
+        ],
+        check=True,
+    )
     files = [str(p) for p in corpus_files(target)]
-    env = dict(os.environ, TMPDIR=str(tmp_path),
-               ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
-               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    result = subprocess.run([str(binary), *files], capture_output=True, text=True, env=env,
-                            timeout=120)
+    env = dict(
+        os.environ,
+        TMPDIR=str(tmp_path),
+        ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1",
+    )
+    result = subprocess.run(
+        [str(binary), *files], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"replayed {len(files)} inputs" in result.stdout
 
@@ -53,5 +71,5 @@ def test_python_corpus_replays_clean(target):
     for path in corpus_files(target):
         try:
             harness.TestOneInput(path.read_bytes())
-        except Exception as exc:                          # a finding: name its input
+        except Exception as exc:  # a finding: name its input
             raise AssertionError(f"{target}: {path.name}: {exc!r}") from exc

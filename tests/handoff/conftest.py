@@ -1,4 +1,5 @@
 """Fixtures for the hand-off tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,4 +18,5 @@ def q35_coreboot_rom(q35) -> Path:
 def warmboot_main():
     """warmboot's main(argv), called in-process."""
     from warmboot import cli
+
     return cli.main

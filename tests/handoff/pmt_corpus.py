@@ -5,18 +5,17 @@ rule: raw bit and byte damage (mostly caught by the CRC), the same damage
 re-sealed with a fresh CRC (so the later rules see it), field tweaks to edge
 values, truncation, and model-level edits that break one rule on purpose.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import random
 import struct
-from typing import Callable, Iterator
-
-from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import EntryType, Pmt, PmtLimits
+from collections.abc import Callable, Iterator
 
 from pmt_samples import FIRMWARE_LIMITS, FIRMWARE_RANGES, MIB, PAGE, random_valid_table
+from warmboot import pmt
+from warmboot.pmt import EntryType, Pmt, PmtLimits, spec
 
 Case = tuple[bytes, PmtLimits, str]
 U64 = (1 << 64) - 1
@@ -27,9 +26,11 @@ def reseal(data: bytes) -> bytes:
     if len(data) < pmt.HEADER_SIZE or data[:8] != pmt.MAGIC:
         return data
     h = spec.HEADER.unpack(data)
-    if not (h["header_size"] >= pmt.HEADER_SIZE and h["entry_size"] >= pmt.ENTRY_SIZE
-            and h["header_size"] + h["entry_count"] * h["entry_size"]
-            <= h["total_size"] <= len(data)):
+    if not (
+        h["header_size"] >= pmt.HEADER_SIZE
+        and h["entry_size"] >= pmt.ENTRY_SIZE
+        and h["header_size"] + h["entry_count"] * h["entry_size"] <= h["total_size"] <= len(data)
+    ):
         return data
     out = bytearray(data)
     struct.pack_into("<I", out, spec.HEADER.offsets["crc32"], pmt.compute_crc(data))
@@ -38,9 +39,25 @@ def reseal(data: bytes) -> bytes:
 
 def edge_value(rng: random.Random, original: int, bits: int) -> int:
     top = (1 << bits) - 1
-    choices = (0, 1, 4, 7, 8, PAGE - 1, PAGE, top, top - 1, top - PAGE + 1,
-               original + 1, original - 1, original + 4, original + PAGE, original - PAGE,
-               original ^ (1 << rng.randrange(bits)), rng.getrandbits(bits))
+    choices = (
+        0,
+        1,
+        4,
+        7,
+        8,
+        PAGE - 1,
+        PAGE,
+        top,
+        top - 1,
+        top - PAGE + 1,
+        original + 1,
+        original - 1,
+        original + 4,
+        original + PAGE,
+        original - PAGE,
+        original ^ (1 << rng.randrange(bits)),
+        rng.getrandbits(bits),
+    )
     return rng.choice(choices) & top
 
 
@@ -67,8 +84,10 @@ def _with_entry(table: Pmt, i: int, **changes: int) -> Pmt:
 
 def _free_high(table: Pmt) -> int:
     """An address above 1 MiB that no entry touches."""
-    top = max((max(e.base, e.dest) + e.size for e in table.entries
-               if e.base + e.size < 1 << 40), default=MIB)
+    top = max(
+        (max(e.base, e.dest) + e.size for e in table.entries if e.base + e.size < 1 << 40),
+        default=MIB,
+    )
     return (top + 16 * PAGE + PAGE - 1) // PAGE * PAGE
 
 
@@ -87,8 +106,13 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
         return _with_entry(table, i, dest=FIRMWARE_RANGES[1][0] + PAGE), FIRMWARE_LIMITS
     if edit == 2 and table.cpu_state_size:
         i = _entries(table, EntryType.CPU_STATE)[0]
-        base = rng.choice((_free_high(table), table.entries[copies[0]].base if copies else 0,
-                           FIRMWARE_RANGES[1][0]))
+        base = rng.choice(
+            (
+                _free_high(table),
+                table.entries[copies[0]].base if copies else 0,
+                FIRMWARE_RANGES[1][0],
+            )
+        )
         moved = _with_entry(table, i, base=base)
         return dataclasses.replace(moved, cpu_state_addr=base), limits
     if edit == 3:
@@ -118,15 +142,18 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
         e = table.entries[i]
         shift = rng.choice((PAGE, -PAGE, 4, e.size // 2 // PAGE * PAGE))
         extra = dataclasses.replace(e, base=(e.base + shift) & U64)
-        return dataclasses.replace(table, entries=table.entries + (extra,)), limits
+        return dataclasses.replace(table, entries=(*table.entries, extra)), limits
     if edit == 9:
-        field = rng.choice(("vmcoreinfo_addr", "vmcoreinfo_size", "cpu_state_addr",
-                            "cpu_state_size"))
+        field = rng.choice(
+            ("vmcoreinfo_addr", "vmcoreinfo_size", "cpu_state_addr", "cpu_state_size")
+        )
         value = (getattr(table, field) + rng.choice((4, -4, PAGE, 0 - getattr(table, field)))) & U64
         return dataclasses.replace(table, **{field: value}), limits
     if edit == 10:
-        return dataclasses.replace(table, cpu_count=rng.choice(
-            (0, 1, table.cpu_count - 1, table.cpu_count * 4, 0xFFFF)) & 0xFFFF), limits
+        return dataclasses.replace(
+            table,
+            cpu_count=rng.choice((0, 1, table.cpu_count - 1, table.cpu_count * 4, 0xFFFF)) & 0xFFFF,
+        ), limits
     if edit == 11:
         return table, dataclasses.replace(limits, max_entries=rng.randrange(n + 1))
     if edit == 12:
@@ -139,11 +166,17 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
     if edit == 15:
         i = rng.randrange(n)
         e = table.entries[i]
-        change = rng.choice((dict(size=0), dict(base=(e.base + 4) & U64), dict(size=e.size + 2),
-                             dict(base=U64 - PAGE + 1 - rng.choice((0, PAGE)), size=2 * PAGE),
-                             dict(dest=rng.choice((0, PAGE, U64 - PAGE + 1))),
-                             dict(type=rng.choice((0, 7, 0xFFFF))),
-                             dict(cpu=rng.choice((table.cpu_count, 0xFFFFFFFF)))))
+        change = rng.choice(
+            (
+                dict(size=0),
+                dict(base=(e.base + 4) & U64),
+                dict(size=e.size + 2),
+                dict(base=U64 - PAGE + 1 - rng.choice((0, PAGE)), size=2 * PAGE),
+                dict(dest=rng.choice((0, PAGE, U64 - PAGE + 1))),
+                dict(type=rng.choice((0, 7, 0xFFFF))),
+                dict(cpu=rng.choice((table.cpu_count, 0xFFFFFFFF))),
+            )
+        )
         return _with_entry(table, i, **change), limits
     if edit == 16:
         return dataclasses.replace(table, major=rng.choice((0, 2, 0xFFFF))), limits
@@ -158,19 +191,35 @@ def _model_edit(rng: random.Random, table: Pmt) -> tuple[Pmt, PmtLimits]:
         candidates += [(base - k, k), (base - k, k + 1)]
     if last + k < 1 << 64:
         candidates += [(last + 1, k), (last, k)]
-    ranges = limits.firmware_ranges + (rng.choice(candidates),)
+    ranges = (*limits.firmware_ranges, rng.choice(candidates))
     return table, dataclasses.replace(limits, firmware_ranges=ranges)
 
 
 def _case(rng: random.Random) -> Case:
     table = random_valid_table(rng)
     data = pmt.encode(table)
-    limits = rng.choice((pmt.DEFAULT_LIMITS, FIRMWARE_LIMITS,
-                         dataclasses.replace(FIRMWARE_LIMITS, arm_cookie=table.arm_cookie or 1)))
+    limits = rng.choice(
+        (
+            pmt.DEFAULT_LIMITS,
+            FIRMWARE_LIMITS,
+            dataclasses.replace(FIRMWARE_LIMITS, arm_cookie=table.arm_cookie or 1),
+        )
+    )
     kind = rng.choices(
-        ("valid", "bitflip", "bitflip-resealed", "byte", "truncate", "extend",
-         "header-field", "entry-field", "model", "garbage"),
-        weights=(12, 8, 12, 6, 4, 3, 12, 12, 28, 3))[0]
+        (
+            "valid",
+            "bitflip",
+            "bitflip-resealed",
+            "byte",
+            "truncate",
+            "extend",
+            "header-field",
+            "entry-field",
+            "model",
+            "garbage",
+        ),
+        weights=(12, 8, 12, 6, 4, 3, 12, 12, 28, 3),
+    )[0]
     if kind == "valid":
         return data, limits, kind
     if kind in ("bitflip", "bitflip-resealed"):
@@ -183,8 +232,13 @@ def _case(rng: random.Random) -> Case:
         out[rng.randrange(len(out))] = rng.randrange(256)
         return (reseal(bytes(out)) if rng.randrange(2) else bytes(out)), limits, kind
     if kind == "truncate":
-        cut = rng.choice((rng.randrange(len(data)), rng.randrange(pmt.HEADER_SIZE + 1),
-                          len(data) - rng.randrange(1, 9)))
+        cut = rng.choice(
+            (
+                rng.randrange(len(data)),
+                rng.randrange(pmt.HEADER_SIZE + 1),
+                len(data) - rng.randrange(1, 9),
+            )
+        )
         return data[:cut], limits, kind
     if kind == "extend":
         return data + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))), limits, kind
@@ -211,8 +265,15 @@ def harness_input(cases: list[Case]) -> bytes:
     """The harness's stdin: one length-prefixed record per case."""
     parts = []
     for data, limits, _ in cases:
-        parts.append(struct.pack("<IIQI", limits.max_entries, limits.max_cpus,
-                                 limits.arm_cookie, len(limits.firmware_ranges)))
+        parts.append(
+            struct.pack(
+                "<IIQI",
+                limits.max_entries,
+                limits.max_cpus,
+                limits.arm_cookie,
+                len(limits.firmware_ranges),
+            )
+        )
         parts += [struct.pack("<QQ", b, s) for b, s in limits.firmware_ranges]
         parts += [struct.pack("<I", len(data)), data]
     return b"".join(parts)
@@ -225,15 +286,36 @@ def python_verdict(data: bytes, limits: PmtLimits) -> str:
     except pmt.PmtError as exc:
         assert exc.reason is not None
         return f"REJECT {int(exc.reason)} {pmt.NO_ENTRY if exc.entry is None else exc.entry}"
-    header = (t.major, t.minor, t.header_size, t.entry_size, len(t.entries), t.total_size,
-              pmt.compute_crc(data), t.generation, int(t.flags), t.reject_reason,
-              t.reset_cause, t.reject_entry, t.boot_count, t.fw_reserved, t.e_machine,
-              t.cpu_count, t.cpu_record_size, t.table_addr, t.arm_cookie, t.vmcoreinfo_addr,
-              t.vmcoreinfo_size, t.cpu_state_addr, t.cpu_state_size)
+    header = (
+        t.major,
+        t.minor,
+        t.header_size,
+        t.entry_size,
+        len(t.entries),
+        t.total_size,
+        pmt.compute_crc(data),
+        t.generation,
+        int(t.flags),
+        t.reject_reason,
+        t.reset_cause,
+        t.reject_entry,
+        t.boot_count,
+        t.fw_reserved,
+        t.e_machine,
+        t.cpu_count,
+        t.cpu_record_size,
+        t.table_addr,
+        t.arm_cookie,
+        t.vmcoreinfo_addr,
+        t.vmcoreinfo_size,
+        t.cpu_state_addr,
+        t.cpu_state_size,
+    )
     line = "OK " + " ".join(f"{v:x}" for v in header)
     for e in t.entries:
-        line += " | " + " ".join(f"{v:x}" for v in (e.base, e.size, e.dest, e.type,
-                                                    e.fw_status, e.cpu))
+        line += " | " + " ".join(
+            f"{v:x}" for v in (e.base, e.size, e.dest, e.type, e.fw_status, e.cpu)
+        )
     return line
 
 

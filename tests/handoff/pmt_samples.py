@@ -4,11 +4,13 @@ One builder serves two drivers: hypothesis (property tests, which shrink)
 and a seeded random.Random (the deterministic C-vs-Python corpus), so both
 test suites start from the same notion of "a valid table".
 """
+
 from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Callable, Protocol, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from hypothesis import strategies as st
 
@@ -87,7 +89,7 @@ def build_valid_table(d: Draw) -> Pmt:
 
     has_cpu_state = d.integer(0, 4) > 0
     has_vmcoreinfo = d.integer(0, 4) > 0
-    notes_cpus = d.permutation(range(cpu_count))[:d.integer(0, cpu_count)]
+    notes_cpus = d.permutation(range(cpu_count))[: d.integer(0, cpu_count)]
     # Objects: (type, size, cpu); notes may go into a BOOT_COPY source.
     state_size = _pages(cpu_count * record_size) + d.integer(0, 1) * PAGE
     notes = [(EntryType.CRASH_NOTES, 4 * d.integer(0x40, 0x120), cpu) for cpu in notes_cpus]
@@ -110,9 +112,8 @@ def build_valid_table(d: Draw) -> Pmt:
         in_p0.append((kind, size, cpu))
 
     n_preserve = d.integer(1, 4)
-    n_entries = (len(notes) + len(sources) + n_preserve + 2 + has_cpu_state)
-    table_bytes = (pmt.HEADER_SIZE + 8 * 3 + n_entries * (pmt.ENTRY_SIZE + len(entry_extra))
-                   + 8 * 2)
+    n_entries = len(notes) + len(sources) + n_preserve + 2 + has_cpu_state
+    table_bytes = pmt.HEADER_SIZE + 8 * 3 + n_entries * (pmt.ENTRY_SIZE + len(entry_extra)) + 8 * 2
     table_span = _pages(table_bytes) + d.integer(0, 1) * PAGE
 
     # P0 holds the table, CPU_STATE and the remaining notes, one after another.
@@ -140,8 +141,7 @@ def build_valid_table(d: Draw) -> Pmt:
         if not at_top and d.integer(0, 7) == 0:
             at_top = True
             # A region ending exactly at 2**64 is legal (its last byte is 2**64-1).
-            entries.append(PmtEntry(EntryType.PRESERVE, (1 << 64) - size, size,
-                                    extra=entry_extra))
+            entries.append(PmtEntry(EntryType.PRESERVE, (1 << 64) - size, size, extra=entry_extra))
             continue
         entries.append(PmtEntry(EntryType.PRESERVE, high, size, extra=entry_extra))
         high += size + d.integer(0, 8) * PAGE
@@ -153,23 +153,36 @@ def build_valid_table(d: Draw) -> Pmt:
     entries = [dataclasses.replace(e, fw_status=d.integer(0, 0xFFFF)) for e in entries]
     entries = d.permutation(entries)
     draft = Pmt(
-        e_machine=e_machine, cpu_count=cpu_count, table_addr=0, entries=tuple(entries),
-        generation=_u64(d), flags=pmt.PmtFlags(d.integer(0, 0xFFFFFFFF)),
-        arm_cookie=_u64(d), cpu_record_size=record_size,
-        vmcoreinfo_addr=0, vmcoreinfo_size=0,
+        e_machine=e_machine,
+        cpu_count=cpu_count,
+        table_addr=0,
+        entries=tuple(entries),
+        generation=_u64(d),
+        flags=pmt.PmtFlags(d.integer(0, 0xFFFFFFFF)),
+        arm_cookie=_u64(d),
+        cpu_record_size=record_size,
+        vmcoreinfo_addr=0,
+        vmcoreinfo_size=0,
         cpu_state_addr=cpu_state.base if cpu_state else 0,
         cpu_state_size=cpu_state.size if cpu_state else 0,
-        minor=d.integer(0, 3), reject_reason=d.integer(0, 0xFFFF),
-        reset_cause=d.integer(0, 0xFFFF), reject_entry=d.integer(0, 0xFFFFFFFF),
-        boot_count=d.integer(0, 0xFFFFFFFF), fw_reserved=_u64(d),
-        header_extra=_extra(d, 3), trailer=_extra(d, 2))
+        minor=d.integer(0, 3),
+        reject_reason=d.integer(0, 0xFFFF),
+        reset_cause=d.integer(0, 0xFFFF),
+        reject_entry=d.integer(0, 0xFFFFFFFF),
+        boot_count=d.integer(0, 0xFFFFFFFF),
+        fw_reserved=_u64(d),
+        header_extra=_extra(d, 3),
+        trailer=_extra(d, 2),
+    )
     vmcoreinfo = next((e for e in entries if e.type == EntryType.VMCOREINFO), None)
     slack = table_entry.size - draft.total_size
     assert slack >= 0, "the TABLE entry was sized too small"
     return dataclasses.replace(
-        draft, table_addr=table_entry.base + 8 * d.integer(0, slack // 8),
+        draft,
+        table_addr=table_entry.base + 8 * d.integer(0, slack // 8),
         vmcoreinfo_addr=vmcoreinfo.base if vmcoreinfo else 0,
-        vmcoreinfo_size=vmcoreinfo.size if vmcoreinfo else 0)
+        vmcoreinfo_size=vmcoreinfo.size if vmcoreinfo else 0,
+    )
 
 
 @st.composite
@@ -202,6 +215,15 @@ def q35_armed_table() -> Pmt:
         PmtEntry(EntryType.CRASH_NOTES, 0x7000000, 0x400, cpu=0),
         PmtEntry(EntryType.CRASH_NOTES, 0x7001000, 0x400, cpu=1),
     )
-    return Pmt(entries=entries, e_machine=62, cpu_count=2, table_addr=Q35_ANCHOR,
-               arm_cookie=Q35_COOKIE, vmcoreinfo_addr=0x6000000, vmcoreinfo_size=0x1000,
-               cpu_state_addr=cpu_state, cpu_state_size=0x1000, flags=pmt.PmtFlags.ARMED)
+    return Pmt(
+        entries=entries,
+        e_machine=62,
+        cpu_count=2,
+        table_addr=Q35_ANCHOR,
+        arm_cookie=Q35_COOKIE,
+        vmcoreinfo_addr=0x6000000,
+        vmcoreinfo_size=0x1000,
+        cpu_state_addr=cpu_state,
+        cpu_state_size=0x1000,
+        flags=pmt.PmtFlags.ARMED,
+    )

@@ -1,6 +1,7 @@
 """The C validator and warmboot.pmt give the same verdict on every table of a
 seeded corpus of valid and broken PMTs: accept or reject, the reject reason,
 the offending entry, and every decoded field of accepted tables."""
+
 from __future__ import annotations
 
 import collections
@@ -9,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from warmboot import pmt
-from warmboot.pmt import RejectReason
-
 from pmt_corpus import Case, corpus, harness_input, python_verdict
 from test_pmt_rules_reject_with_reason import ACCEPTED, CASES
+from warmboot import pmt
+from warmboot.pmt import RejectReason
 
 HERE = Path(__file__).resolve().parent
 LIBPMT = HERE.parents[1] / "payloads" / "libpmt"
@@ -25,8 +25,12 @@ SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 def _compiles(tmp: Path, flags: list[str]) -> bool:
     probe = tmp / "probe.c"
     probe.write_text("int main(void) { return 0; }\n")
-    return subprocess.run(["gcc", *flags, str(probe), "-o", str(tmp / "probe")],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["gcc", *flags, str(probe), "-o", str(tmp / "probe")], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +41,33 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     exe = tmp / "pmt_harness"
     sanitize = SANITIZERS if _compiles(tmp, SANITIZERS) else []
     build = subprocess.run(
-        ["gcc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *sanitize,
-         "-I", str(LIBPMT), str(HERE / "pmt_harness.c"), str(LIBPMT / "pmt_validate.c"),
-         "-o", str(exe)], capture_output=True, text=True)
+        [
+            "gcc",
+            "-std=c11",
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            *sanitize,
+            "-I",
+            str(LIBPMT),
+            str(HERE / "pmt_harness.c"),
+            str(LIBPMT / "pmt_validate.c"),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr
     return exe
 
 
 def run_both(harness: Path, cases: list[Case]) -> tuple[list[str], list[str]]:
-    result = subprocess.run([str(harness)], input=harness_input(cases), capture_output=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(harness)], input=harness_input(cases), capture_output=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
     c_lines = result.stdout.decode().splitlines()
     assert len(c_lines) == len(cases)
@@ -54,8 +75,12 @@ def run_both(harness: Path, cases: list[Case]) -> tuple[list[str], list[str]]:
 
 
 def disagreements(cases: list[Case], py: list[str], c: list[str]) -> list[str]:
-    return [f"case {i} ({cases[i][2]}, {len(cases[i][0])} bytes):\n  python: {p[:200]}\n"
-            f"  C:      {q[:200]}" for i, (p, q) in enumerate(zip(py, c)) if p != q]
+    return [
+        f"case {i} ({cases[i][2]}, {len(cases[i][0])} bytes):\n  python: {p[:200]}\n"
+        f"  C:      {q[:200]}"
+        for i, (p, q) in enumerate(zip(py, c, strict=True))
+        if p != q
+    ]
 
 
 def test_c_and_python_agree_on_the_corpus(harness: Path) -> None:
@@ -64,9 +89,11 @@ def test_c_and_python_agree_on_the_corpus(harness: Path) -> None:
     wrong = disagreements(cases, py, c)
     verdicts = collections.Counter(
         "ACCEPT" if line.startswith("OK") else RejectReason(int(line.split()[1])).name
-        for line in py)
-    summary = (f"{len(cases) - len(wrong)}/{len(cases)} tables agree; verdicts: "
-               + ", ".join(f"{k} {v}" for k, v in verdicts.most_common()))
+        for line in py
+    )
+    summary = f"{len(cases) - len(wrong)}/{len(cases)} tables agree; verdicts: " + ", ".join(
+        f"{k} {v}" for k, v in verdicts.most_common()
+    )
     print(summary)
     assert not wrong, summary + "\n" + "\n".join(wrong[:10])
     # The corpus is only evidence if it reaches every rule and many accepts.

@@ -1,7 +1,9 @@
 """The parser on real coreboot tables: boot coreboot in QEMU q35, dump the
 guest's memory, and find the tables coreboot 4.15 wrote."""
+
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import pytest
@@ -12,7 +14,7 @@ from warmboot.qemu import QemuMachine
 
 GUEST_RAM = 512 << 20
 CBMEM_ID_CBTABLE = int.from_bytes(b"CBTB", "big")
-LOW_FORWARD = 0x500      # coreboot's FORWARDING_TABLE_ADDR on x86
+LOW_FORWARD = 0x500  # coreboot's FORWARDING_TABLE_ADDR on x86
 
 pytestmark = pytest.mark.qemu
 
@@ -25,14 +27,25 @@ def q35_memory(q35_coreboot_rom, tmp_path_factory):
         pytest.skip("qemu-system-x86_64 is not installed (Debian package qemu-system-x86)")
     work = tmp_path_factory.mktemp("q35")
     raw, elf = work / "ram.raw", work / "ram.elf"
-    command = ["qemu-system-x86_64", "-M", "q35", "-m", f"{GUEST_RAM >> 20}M", "-nodefaults",
-               "-display", "none", "-no-reboot", "-bios", str(q35_coreboot_rom)]
+    command = [
+        "qemu-system-x86_64",
+        "-M",
+        "q35",
+        "-m",
+        f"{GUEST_RAM >> 20}M",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-bios",
+        str(q35_coreboot_rom),
+    ]
     with QemuMachine(command, work / "serial.log", work / "monitor") as machine:
         machine.wait_for("Payload not loaded", timeout=60)
         machine.monitor(f'pmemsave 0 {GUEST_RAM:#x} "{raw}"')
         machine.monitor(f"dump-guest-memory {elf}", timeout=60)
     yield raw, elf
-    shutil.rmtree(work)   # a gigabyte of dumps: do not leave it for pytest's retention
+    shutil.rmtree(work)  # a gigabyte of dumps: do not leave it for pytest's retention
 
 
 def test_real_table_is_found_through_the_low_forward_record(q35_memory):
@@ -40,26 +53,28 @@ def test_real_table_is_found_through_the_low_forward_record(q35_memory):
     with FileImage(raw) as memory:
         table = find_table(memory)
     assert table.forwarded_from == (LOW_FORWARD,)
-    assert table.address > 1 << 20           # the real table lives in CBMEM
+    assert table.address > 1 << 20  # the real table lives in CBMEM
 
 
 def test_real_memory_map_covers_guest_ram_and_cbmem(q35_memory):
     raw, _ = q35_memory
     with FileImage(raw) as memory:
         table = find_table(memory)
-    below_ram = sorted((r for r in table.memory_ranges if r.start < GUEST_RAM),
-                       key=lambda r: r.start)
+    below_ram = sorted(
+        (r for r in table.memory_ranges if r.start < GUEST_RAM), key=lambda r: r.start
+    )
     # The map tiles all of guest RAM, from 0 to its end, without gaps.
     assert below_ram[0].start == 0 and below_ram[-1].end == GUEST_RAM
-    assert all(a.end == b.start for a, b in zip(below_ram, below_ram[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(below_ram))
     usable = sum(r.size for r in below_ram if r.type == LbMemType.RAM)
     assert usable > GUEST_RAM * 9 // 10
     # Every CBMEM area lies in a CONFIGURATION TABLES (LB_MEM_TABLE) range.
     tables = [r for r in below_ram if r.type == LbMemType.TABLE]
     assert table.cbmem_entries
     for entry in table.cbmem_entries:
-        assert any(r.start <= entry.address and entry.address + entry.entry_size <= r.end
-                   for r in tables), f"CBMEM {entry.id:#x} at {entry.address:#x}"
+        assert any(
+            r.start <= entry.address and entry.address + entry.entry_size <= r.end for r in tables
+        ), f"CBMEM {entry.id:#x} at {entry.address:#x}"
     # ... including the CBMEM area that holds this very table.
     holder = next(e for e in table.cbmem_entries if e.id == CBMEM_ID_CBTABLE)
     assert holder.address == table.address

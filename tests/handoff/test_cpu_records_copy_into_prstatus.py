@@ -1,5 +1,6 @@
 """CPU register records: the OS pre-fill, firmware's fill, and the decoder,
 whose gregs drop straight into NT_PRSTATUS pr_reg."""
+
 from __future__ import annotations
 
 import struct
@@ -9,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError
+from warmboot.pmt import CpuRecord, CpuRecordFlags, PmtError, spec
 
 U64 = st.integers(0, (1 << 64) - 1)
 
@@ -28,9 +28,13 @@ def test_register_orders_match_elf_gregset() -> None:
 
 def test_record_layout() -> None:
     assert pmt.CPU_RECORD_SIZE == 384
-    rec = CpuRecord(cpu_id=0x8000_0101, flags=CpuRecordFlags.VALID | CpuRecordFlags.FROM_SMM,
-                    gregs=tuple(range(100, 127)), sysregs=(0x80050033, 0, 0x1000, 0x3606e0),
-                    timestamp=42)
+    rec = CpuRecord(
+        cpu_id=0x8000_0101,
+        flags=CpuRecordFlags.VALID | CpuRecordFlags.FROM_SMM,
+        gregs=tuple(range(100, 127)),
+        sysregs=(0x80050033, 0, 0x1000, 0x3606E0),
+        timestamp=42,
+    )
     data = pmt.encode_cpu_record(rec)
     assert len(data) == 384
     assert data[:4] == b"PCPU"
@@ -40,10 +44,20 @@ def test_record_layout() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.builds(
-    CpuRecord, cpu_id=U64, flags=st.integers(0, 0xFFFFFFFF).map(CpuRecordFlags),
-    gregs=st.lists(U64, max_size=34).map(tuple), sysregs=st.lists(U64, max_size=8).map(tuple),
-    timestamp=U64), max_size=6), st.integers(0, 4).map(lambda n: 384 + 8 * n))
+@given(
+    st.lists(
+        st.builds(
+            CpuRecord,
+            cpu_id=U64,
+            flags=st.integers(0, 0xFFFFFFFF).map(CpuRecordFlags),
+            gregs=st.lists(U64, max_size=34).map(tuple),
+            sysregs=st.lists(U64, max_size=8).map(tuple),
+            timestamp=U64,
+        ),
+        max_size=6,
+    ),
+    st.integers(0, 4).map(lambda n: 384 + 8 * n),
+)
 def test_records_round_trip(records: list[CpuRecord], record_size: int) -> None:
     data = pmt.encode_cpu_records(records, record_size)
     assert len(data) == record_size * len(records)
@@ -69,14 +83,16 @@ def test_pr_reg_is_the_full_gregset_with_missing_registers_zero() -> None:
         rec.pr_reg(3)
 
 
-@pytest.mark.parametrize("offset, value, fmt, message", [
-    (0, 0x12345678, "<I", "magic"),
-    (4, 2, "<H", "version"),
-    (12, 35, "<H", "gregs"),
-    (14, 9, "<H", "sysregs"),
-])
-def test_damaged_records_raise_pmt_error(offset: int, value: int, fmt: str,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "offset, value, fmt, message",
+    [
+        (0, 0x12345678, "<I", "magic"),
+        (4, 2, "<H", "version"),
+        (12, 35, "<H", "gregs"),
+        (14, 9, "<H", "sysregs"),
+    ],
+)
+def test_damaged_records_raise_pmt_error(offset: int, value: int, fmt: str, message: str) -> None:
     data = bytearray(pmt.encode_cpu_record(CpuRecord(cpu_id=1)))
     struct.pack_into(fmt, data, offset, value)
     with pytest.raises(PmtError, match=message):

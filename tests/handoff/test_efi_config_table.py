@@ -1,15 +1,26 @@
 """The EFI configuration-table hand-off: GUID bytes and the table entry."""
+
 from __future__ import annotations
 
 import struct
 import uuid
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from warmboot.handoff.efi import (WARMBOOT_PMT_TABLE_GUID, WARMBOOT_PMT_TABLE_GUID_C,
-                                  ConfigurationTable, EfiError, decode_config_table, decode_guid,
-                                  encode_config_table, encode_guid, find_pmt, pmt_config_table)
+from warmboot.handoff.efi import (
+    WARMBOOT_PMT_TABLE_GUID,
+    WARMBOOT_PMT_TABLE_GUID_C,
+    ConfigurationTable,
+    EfiError,
+    decode_config_table,
+    decode_guid,
+    encode_config_table,
+    encode_guid,
+    find_pmt,
+    pmt_config_table,
+)
 from warmboot.handoff.physmem import MemoryImage
 
 # Well-known GUIDs, for the table-scan test: ACPI 2.0 and SMBIOS 3.
@@ -18,7 +29,7 @@ SMBIOS3 = uuid.UUID("f2fd1544-9794-4a2c-992e-e5bbcf20e394")
 
 
 def test_guid_is_a_fixed_random_v4():
-    assert WARMBOOT_PMT_TABLE_GUID == uuid.UUID("84bca11a-b560-49a1-a693-1eb9cf87ebf7")
+    assert uuid.UUID("84bca11a-b560-49a1-a693-1eb9cf87ebf7") == WARMBOOT_PMT_TABLE_GUID
     assert WARMBOOT_PMT_TABLE_GUID.version == 4
     assert WARMBOOT_PMT_TABLE_GUID.variant == uuid.RFC_4122
 
@@ -30,8 +41,13 @@ def test_guid_bytes_are_efis_mixed_endian_layout(guid):
 
 
 def test_c_initializer_spells_the_same_guid():
-    numbers = [int(n, 16) for n in WARMBOOT_PMT_TABLE_GUID_C.replace("{", " ").replace("}", " ")
-               .replace(",", " ").split()]
+    numbers = [
+        int(n, 16)
+        for n in WARMBOOT_PMT_TABLE_GUID_C.replace("{", " ")
+        .replace("}", " ")
+        .replace(",", " ")
+        .split()
+    ]
     data = struct.pack("<IHH8B", *numbers)
     assert decode_guid(data) == WARMBOOT_PMT_TABLE_GUID
 
@@ -59,9 +75,14 @@ def test_32_bit_firmware_entry_is_20_bytes():
 
 
 def test_os_finds_the_pmt_among_the_systems_tables():
-    array = b"".join(encode_config_table(e) for e in (
-        ConfigurationTable(ACPI_20, 0x7FFE_0000), pmt_config_table(0x1234_5000),
-        ConfigurationTable(SMBIOS3, 0x7FFD_0000)))
+    array = b"".join(
+        encode_config_table(e)
+        for e in (
+            ConfigurationTable(ACPI_20, 0x7FFE_0000),
+            pmt_config_table(0x1234_5000),
+            ConfigurationTable(SMBIOS3, 0x7FFD_0000),
+        )
+    )
     memory = MemoryImage(array, base=0x7F00_0000)
     assert find_pmt(memory, 0x7F00_0000, 3) == 0x1234_5000
     assert find_pmt(memory, 0x7F00_0000, 1) is None

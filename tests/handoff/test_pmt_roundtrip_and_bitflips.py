@@ -1,6 +1,7 @@
 """Properties of the PMT codec over generated valid tables: lossless round
 trips, single-bit damage either rejected or harmless, and no input that makes
 decode fail with anything but PmtError."""
+
 from __future__ import annotations
 
 import random
@@ -8,24 +9,25 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmboot import pmt
-from warmboot.pmt import spec
-from warmboot.pmt import PmtError
-
 from pmt_corpus import reseal
 from pmt_samples import FIRMWARE_LIMITS, random_valid_table, valid_tables
+from warmboot import pmt
+from warmboot.pmt import PmtError, spec
 
-PROPERTY = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def firmware_owned_bits(table: pmt.Pmt) -> set[int]:
     """Bit positions of the bytes the CRC does not cover."""
     spans = [(28, 32), spec.HEADER.firmware_bytes()]
     start, end = spec.ENTRY.firmware_bytes()
-    spans += [(table.header_size + i * table.entry_size + start,
-               table.header_size + i * table.entry_size + end)
-              for i in range(len(table.entries))]
+    spans += [
+        (
+            table.header_size + i * table.entry_size + start,
+            table.header_size + i * table.entry_size + end,
+        )
+        for i in range(len(table.entries))
+    ]
     return {bit for lo, hi in spans for bit in range(8 * lo, 8 * hi)}
 
 
@@ -55,8 +57,9 @@ def test_decode_inverts_encode(table: pmt.Pmt) -> None:
 
 @PROPERTY
 @given(valid_tables(), st.data())
-def test_single_bit_flips_are_rejected_or_decode_to_a_valid_table(table: pmt.Pmt,
-                                                                  data: st.DataObject) -> None:
+def test_single_bit_flips_are_rejected_or_decode_to_a_valid_table(
+    table: pmt.Pmt, data: st.DataObject
+) -> None:
     encoded = pmt.encode(table)
     fw_bits = firmware_owned_bits(table)
     for _ in range(16):
@@ -87,13 +90,17 @@ def test_arbitrary_bytes_raise_only_pmt_error(data: bytes) -> None:
 
 
 @PROPERTY
-@given(valid_tables(), st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)),
-                                min_size=1, max_size=8), st.booleans())
-def test_damaged_tables_raise_only_pmt_error(table: pmt.Pmt, edits: list[tuple[int, int]],
-                                             resealed: bool) -> None:
+@given(
+    valid_tables(),
+    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_damaged_tables_raise_only_pmt_error(
+    table: pmt.Pmt, edits: list[tuple[int, int]], resealed: bool
+) -> None:
     data = bytearray(pmt.encode(table))
     for at, value in edits:
         data[at % len(data)] = value
     damaged = reseal(bytes(data)) if resealed else bytes(data)
     decode_raises_only_pmt_error(damaged)
-    decode_raises_only_pmt_error(damaged[:edits[0][0] % len(damaged)])
+    decode_raises_only_pmt_error(damaged[: edits[0][0] % len(damaged)])

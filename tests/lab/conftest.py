@@ -1,6 +1,7 @@
 """Fixtures for the lab tests: the images, the signed releases on a local HTTP
 server (session-wide), and a fresh QEMU q35 board per test. labkit.py has the
 pieces and explains them."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ def images(q35, tmp_path_factory):
 @pytest.fixture(scope="session")
 def releases(q35, images, tmp_path_factory):
     served = tmp_path_factory.mktemp("served")
-    root_file = write_releases(served, tmp_path_factory.mktemp("signing"), images,
-                               q35.manifest.read_bytes())
+    root_file = write_releases(
+        served, tmp_path_factory.mktemp("signing"), images, q35.manifest.read_bytes()
+    )
     server, httpd = serve(served)
     yield SignedReleases(root_file, server)
     httpd.shutdown()

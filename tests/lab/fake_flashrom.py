@@ -29,6 +29,7 @@ above stderr, as sudo does):
   short-reads          every read's file is cut to half the chip (a read cut short)
   unstable-reads       the second read returns contents with one byte changed
 """
+
 from __future__ import annotations
 
 import os
@@ -63,14 +64,15 @@ def half_write(chip: Path) -> int:
 
 
 def real_flashrom(args: list[str], stdin: bytes | None = None) -> int:
-    return subprocess.run(["flashrom", *args], input=stdin,
-                          stdin=None if stdin is not None else sys.stdin).returncode
+    return subprocess.run(
+        ["flashrom", *args], input=stdin, stdin=None if stdin is not None else sys.stdin
+    ).returncode
 
 
 def main() -> int:
     mode, chip, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if mode.endswith("+close-fds"):
-        mode = mode[:-len("+close-fds")]
+        mode = mode[: -len("+close-fds")]
         os.closerange(3, 65536)
     args = sys.argv[4:]
     state.mkdir(parents=True, exist_ok=True)

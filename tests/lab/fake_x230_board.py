@@ -9,6 +9,7 @@ LinuxBoot's marker, or, when the BIOS region holds the bytes BROKEN-IMAGE (a tes
 release made to fail), the banner and "Payload not loaded". It reads the chip at
 power-on, as a board reads its flash at reset. Nothing here boots firmware.
 """
+
 from __future__ import annotations
 
 import socket
@@ -34,7 +35,7 @@ def main() -> None:
     while True:
         client, _ = server.accept()
         client.sendall(text)
-        clients.append(client)   # held open until power-off kills this process
+        clients.append(client)  # held open until power-off kills this process
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ The power switch is what a lab's network PDU is to labgrid's NetworkPowerDriver
 reads it): outlet N runs board N's power-on or power-off script, so switching it
 on boots whatever the chip holds.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,10 +38,10 @@ class _PowerSwitch(BaseHTTPRequestHandler):
     boards: list[QemuBoard]
     log: list[str]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
         try:
             board = self.boards[int(parts[1])]
@@ -69,14 +70,20 @@ class LabgridLab:
     boards: dict[str, QemuBoard]
     power_log: list[str]
 
-    def client(self, *argv: str, user: str | None = None,
-               check: bool = True) -> subprocess.CompletedProcess:
+    def client(
+        self, *argv: str, user: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """labgrid-client, as a lab user runs it (LG_USERNAME another user's name)."""
         env = {**os.environ, "LG_COORDINATOR": self.coordinator}
         if user:
             env["LG_USERNAME"] = user
-        done = subprocess.run([BIN / "labgrid-client", "-x", self.coordinator, *argv],
-                              capture_output=True, text=True, timeout=60, env=env)
+        done = subprocess.run(
+            [BIN / "labgrid-client", "-x", self.coordinator, *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         if check:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
@@ -88,8 +95,12 @@ class LabgridLab:
         value = line.split(":", 1)[1].strip()
         return None if value == "None" else value
 
-    def config(self, name: str = "lab.toml", flashrom: dict[str, str] | None = None,
-               failures: tuple[str, ...] = ()) -> Path:
+    def config(
+        self,
+        name: str = "lab.toml",
+        flashrom: dict[str, str] | None = None,
+        failures: tuple[str, ...] = (),
+    ) -> Path:
         """lab.toml naming both labgrid places; `flashrom` maps a place to a fake flashrom
         mode (labkit's fake_flashrom.py) for fault injection."""
         flashrom = flashrom or {}
@@ -122,20 +133,37 @@ failures = {toml_value(list(failures))}
 """)
         root = next(iter(self.boards.values())).releases.root_file
         path = self.home / name
-        path.write_text(f"""[lab]
+        path.write_text(
+            f"""[lab]
 runs = "runs"
 locks = "locks"
 cache = "cache"
 root = {toml_value(str(root))}
 labgrid_coordinator = "{self.coordinator}"
 download_timeout = 10
-""" + "".join(places))
+"""
+            + "".join(places)
+        )
         return path
 
-    def flash_command(self, place: str, release_url: str, run_dir: Path, config: Path,
-                      *extra: str) -> list[str]:
-        return [sys.executable, "-m", "warmboot.lab.cli", "flash", "--config", str(config),
-                "--place", place, "--release", release_url, "--run-dir", str(run_dir), *extra]
+    def flash_command(
+        self, place: str, release_url: str, run_dir: Path, config: Path, *extra: str
+    ) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "warmboot.lab.cli",
+            "flash",
+            "--config",
+            str(config),
+            "--place",
+            place,
+            "--release",
+            release_url,
+            "--run-dir",
+            str(run_dir),
+            *extra,
+        ]
 
 
 def _exporter_yaml(boards: dict[str, QemuBoard], power_port: int) -> str:
@@ -166,8 +194,12 @@ def _wait_for(predicate, what: str, timeout: float = 30) -> None:
 
 
 def _exported(home: Path, coordinator: str) -> bool:
-    done = subprocess.run([BIN / "labgrid-client", "-x", coordinator, "resources"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [BIN / "labgrid-client", "-x", coordinator, "resources"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return all(f"{EXPORTER}/{place}/NetworkPowerPort" in done.stdout for place in PLACES)
 
 
@@ -183,8 +215,7 @@ def labgrid_lab(home: Path, releases, old_image: bytes):
         board.install_power_scripts()
         boards[place] = board
     power_log: list[str] = []
-    handler = type("Switch", (_PowerSwitch,), {"boards": list(boards.values()),
-                                               "log": power_log})
+    handler = type("Switch", (_PowerSwitch,), {"boards": list(boards.values()), "log": power_log})
     switch = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=switch.serve_forever, daemon=True).start()
     coordinator = f"127.0.0.1:{free_port()}"
@@ -192,13 +223,32 @@ def labgrid_lab(home: Path, releases, old_image: bytes):
     (home / "exporter.yaml").write_text(_exporter_yaml(boards, switch.server_address[1]))
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(subprocess.Popen(
-            [BIN / "labgrid-coordinator", "-l", coordinator], cwd=home / "coordinator",
-            stdout=open(home / "coordinator.log", "wb"), stderr=subprocess.STDOUT))
-        processes.append(subprocess.Popen(
-            [BIN / "labgrid-exporter", "-c", coordinator, "-n", EXPORTER,
-             "--hostname", "127.0.0.1", str(home / "exporter.yaml")],
-            stdout=open(home / "exporter.log", "wb"), stderr=subprocess.STDOUT))
+        with open(home / "coordinator.log", "wb") as log:  # the child keeps its own copy
+            processes.append(
+                subprocess.Popen(
+                    [BIN / "labgrid-coordinator", "-l", coordinator],
+                    cwd=home / "coordinator",
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        with open(home / "exporter.log", "wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        BIN / "labgrid-exporter",
+                        "-c",
+                        coordinator,
+                        "-n",
+                        EXPORTER,
+                        "--hostname",
+                        "127.0.0.1",
+                        str(home / "exporter.yaml"),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         _wait_for(lambda: _exported(home, coordinator), "the exporter's resources")
         lab = LabgridLab(home, coordinator, boards, power_log)
         for place in PLACES:

@@ -1,4 +1,5 @@
 """The console watcher on a real pseudo-terminal and on real TCP sockets."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,11 @@ def test_serial_device_is_read_raw_at_the_configured_baud(tmp_path):
             assert not attrs[3] & (termios.ICANON | termios.ECHO | termios.ISIG)
             assert not attrs[0] & (termios.ICRNL | termios.IXON)
             # Raw: no line buffering (a partial line arrives), no CR/LF translation.
-            os.write(master, b"coreboot-4.15-abc Thu Jan  1 bootblock starting (log level: 7)"
-                             b"...\r\nwarmboot: linux")
+            os.write(
+                master,
+                b"coreboot-4.15-abc Thu Jan  1 bootblock starting (log level: 7)"
+                b"...\r\nwarmboot: linux",
+            )
             hit = watcher.wait_for(BANNER, 0)
             assert hit.line.startswith("coreboot-4.15-abc")
             wait_until(lambda: watcher.text().endswith("warmboot: linux"))
@@ -73,6 +77,7 @@ class RestartingConsole:
                     time.sleep(delay)
                     client.sendall(output)
                     time.sleep(0.3)
+
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         return thread
@@ -84,9 +89,10 @@ def test_tcp_console_is_reopened_after_the_board_restarts_its_socket(tmp_path):
     with ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher:
         first.join()
         wait_until(lambda: "old" in watcher.text())
-        start = watcher.position   # what the old boot printed does not count
-        console.boot(b"coreboot-4.15-new x bootblock starting\r\nwarmboot: linuxboot ready\r\n",
-                     delay=0.2)
+        start = watcher.position  # what the old boot printed does not count
+        console.boot(
+            b"coreboot-4.15-new x bootblock starting\r\nwarmboot: linuxboot ready\r\n", delay=0.2
+        )
         hit = watcher.wait_for(BANNER, start)
         assert "new" in hit.line
         watcher.wait_for(READY, hit.end)
@@ -95,13 +101,17 @@ def test_tcp_console_is_reopened_after_the_board_restarts_its_socket(tmp_path):
 
 def test_failure_pattern_ends_the_boot_check_without_waiting_for_the_timeout(tmp_path):
     console = RestartingConsole()
-    console.boot(b"coreboot-4.15-x y bootblock starting\r\nCBFS: 'fallback/payload' not found."
-                 b"\r\nPayload not loaded.\r\n")
+    console.boot(
+        b"coreboot-4.15-x y bootblock starting\r\nCBFS: 'fallback/payload' not found."
+        b"\r\nPayload not loaded.\r\n"
+    )
     patient = BootMarker("linuxboot", "warmboot: linuxboot ready", 60)
     began = time.monotonic()
-    with ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError, match="failure pattern 'Payload not loaded'"):
-            watcher.wait_for(patient, 0, failures=[re.compile(rb"Payload not loaded")])
+    with (
+        ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher,
+        pytest.raises(BootCheckError, match="failure pattern 'Payload not loaded'"),
+    ):
+        watcher.wait_for(patient, 0, failures=[re.compile(rb"Payload not loaded")])
     assert time.monotonic() - began < 10
 
 
@@ -109,12 +119,16 @@ def test_marker_timeout_names_the_marker_and_the_last_console_line(tmp_path):
     console = RestartingConsole()
     console.boot(b"coreboot-4.15-x y bootblock starting\r\nPayload not loaded.\r\n")
     quick = BootMarker("linuxboot", "warmboot: linuxboot ready", 1, "warmboot: linuxboot ready")
-    with ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError) as error:
-            watcher.wait_for(quick, 0, after="marker 'coreboot'")
-    assert str(error.value) == ("marker 'linuxboot' ('warmboot: linuxboot ready') did not "
-                                "appear within 1 s after marker 'coreboot'; last console line: "
-                                "'Payload not loaded.'")
+    with (
+        ConsoleWatcher(TcpConsole("127.0.0.1", console.port), tmp_path / "c.log") as watcher,
+        pytest.raises(BootCheckError) as error,
+    ):
+        watcher.wait_for(quick, 0, after="marker 'coreboot'")
+    assert str(error.value) == (
+        "marker 'linuxboot' ('warmboot: linuxboot ready') did not "
+        "appear within 1 s after marker 'coreboot'; last console line: "
+        "'Payload not loaded.'"
+    )
 
 
 def test_console_that_never_answers_is_reported_as_such(tmp_path):
@@ -122,7 +136,8 @@ def test_console_that_never_answers_is_reported_as_such(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     quick = BootMarker("coreboot", "bootblock starting", 0.5)
-    with ConsoleWatcher(TcpConsole("127.0.0.1", port), tmp_path / "c.log") as watcher:
-        with pytest.raises(BootCheckError, match=f"the console tcp:127.0.0.1:{port} never "
-                                                 "answered"):
-            watcher.wait_for(quick, 0)
+    with (
+        ConsoleWatcher(TcpConsole("127.0.0.1", port), tmp_path / "c.log") as watcher,
+        pytest.raises(BootCheckError, match=f"the console tcp:127.0.0.1:{port} never answered"),
+    ):
+        watcher.wait_for(quick, 0)

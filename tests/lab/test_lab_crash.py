@@ -5,6 +5,7 @@ known-good backup back.
 SIGKILL is sent to warmboot-lab alone (flashrom runs in its own session, as
 it does when a CI job is killed); a host crash is SIGKILL to both.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,13 +54,17 @@ def assert_refused_as_unfinished(run, board, chip: bytes, crashed_run) -> dict:
     return record
 
 
-@pytest.mark.parametrize("wrapper, holds", [
-    ("", "that process is gone, but a flashrom it started still holds the lock"),
-    # A wrapper that closes inherited descriptors (sudo): its process group is named.
-    ("+close-fds", "a program that can touch its chip (process group"),
-])
-def test_flashrom_that_outlives_a_killed_run_keeps_the_place_locked(board, images, releases,
-                                                                   wrapper, holds):
+@pytest.mark.parametrize(
+    "wrapper, holds",
+    [
+        ("", "that process is gone, but a flashrom it started still holds the lock"),
+        # A wrapper that closes inherited descriptors (sudo): its process group is named.
+        ("+close-fds", "a program that can touch its chip (process group"),
+    ],
+)
+def test_flashrom_that_outlives_a_killed_run_keeps_the_place_locked(
+    board, images, releases, wrapper, holds
+):
     """SIGKILL of warmboot-lab mid-write: flashrom writes on, and the place stays locked
     until it ends; a second run started at once is BUSY, and no second writer touches
     the chip."""
@@ -71,7 +76,7 @@ def test_flashrom_that_outlives_a_killed_run_keeps_the_place_locked(board, image
     orphan = int(writing.read_text())
     first.kill()
     first.communicate(timeout=30)
-    assert not gone(orphan) and writing.exists()   # flashrom is still writing
+    assert not gone(orphan) and writing.exists()  # flashrom is still writing
 
     second = board.flash(url, config=config, run_dir=board.home / "run-2")
     record = second.record
@@ -88,8 +93,7 @@ def test_flashrom_that_outlives_a_killed_run_keeps_the_place_locked(board, image
     assert_refused_as_unfinished(third, board, images.new, first_dir)
 
 
-def test_crash_mid_write_is_refused_until_recover_restores_the_good_backup(board, images,
-                                                                          releases):
+def test_crash_mid_write_is_refused_until_recover_restores_the_good_backup(board, images, releases):
     url = releases.server.release_url("1.1.0")
     first_dir = board.home / "run-1"
     first = board.start_flash(url, board.config(flashrom="crash-in-first-write"), first_dir)
@@ -111,8 +115,12 @@ def test_crash_mid_write_is_refused_until_recover_restores_the_good_backup(board
     refused = board.flash(url, config=config, run_dir=board.home / "run-2")
     record = assert_refused_as_unfinished(refused, board, half_written, first_dir)
     assert good_sha256 in record["message"]
-    places = subprocess.run([sys.executable, "-m", "warmboot.lab.cli", "places", "--config",
-                             str(config), "--json"], capture_output=True, text=True, timeout=60)
+    places = subprocess.run(
+        [sys.executable, "-m", "warmboot.lab.cli", "places", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(places.stdout)[0]["flash"] == "writing"
 
     # recover checks the backup against its recorded sha256 before writing anything.
@@ -136,11 +144,20 @@ def test_crash_mid_write_is_refused_until_recover_restores_the_good_backup(board
     assert record["recovery"]["backup"] == str(backup)
     assert record["recovery"]["sha256"] == good_sha256
     assert [s["name"] for s in record["steps"]] == [
-        "backup-check", "power-off", "probe", "recover-write", "recover-verify",
-        "recover-boot-check"]
+        "backup-check",
+        "power-off",
+        "probe",
+        "recover-write",
+        "recover-verify",
+        "recover-boot-check",
+    ]
     assert MARKER in run.console_log("recover-boot")
     assert run.stdout.startswith("warmboot-lab: OK: place q35 recovered")
     # Recovered and booted: the place flashes normally again.
-    places = subprocess.run([sys.executable, "-m", "warmboot.lab.cli", "places", "--config",
-                             str(config), "--json"], capture_output=True, text=True, timeout=60)
+    places = subprocess.run(
+        [sys.executable, "-m", "warmboot.lab.cli", "places", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(places.stdout)[0]["flash"] == "good"

@@ -6,6 +6,7 @@ Links and modes are planted the way another local user (or a careless
 script) would; full and read-only file systems are small tmpfs mounts. None
 of these boot QEMU: each run stops before the write.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,7 @@ import subprocess
 
 import pytest
 
-from labkit import EXIT, CHIP_SIZE
+from labkit import CHIP_SIZE, EXIT
 from test_lab_refusals import assert_nothing_written, cached
 
 VICTIM = b"someone else's file\n"
@@ -40,8 +41,11 @@ def tmpfs(path, *options: str):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(("mode=0755", *options)),
-                              "tmpfs", str(path)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(("mode=0755", *options)), "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -52,13 +56,13 @@ def tmpfs(path, *options: str):
 
 def fill(directory) -> None:
     """Fill the file system of `directory` to the last byte."""
-    with open(directory / "filler", "wb", buffering=0) as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 4096)
+    with open(directory / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 4096)
 
 
 # -- links and modes (item 5) ------------------------------------------------------
+
 
 def test_lock_file_that_is_a_symlink_is_not_followed(board, images, releases, tmp_path):
     victim = tmp_path / "victim"
@@ -77,8 +81,7 @@ def test_directory_other_users_can_write_to_is_refused(board, images, releases, 
     shared.mkdir()
     shared.chmod(0o777)
     run = board.flash(releases.server.release_url("1.1.0"))
-    record = assert_error(run, board, images, str(shared),
-                          "is writable by other users (mode 0777)")
+    record = assert_error(run, board, images, str(shared), "is writable by other users (mode 0777)")
     assert not [c for c in record["commands"] if c["label"].startswith("read")]
 
 
@@ -89,8 +92,11 @@ def test_run_directory_with_a_planted_link_is_refused(board, images, releases, t
     run_dir = board.home / "planted"
     run_dir.mkdir()
     (run_dir / "backup.rom").symlink_to(victim)
-    run = board.flash(releases.server.release_url("1.1.0"),
-                      config=board.config(flashrom="unstable-reads"), run_dir=run_dir)
+    run = board.flash(
+        releases.server.release_url("1.1.0"),
+        config=board.config(flashrom="unstable-reads"),
+        run_dir=run_dir,
+    )
     assert_error(run, board, images, str(run_dir), "is not empty")
     assert victim.read_bytes() == VICTIM
 
@@ -106,7 +112,7 @@ def test_cache_entry_that_is_a_link_is_not_followed(board, images, releases, tmp
     other_chip.write_bytes(b"\xff" * CHIP_SIZE)
     config = board.config(programmer=f"dummy:emulate=S25FL128L,image={other_chip}")
     run = board.flash(releases.server.release_url("1.1.0"), config=config)
-    record = assert_nothing_written(run, board, images)   # refused at the probe
+    record = assert_nothing_written(run, board, images)  # refused at the probe
     rom = next(f for f in run.step("download")["detail"]["files"] if f["name"] == "coreboot.rom")
     assert rom["from_cache"] is False
     assert outside.read_bytes() == images.new
@@ -117,11 +123,13 @@ def test_cache_entry_that_is_a_link_is_not_followed(board, images, releases, tmp
 
 # -- disk errors (item 6) ----------------------------------------------------------
 
+
 def test_read_only_cache_is_an_error_naming_it(board, images, releases):
     with tmpfs(board.home / "cache", "size=64k", "ro"):
         run = board.flash(releases.server.release_url("1.1.0"))
-        record = assert_error(run, board, images, str(board.home / "cache"),
-                              "Read-only file system")
+        record = assert_error(
+            run, board, images, str(board.home / "cache"), "Read-only file system"
+        )
     assert record["outcome"] == "ERROR" and record["error_type"] == "StorageError"
     assert record["failed_step"] == "download" and record["write_started"] is False
 
@@ -129,8 +137,9 @@ def test_read_only_cache_is_an_error_naming_it(board, images, releases):
 def test_full_cache_is_an_error_and_keeps_no_partial_download(board, images, releases):
     with tmpfs(board.home / "cache", "size=64k"):
         run = board.flash(releases.server.release_url("1.1.0"))
-        record = assert_error(run, board, images, str(board.home / "cache" / "sha256"),
-                              "No space left on device")
+        record = assert_error(
+            run, board, images, str(board.home / "cache" / "sha256"), "No space left on device"
+        )
         assert cached(board, images.new) == []
     assert record["outcome"] == "ERROR" and record["failed_step"] == "download"
 
@@ -139,8 +148,9 @@ def test_full_run_directory_ends_as_an_error_the_record_shows(board, images, rel
     run_dir = board.home / "run"
     with tmpfs(run_dir, "size=64k"):
         run = board.flash(releases.server.release_url("1.1.0"), run_dir=run_dir)
-        record = assert_error(run, board, images, str(run_dir / "release"),
-                              "No space left on device")
+        record = assert_error(
+            run, board, images, str(run_dir / "release"), "No space left on device"
+        )
         # The 16 MiB image did not fit; nothing of it stays, so the record could say so.
         assert record["outcome"] == "ERROR" and record["exit_code"] == 1
         assert record["failed_step"] == "download"
@@ -154,26 +164,26 @@ def test_run_directory_too_full_for_the_record_says_so_on_stderr(board, images, 
         fill(run_dir)
         run = board.flash(releases.server.release_url("1.1.0"), run_dir=run_dir / "sub")
         assert_error(run, board, images, str(run_dir / "sub"), "No space left on device")
-        assert f"the record {run_dir / 'sub' / 'result.json'} could not be written" in \
-            run.stderr
+        assert f"the record {run_dir / 'sub' / 'result.json'} could not be written" in run.stderr
 
 
-def test_journal_that_cannot_be_written_stops_the_run_before_the_write(board, images,
-                                                                       releases):
+def test_journal_that_cannot_be_written_stops_the_run_before_the_write(board, images, releases):
     """A write that could not be remembered (a crash would go unnoticed) never starts."""
     runs = board.home / "runs"
     with tmpfs(runs, "size=64k"):
         (runs / "q35").mkdir()
         fill(runs)
         run = board.flash(releases.server.release_url("1.1.0"))
-        record = assert_error(run, board, images, str(runs / "q35" / "place.json"),
-                              "No space left on device")
+        record = assert_error(
+            run, board, images, str(runs / "q35" / "place.json"), "No space left on device"
+        )
     assert record["failed_step"] is None and record["write_started"] is False
-    assert record["backup"] is not None          # it got that far, and stopped there
+    assert record["backup"] is not None  # it got that far, and stopped there
     assert not [c for c in record["commands"] if "-w" in c["argv"]]
 
 
 # -- smaller items (item 7) --------------------------------------------------------
+
 
 def test_redirect_to_another_host_is_refused_by_default(board, images, releases):
     target = "/dist/qemu-q35/1.1.0/release.json"
@@ -183,23 +193,28 @@ def test_redirect_to_another_host_is_refused_by_default(board, images, releases)
     assert record["failed_step"] == "download" and record["error_type"] == "DownloadError"
     assert "redirects to another host (http://localhost:" in record["message"]
     assert "allow_cross_host_redirects = true" in record["message"]
-    assert len(releases.server.fetched(target)) == before   # not followed
+    assert len(releases.server.fetched(target)) == before  # not followed
     assert record["commands"] == []
 
 
-@pytest.mark.parametrize("tree, setting, host", [
-    ("redirect", "allow_cross_host_redirects = true", "localhost"),
-    ("redirect-same", "", "127.0.0.1"),
-])
-def test_followed_redirects_are_recorded_with_each_final_url(board, images, releases, tree,
-                                                             setting, host):
+@pytest.mark.parametrize(
+    "tree, setting, host",
+    [
+        ("redirect", "allow_cross_host_redirects = true", "localhost"),
+        ("redirect-same", "", "127.0.0.1"),
+    ],
+)
+def test_followed_redirects_are_recorded_with_each_final_url(
+    board, images, releases, tree, setting, host
+):
     other_chip = board.home / "other-chip.bin"
     other_chip.write_bytes(b"\xff" * CHIP_SIZE)
-    config = board.config(programmer=f"dummy:emulate=S25FL128L,image={other_chip}",
-                          lab_extra=setting)
+    config = board.config(
+        programmer=f"dummy:emulate=S25FL128L,image={other_chip}", lab_extra=setting
+    )
     url = releases.server.release_url("1.1.0", tree=tree)
     run = board.flash(url, config=config)
-    record = assert_nothing_written(run, board, images)   # refused at the probe
+    record = assert_nothing_written(run, board, images)  # refused at the probe
     assert record["failed_step"] == "probe"
     detail = run.step("download")["detail"]
     port = releases.server.url.rsplit(":", 1)[1]
@@ -210,8 +225,9 @@ def test_followed_redirects_are_recorded_with_each_final_url(board, images, rele
 
 
 def test_short_backup_read_is_refused_and_deleted(board, images, releases):
-    run = board.flash(releases.server.release_url("1.1.0"),
-                      config=board.config(flashrom="short-reads"))
+    run = board.flash(
+        releases.server.release_url("1.1.0"), config=board.config(flashrom="short-reads")
+    )
     record = assert_nothing_written(run, board, images)
     assert record["failed_step"] == "backup" and record["error_type"] == "BackupError"
     assert "flashrom read 8388608 bytes, not the chip's 16 MiB" in record["message"]

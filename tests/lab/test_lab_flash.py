@@ -1,4 +1,5 @@
 """warmboot-lab flash on the QEMU board: the good path, and what a run leaves behind."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,25 +12,42 @@ from labkit import EXIT, MARKER
 pytestmark = pytest.mark.qemu
 
 
-def test_flash_writes_verifies_and_boots_the_release_and_records_ok(board, images, releases,
-                                                                     tmp_path):
+def test_flash_writes_verifies_and_boots_the_release_and_records_ok(
+    board, images, releases, tmp_path
+):
     state = tmp_path / "rollback-state.json"
     run = board.flash(releases.server.release_url("1.1.0"), "--state", str(state))
     assert run.returncode == EXIT["OK"], run.stderr
     record = run.record
-    print(f"flash-and-boot-check: {record['seconds']:.1f} s in all; " + ", ".join(
-        f"{step['name']} {step['seconds']:.2f} s" for step in record["steps"]))
+    print(
+        f"flash-and-boot-check: {record['seconds']:.1f} s in all; "
+        + ", ".join(f"{step['name']} {step['seconds']:.2f} s" for step in record["steps"])
+    )
 
     assert board.chip.read_bytes() == images.new
     assert record["outcome"] == "OK" and record["exit_code"] == 0
     assert run.stdout.startswith("warmboot-lab: OK: ") and run.stderr == ""
-    assert run.step_names() == ["trust", "download", "verify", "power-off", "probe", "backup",
-                                "write", "verify-flash", "boot-check", "commit-state"]
+    assert run.step_names() == [
+        "trust",
+        "download",
+        "verify",
+        "power-off",
+        "probe",
+        "backup",
+        "write",
+        "verify-flash",
+        "boot-check",
+        "commit-state",
+    ]
     assert all(step["status"] == "ok" for step in record["steps"])
     assert record["release"]["version"] == "1.1.0"
     assert record["release"]["image_sha256"] == hashlib.sha256(images.new).hexdigest()
-    assert record["chip"] == {"vendor": "Winbond", "name": "W25Q128.V", "size": 16 << 20,
-                              "bus": "SPI"}
+    assert record["chip"] == {
+        "vendor": "Winbond",
+        "name": "W25Q128.V",
+        "size": 16 << 20,
+        "bus": "SPI",
+    }
     backup = record["backup"]
     assert backup["sha256"] == hashlib.sha256(images.old).hexdigest()
     assert (run.run_dir / "backup.rom").read_bytes() == images.old

@@ -5,6 +5,7 @@ dummy programmer and whose serial is a TCP socket (labgrid_lab.py).
 The lab is started once for the module; each test leaves both places released
 and both chips holding the old image (release 1.0.0), as it found them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,15 +39,21 @@ def fresh(lab, images):
 
 
 def run(lab, place, url, run_dir, config, *extra, timeout=300) -> LabRun:
-    proc = subprocess.run(lab.flash_command(place, url, run_dir, config, *extra),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        lab.flash_command(place, url, run_dir, config, *extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return LabRun(proc.returncode, proc.stdout, proc.stderr, run_dir)
 
 
 def interval(record: dict, name: str) -> tuple[float, float]:
     step = next(s for s in record["steps"] if s["name"] == name)
-    started = time.mktime(time.strptime(step["started"][:19], "%Y-%m-%dT%H:%M:%S")) \
+    started = (
+        time.mktime(time.strptime(step["started"][:19], "%Y-%m-%dT%H:%M:%S"))
         + int(step["started"][20:23]) / 1000
+    )
     return started, started + step["seconds"]
 
 
@@ -54,12 +61,18 @@ def test_two_places_flash_at_the_same_time_and_both_succeed(fresh, releases, ima
     lab = fresh
     config = lab.config()
     url = releases.server.release_url("1.1.0")
-    procs = {place: subprocess.Popen(lab.flash_command(place, url, tmp_path / place, config),
-                                     text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for place in lab.boards}
+    procs = {
+        place: subprocess.Popen(
+            lab.flash_command(place, url, tmp_path / place, config),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for place in lab.boards
+    }
     records = {}
     for place, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=300)
+        _stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == EXIT["OK"], stderr
         records[place] = json.loads((tmp_path / place / "result.json").read_text())
         assert lab.boards[place].chip.read_bytes() == images.new
@@ -75,9 +88,11 @@ def test_two_places_flash_at_the_same_time_and_both_succeed(fresh, releases, ima
         labgrid = record["labgrid"]
         assert labgrid["coordinator"] == lab.coordinator and labgrid["place"] == place
         assert labgrid["acquired"] and labgrid["released"] and not labgrid["release_error"]
-        assert labgrid["used"] == {"flashrom": f"lab1/{place}/NetworkFlashrom/NetworkFlashrom",
-                                   "serial": f"lab1/{place}/NetworkSerialPort/NetworkSerialPort",
-                                   "power": f"lab1/{place}/NetworkPowerPort/NetworkPowerPort"}
+        assert labgrid["used"] == {
+            "flashrom": f"lab1/{place}/NetworkFlashrom/NetworkFlashrom",
+            "serial": f"lab1/{place}/NetworkSerialPort/NetworkSerialPort",
+            "power": f"lab1/{place}/NetworkPowerPort/NetworkPowerPort",
+        }
         classes = sorted(r["cls"] for r in labgrid["resources"])
         assert classes == ["NetworkFlashrom", "NetworkPowerPort", "NetworkSerialPort"]
         # The resources became the flow's programmer, console and power commands.
@@ -93,8 +108,9 @@ def test_two_places_flash_at_the_same_time_and_both_succeed(fresh, releases, ima
     assert not (lab.home / "runs" / "q35-a" / "labgrid.json").exists()
 
 
-def test_place_another_client_holds_is_refused_busy_and_its_board_untouched(fresh, releases,
-                                                                             images, tmp_path):
+def test_place_another_client_holds_is_refused_busy_and_its_board_untouched(
+    fresh, releases, images, tmp_path
+):
     lab = fresh
     place = "q35-a"
     board = lab.boards[place]
@@ -102,24 +118,27 @@ def test_place_another_client_holds_is_refused_busy_and_its_board_untouched(fres
     try:
         before = hashlib.sha256(board.chip.read_bytes()).hexdigest()
         switched = len(lab.power_log)
-        result = run(lab, place, releases.server.release_url("1.1.0"), tmp_path / "run",
-                     lab.config())
+        result = run(
+            lab, place, releases.server.release_url("1.1.0"), tmp_path / "run", lab.config()
+        )
         assert result.returncode == EXIT["BUSY"], result.stderr
-        assert result.stderr.startswith(f"warmboot-lab: BUSY: labgrid place {place} is "
-                                        "acquired by ")
+        assert result.stderr.startswith(
+            f"warmboot-lab: BUSY: labgrid place {place} is acquired by "
+        )
         assert "/alice" in result.stderr and "nothing was done" in result.stderr
         record = result.record
         assert record["outcome"] == "BUSY" and record["commands"] == []
         assert record["labgrid"]["acquired"] is None
         assert hashlib.sha256(board.chip.read_bytes()).hexdigest() == before
-        assert len(lab.power_log) == switched       # never switched on or off
+        assert len(lab.power_log) == switched  # never switched on or off
         assert lab.holder(place).endswith("/alice")  # still alice's
     finally:
         lab.client("-p", place, "release", user="alice")
 
 
-def test_killed_run_leaves_the_place_acquired_until_released_then_recover(fresh, releases,
-                                                                          images, tmp_path):
+def test_killed_run_leaves_the_place_acquired_until_released_then_recover(
+    fresh, releases, images, tmp_path
+):
     """SIGKILL mid-write (a host crash: warmboot-lab and flashrom die): the place stays
     acquired, as labgrid places do; the next run says which run held it and how to
     release it; once released, the half-written chip is refused until recover."""
@@ -129,15 +148,19 @@ def test_killed_run_leaves_the_place_acquired_until_released_then_recover(fresh,
     url = releases.server.release_url("1.1.0")
     crash_config = lab.config("crash.toml", flashrom={place: "crash-in-first-write"})
     first_dir = tmp_path / "run-1"
-    first = subprocess.Popen(lab.flash_command(place, url, first_dir, crash_config),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        lab.flash_command(place, url, first_dir, crash_config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     flashrom = int(board.wait_for_state("writing").read_text())
     first.send_signal(signal.SIGKILL)
     os.killpg(flashrom, signal.SIGKILL)
     first.wait(30)
     deadline = time.monotonic() + 30
     while (board.home / "fake-state" / "writing").exists() and subprocess.run(
-            ["kill", "-0", str(flashrom)], capture_output=True).returncode == 0:
+        ["kill", "-0", str(flashrom)], capture_output=True
+    ).returncode == 0:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     half_written = board.chip.read_bytes()
@@ -157,12 +180,23 @@ def test_killed_run_leaves_the_place_acquired_until_released_then_recover(fresh,
     assert refused.returncode == EXIT["REFUSED"], refused.stderr
     assert refused.record["error_type"] == "UnfinishedWriteError"
     assert "warmboot-lab recover --place q35-b" in refused.record["message"]
-    assert lab.holder(place) is None   # a refusal releases too
+    assert lab.holder(place) is None  # a refusal releases too
 
     recovered = subprocess.run(
-        [*lab.flash_command(place, url, tmp_path / "run-4", config)[:3], "recover",
-         "--config", str(config), "--place", place, "--run-dir", str(tmp_path / "run-4")],
-        capture_output=True, text=True, timeout=300)
+        [
+            *lab.flash_command(place, url, tmp_path / "run-4", config)[:3],
+            "recover",
+            "--config",
+            str(config),
+            "--place",
+            place,
+            "--run-dir",
+            str(tmp_path / "run-4"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert recovered.returncode == EXIT["OK"], recovered.stderr
     record = json.loads((tmp_path / "run-4" / "result.json").read_text())
     assert record["command"] == "recover" and record["labgrid"]["released"]
@@ -170,8 +204,9 @@ def test_killed_run_leaves_the_place_acquired_until_released_then_recover(fresh,
     assert lab.holder(place) is None
 
 
-def test_rollback_through_labgrid_restores_and_boots_the_old_image(fresh, releases, images,
-                                                                   tmp_path):
+def test_rollback_through_labgrid_restores_and_boots_the_old_image(
+    fresh, releases, images, tmp_path
+):
     lab = fresh
     place = "q35-a"
     config = lab.config("fail.toml", failures=("Payload not loaded",))
@@ -181,23 +216,29 @@ def test_rollback_through_labgrid_restores_and_boots_the_old_image(fresh, releas
     assert record["failed_step"] == "boot-check"
     assert record["rollback"]["flash_restored"] and record["rollback"]["booted"]
     assert [s["name"] for s in record["steps"]][-4:] == [
-        "rollback-power-off", "rollback-write", "rollback-verify", "rollback-boot-check"]
+        "rollback-power-off",
+        "rollback-write",
+        "rollback-verify",
+        "rollback-boot-check",
+    ]
     assert lab.boards[place].chip.read_bytes() == images.old
     assert "warmboot: linuxboot ready" in result.console_log("rollback-boot")
     assert record["labgrid"]["released"] and lab.holder(place) is None
 
 
-def test_signal_mid_run_cancels_and_still_releases_the_place(fresh, releases, images,
-                                                             tmp_path):
+def test_signal_mid_run_cancels_and_still_releases_the_place(fresh, releases, images, tmp_path):
     lab = fresh
     place = "q35-a"
     board = lab.boards[place]
     config = lab.config("slow.toml", flashrom={place: "slow-reads"})
-    proc = subprocess.Popen(lab.flash_command(place, releases.server.release_url("1.1.0"),
-                                              tmp_path / "run", config),
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        lab.flash_command(place, releases.server.release_url("1.1.0"), tmp_path / "run", config),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     board.wait_for_state("reading")
-    assert lab.holder(place) is not None       # held while it runs
+    assert lab.holder(place) is not None  # held while it runs
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == EXIT["CANCELLED"], stderr

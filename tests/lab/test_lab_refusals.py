@@ -4,6 +4,7 @@ A refused run exits 3 (REFUSED), 4 (BUSY) or 5 (CANCELLED), writes its record,
 leaves the chip byte for byte as it was, and never runs a flashrom write.
 None of these boot QEMU.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,12 +64,16 @@ def test_download_cut_short_is_refused_and_nothing_is_cached(board, images, rele
     # The same release in full is then accepted from scratch (up to the probe, here).
 
 
-@pytest.mark.parametrize("emulated, size, found", [
-    ("S25FL128L", 16 << 20, '"S25FL128L" (16 MiB)'),   # same size, another chip
-    ("MX25L6436", 8 << 20, '"MX25L6405" (8 MiB)'),     # several definitions, none ours
-])
-def test_wrong_flash_chip_is_refused_before_backup_or_write(board, images, releases, emulated,
-                                                            size, found):
+@pytest.mark.parametrize(
+    "emulated, size, found",
+    [
+        ("S25FL128L", 16 << 20, '"S25FL128L" (16 MiB)'),  # same size, another chip
+        ("MX25L6436", 8 << 20, '"MX25L6405" (8 MiB)'),  # several definitions, none ours
+    ],
+)
+def test_wrong_flash_chip_is_refused_before_backup_or_write(
+    board, images, releases, emulated, size, found
+):
     other_chip = board.home / "other-chip.bin"
     other_chip.write_bytes(b"\xff" * size)
     config = board.config(programmer=f"dummy:emulate={emulated},image={other_chip}")
@@ -90,21 +95,30 @@ def test_second_run_on_a_locked_place_is_refused_as_busy(board, images, releases
 
 
 def test_unstable_backup_reads_are_refused_before_the_write(board, images, releases):
-    run = board.flash(releases.server.release_url("1.1.0"),
-                      config=board.config(flashrom="unstable-reads"))
+    run = board.flash(
+        releases.server.release_url("1.1.0"), config=board.config(flashrom="unstable-reads")
+    )
     record = assert_nothing_written(run, board, images)
     assert record["failed_step"] == "backup" and record["error_type"] == "BackupError"
-    assert "two reads of the flash differ (1 bytes, the first at offset 0x1234)" in \
-        record["message"]
+    assert (
+        "two reads of the flash differ (1 bytes, the first at offset 0x1234)" in record["message"]
+    )
 
 
-def test_release_older_than_the_rollback_state_is_refused_before_its_download(board, images,
-                                                                             releases,
-                                                                             tmp_path):
+def test_release_older_than_the_rollback_state_is_refused_before_its_download(
+    board, images, releases, tmp_path
+):
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"format": "warmboot-rollback-state", "format_version": 1,
-                                 "root_version": 1, "boards": {"qemu-q35": {
-                                     "version": "1.1.0", "security_version": 1}}}))
+    state.write_text(
+        json.dumps(
+            {
+                "format": "warmboot-rollback-state",
+                "format_version": 1,
+                "root_version": 1,
+                "boards": {"qemu-q35": {"version": "1.1.0", "security_version": 1}},
+            }
+        )
+    )
     before = len(releases.server.fetched("/dist/qemu-q35/1.0.0/coreboot.rom"))
     run = board.flash(releases.server.release_url("1.0.0"), "--state", str(state))
     record = assert_nothing_written(run, board, images)
@@ -113,8 +127,9 @@ def test_release_older_than_the_rollback_state_is_refused_before_its_download(bo
 
 
 def test_sigint_before_the_write_cancels_the_run_with_nothing_written(board, images, releases):
-    run, notices = board.flash_and_interrupt(releases.server.release_url("1.1.0"),
-                                             board.config(flashrom="slow-reads"), "reading")
+    run, notices = board.flash_and_interrupt(
+        releases.server.release_url("1.1.0"), board.config(flashrom="slow-reads"), "reading"
+    )
     assert notices == ["warmboot-lab: SIGINT received: stopping before anything is written"]
     record = assert_nothing_written(run, board, images, "CANCELLED")
     assert record["interrupted_by"] == "SIGINT"

@@ -1,4 +1,5 @@
 """Fixtures for the payload tool tests: pmtctl, dumpcap and wbkexec."""
+
 from __future__ import annotations
 
 import pytest

@@ -7,6 +7,7 @@ pmtctl uses as its anchor: QEMU's BIOS has no coreboot tables, so the
 guest's pmtctl finds firmware's record there, while everything else it reads
 (/proc/iomem, /sys, /proc/cpuinfo, kexec_load) is the real kernel's.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,15 +22,15 @@ from warmboot.qemu import QemuMachine, accel_args, kvm_works
 
 # The guest's stand-in firmware hand-off (file offsets = physical addresses).
 GUEST_ANCHOR, GUEST_ANCHOR_SIZE = 0x10_0000, 0x10000
-GUEST_CBTABLE = 0x9000         # below 1 MiB: in no region the dump keeps
+GUEST_CBTABLE = 0x9000  # below 1 MiB: in no region the dump keeps
 GUEST_BOOT_WINDOW = (0x20_0000, 1 * MiB)
 GUEST_DEST = 0x3000_0000
 
 
 @dataclass(frozen=True)
 class CpioFile:
-    name: str            # without the leading /
-    mode: int            # including the file type bits
+    name: str  # without the leading /
+    mode: int  # including the file type bits
     data: bytes = b""
 
 
@@ -60,10 +61,17 @@ def guest_memory_image(path: Path) -> bytes:
     """The anchor stand-in: coreboot's forward at 0x500, the record, an empty anchor."""
     with open(path, "wb") as f:
         f.truncate(GUEST_ANCHOR + GUEST_ANCHOR_SIZE)
-    plant_firmware(path, PmtRecord(
-        anchor_addr=GUEST_ANCHOR, anchor_size=GUEST_ANCHOR_SIZE,
-        boot_window_base=GUEST_BOOT_WINDOW[0], boot_window_size=GUEST_BOOT_WINDOW[1],
-        **X86_FIRMWARE), GUEST_CBTABLE)
+    plant_firmware(
+        path,
+        PmtRecord(
+            anchor_addr=GUEST_ANCHOR,
+            anchor_size=GUEST_ANCHOR_SIZE,
+            boot_window_base=GUEST_BOOT_WINDOW[0],
+            boot_window_size=GUEST_BOOT_WINDOW[1],
+            **X86_FIRMWARE,
+        ),
+        GUEST_CBTABLE,
+    )
     return path.read_bytes()
 
 
@@ -108,40 +116,69 @@ sleep 1
 class GuestRun:
     """What a guest that armed and then panicked left behind."""
 
-    output: str                     # its serial console
-    status: str                     # QEMU's run state after the panic
-    rips: tuple[int, ...]           # each CPU's RIP then
-    stub_bytes: bytes               # memory at the crash stub's address
-    stub: int | None                # where pmtctl loaded it
+    output: str  # its serial console
+    status: str  # QEMU's run state after the panic
+    rips: tuple[int, ...]  # each CPU's RIP then
+    stub_bytes: bytes  # memory at the crash stub's address
+    stub: int | None  # where pmtctl loaded it
     anchor_pages: dict[int, bytes]  # what pmtctl wrote: physical address -> page
-    ram: Path | None                # pmemsave of all RAM at the reset
+    ram: Path | None  # pmemsave of all RAM at the reset
 
 
 def guest_initrd(base: Path, pmtctl: Path, work: Path, marker: str) -> Path:
     pages = (GUEST_ANCHOR // 4096, (GUEST_ANCHOR + GUEST_ANCHOR_SIZE // 2) // 4096)
-    init = (INIT.replace("@DEST@", f"{GUEST_DEST:#x}").replace("@MARKER@", marker)
-            .replace("@PAGES@", " ".join(map(str, pages))))
-    files = [CpioFile("fake", 0o40755), CpioFile("init", 0o100755, init.encode()),
-             CpioFile("bin/pmtctl", 0o100755, pmtctl.read_bytes()),
-             CpioFile("fake/mem.img", 0o100644, guest_memory_image(work / "fake-mem.img"))]
+    init = (
+        INIT.replace("@DEST@", f"{GUEST_DEST:#x}")
+        .replace("@MARKER@", marker)
+        .replace("@PAGES@", " ".join(map(str, pages)))
+    )
+    files = [
+        CpioFile("fake", 0o40755),
+        CpioFile("init", 0o100755, init.encode()),
+        CpioFile("bin/pmtctl", 0o100755, pmtctl.read_bytes()),
+        CpioFile("fake/mem.img", 0o100644, guest_memory_image(work / "fake-mem.img")),
+    ]
     initrd = work / "initrd"
     initrd.write_bytes(extend_initramfs(base.read_bytes(), files))
     return initrd
 
 
-def boot_and_panic(kernel: Path, initramfs: Path, pmtctl: Path, work: Path, crashkernel: str,
-                   marker: str, ram_bytes: int | None, reset_timeout: float = 20) -> GuestRun:
+def boot_and_panic(
+    kernel: Path,
+    initramfs: Path,
+    pmtctl: Path,
+    work: Path,
+    crashkernel: str,
+    marker: str,
+    ram_bytes: int | None,
+    reset_timeout: float = 20,
+) -> GuestRun:
     """Boot the LinuxBoot kernel (nokaslr: stable addresses) with QEMU told to
     pause instead of resetting, so memory is as the reset found it; wait up to
     reset_timeout seconds after the panic for that; then save all RAM
     (ram_bytes of it) if asked."""
     initrd = guest_initrd(initramfs, pmtctl, work, marker)
-    command = ["qemu-system-x86_64", "-M", "q35", "-m", "1G", "-smp", "2", "-nodefaults",
-               "-display", "none", *accel_args("kvm" if kvm_works() else "tcg"),
-               "-kernel", str(kernel),
-               "-initrd", str(initrd), "-append",
-               f"console=ttyS0 nokaslr crashkernel={crashkernel}",
-               "-action", "reboot=shutdown,shutdown=pause"]
+    command = [
+        "qemu-system-x86_64",
+        "-M",
+        "q35",
+        "-m",
+        "1G",
+        "-smp",
+        "2",
+        "-nodefaults",
+        "-display",
+        "none",
+        *accel_args("kvm" if kvm_works() else "tcg"),
+        "-kernel",
+        str(kernel),
+        "-initrd",
+        str(initrd),
+        "-append",
+        f"console=ttyS0 nokaslr crashkernel={crashkernel}",
+        "-action",
+        "reboot=shutdown,shutdown=pause",
+    ]
     with QemuMachine(command, work / "serial.log", work / "monitor.sock") as vm:
         vm.wait_for("warmboot-test: panicking", 120)
         vm.wait_for("Kernel panic", 30)
@@ -165,6 +202,8 @@ def boot_and_panic(kernel: Path, initramfs: Path, pmtctl: Path, work: Path, cras
         if ram_bytes and "paused" in status:
             ram = work / "guest.ram"
             vm.monitor(f'pmemsave 0 {ram_bytes:#x} "{ram}"', timeout=120)
-    pages = {int(m[1]) * 4096: base64.b64decode("".join(m[2].split()))
-             for m in re.finditer(r"PAGE (\d+)\r?\n(.*?)PAGE-END", output, re.S)}
+    pages = {
+        int(m[1]) * 4096: base64.b64decode("".join(m[2].split()))
+        for m in re.finditer(r"PAGE (\d+)\r?\n(.*?)PAGE-END", output, re.S)
+    }
     return GuestRun(output, status, tuple(rips), stub_bytes, stub, pages, ram)

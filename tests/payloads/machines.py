@@ -9,6 +9,7 @@ live system's.
 RunningOs is the production OS before a crash (for pmtctl); CrashedMachine
 is memory after the warm reset, as firmware left it (for dumpcap).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,23 +18,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmboot import pmt
-from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
-                                      PmtRecord, encode_table)
-from warmboot.pmt import (CpuRecord, CpuRecordFlags, EntryStatus, EntryType, Pmt,
-                          PmtEntry, PmtFlags, ResetCause)
+from warmboot.handoff.cbtable import (
+    ForwardRecord,
+    LbMemType,
+    MemoryRange,
+    MemoryRecord,
+    PmtRecord,
+    encode_table,
+)
+from warmboot.pmt import (
+    CpuRecord,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    Pmt,
+    PmtEntry,
+    PmtFlags,
+    ResetCause,
+)
 from warmboot.pmt.spec import CMOS_COOKIE_SIZE, CookieKind
 from warmboot.vmcore.elfcore import NHDR, machine_layout, prstatus_note, vmcoreinfo_note
 
 MiB = 1 << 20
 PAGE = 4096
 
-FORWARD_TABLE = 0x500            # where coreboot leaves the LB_TAG_FORWARD stub
+FORWARD_TABLE = 0x500  # where coreboot leaves the LB_TAG_FORWARD stub
 # The emulated x86 firmware's choices, which its coreboot record announces.
-CMOS_COOKIE = 0x68               # the arm cookie's bytes in CMOS bank 0
-FIRMWARE_LOW_END = MiB           # the first MiB is firmware's on every boot
+CMOS_COOKIE = 0x68  # the arm cookie's bytes in CMOS bank 0
+FIRMWARE_LOW_END = MiB  # the first MiB is firmware's on every boot
 # What its record says about them (PmtRecord's layout 2 fields).
-X86_FIRMWARE = dict(cookie_addr=CMOS_COOKIE, cookie_kind=CookieKind.CMOS,
-                    cookie_size=CMOS_COOKIE_SIZE, firmware_low_end=FIRMWARE_LOW_END)
+X86_FIRMWARE = dict(
+    cookie_addr=CMOS_COOKIE,
+    cookie_kind=CookieKind.CMOS,
+    cookie_size=CMOS_COOKIE_SIZE,
+    firmware_low_end=FIRMWARE_LOW_END,
+)
 
 PROCESSED = PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE
 
@@ -50,8 +69,9 @@ def read_at(path: Path, addr: int, size: int) -> bytes:
         return f.read(size)
 
 
-def plant_firmware(image: Path, record: PmtRecord, table_addr: int,
-                   memory: tuple[MemoryRange, ...] = ()) -> None:
+def plant_firmware(
+    image: Path, record: PmtRecord, table_addr: int, memory: tuple[MemoryRange, ...] = ()
+) -> None:
     """coreboot's tables: a forwarding stub at 0x500 and the real table."""
     records = ([MemoryRecord(memory)] if memory else []) + [record]
     write_at(image, FORWARD_TABLE, encode_table([ForwardRecord(table_addr)]))
@@ -60,13 +80,13 @@ def plant_firmware(image: Path, record: PmtRecord, table_addr: int,
 
 def cmos_image(path: Path, cookie: int = 0) -> Path:
     data = bytearray(128)
-    data[CMOS_COOKIE:CMOS_COOKIE + CMOS_COOKIE_SIZE] = cookie.to_bytes(CMOS_COOKIE_SIZE, "little")
+    data[CMOS_COOKIE : CMOS_COOKIE + CMOS_COOKIE_SIZE] = cookie.to_bytes(CMOS_COOKIE_SIZE, "little")
     path.write_bytes(bytes(data))
     return path
 
 
 def cmos_cookie(path: Path) -> int:
-    return int.from_bytes(path.read_bytes()[CMOS_COOKIE:CMOS_COOKIE + CMOS_COOKIE_SIZE], "little")
+    return int.from_bytes(path.read_bytes()[CMOS_COOKIE : CMOS_COOKIE + CMOS_COOKIE_SIZE], "little")
 
 
 # --- the production OS, for pmtctl ------------------------------------------
@@ -113,16 +133,32 @@ class RunningOs:
     cmos: Path
 
     def args(self) -> list[str]:
-        return ["--mem", str(self.mem), "--iomem", str(self.iomem), "--sysfs", str(self.sysfs),
-                "--cmdline", str(self.cmdline), "--cpuinfo", str(self.cpuinfo),
-                "--cmos", str(self.cmos)]
+        return [
+            "--mem",
+            str(self.mem),
+            "--iomem",
+            str(self.iomem),
+            "--sysfs",
+            str(self.sysfs),
+            "--cmdline",
+            str(self.cmdline),
+            "--cpuinfo",
+            str(self.cpuinfo),
+            "--cmos",
+            str(self.cmos),
+        ]
 
     def anchor(self) -> bytes:
         return read_at(self.mem, OS_ANCHOR, OS_ANCHOR_SIZE)
 
 
-def write_sysfs(sysfs: Path, vmcoreinfo: tuple[int, int], crash_notes: dict[int, int],
-                notes_size: int, possible: str) -> None:
+def write_sysfs(
+    sysfs: Path,
+    vmcoreinfo: tuple[int, int],
+    crash_notes: dict[int, int],
+    notes_size: int,
+    possible: str,
+) -> None:
     """The files pmtctl reads, in the kernel's formats (%pa, %x, %llx, %zu)."""
     (sysfs / "kernel").mkdir(parents=True, exist_ok=True)
     (sysfs / "kernel" / "vmcoreinfo").write_text(f"{vmcoreinfo[0]:#018x} {vmcoreinfo[1]:x}\n")
@@ -136,29 +172,52 @@ def write_sysfs(sysfs: Path, vmcoreinfo: tuple[int, int], crash_notes: dict[int,
 
 
 def cpuinfo_text(apic_ids: dict[int, int]) -> str:
-    return "".join(f"processor\t: {cpu}\nvendor_id\t: GenuineIntel\napicid\t\t: {apic}\n"
-                   f"initial apicid\t: {apic}\nflags\t\t: fpu vme\n\n"
-                   for cpu, apic in sorted(apic_ids.items()))
+    return "".join(
+        f"processor\t: {cpu}\nvendor_id\t: GenuineIntel\napicid\t\t: {apic}\n"
+        f"initial apicid\t: {apic}\nflags\t\t: fpu vme\n\n"
+        for cpu, apic in sorted(apic_ids.items())
+    )
 
 
-def running_os(root: Path, *, cmdline: str = "console=ttyS0 cma=8M@0x8000000 crashkernel=2M",
-               iomem: str = IOMEM, boot_window: tuple[int, int] = BOOT_WINDOW,
-               crash_notes: dict[int, int] | None = None) -> RunningOs:
+def running_os(
+    root: Path,
+    *,
+    cmdline: str = "console=ttyS0 cma=8M@0x8000000 crashkernel=2M",
+    iomem: str = IOMEM,
+    boot_window: tuple[int, int] = BOOT_WINDOW,
+    crash_notes: dict[int, int] | None = None,
+) -> RunningOs:
     root.mkdir(parents=True, exist_ok=True)
     mem = root / "mem.img"
     with open(mem, "wb") as f:
         f.truncate(OS_IMAGE_SIZE)
-    record = PmtRecord(anchor_addr=OS_ANCHOR, anchor_size=OS_ANCHOR_SIZE,
-                       boot_window_base=boot_window[0], boot_window_size=boot_window[1],
-                       **X86_FIRMWARE)
+    record = PmtRecord(
+        anchor_addr=OS_ANCHOR,
+        anchor_size=OS_ANCHOR_SIZE,
+        boot_window_base=boot_window[0],
+        boot_window_size=boot_window[1],
+        **X86_FIRMWARE,
+    )
     plant_firmware(mem, record, OS_CBTABLE)
-    write_sysfs(root / "sys", VMCOREINFO, CRASH_NOTES if crash_notes is None else crash_notes,
-                NOTES_SIZE, "0-1")
+    write_sysfs(
+        root / "sys",
+        VMCOREINFO,
+        CRASH_NOTES if crash_notes is None else crash_notes,
+        NOTES_SIZE,
+        "0-1",
+    )
     (root / "iomem").write_text(iomem)
     (root / "cmdline").write_text(cmdline + "\n")
     (root / "cpuinfo").write_text(cpuinfo_text(APIC_IDS))
-    return RunningOs(root, mem, root / "iomem", root / "sys", root / "cmdline",
-                     root / "cpuinfo", cmos_image(root / "cmos"))
+    return RunningOs(
+        root,
+        mem,
+        root / "iomem",
+        root / "sys",
+        root / "cmdline",
+        root / "cpuinfo",
+        cmos_image(root / "cmos"),
+    )
 
 
 # --- memory after the warm reset, for dumpcap --------------------------------
@@ -173,24 +232,26 @@ P0_BASE, P0_SIZE = 0x0100_0000, 8 * MiB
 P1_BASE, P1_SIZE = 0x0200_0000, 16 * MiB
 CPU_STATE = (ANCHOR + ANCHOR_SIZE // 2, ANCHOR_SIZE // 2)
 VMCOREINFO_ADDR = P0_BASE + 0x1000
-NOTES_ADDR = COPY_BASE + 0x2000          # in the BOOT_COPY source: found through dest
+NOTES_ADDR = COPY_BASE + 0x2000  # in the BOOT_COPY source: found through dest
 SCRIBBLE = 0xCC
 
 SYNTHETIC_VMCOREINFO = {
     pmt.EM_X86_64: (
-        "OSRELEASE=6.1.0-warmboot-test\n"
-        "PAGESIZE=4096\n"
-        "SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
-        "NUMBER(phys_base)=0\n"
-        "NUMBER(pgtable_l5_enabled)=0\n"
-        "KERNELOFFSET=0\n"
-        "CRASHTIME=1700000000\n").encode(),
+        b"OSRELEASE=6.1.0-warmboot-test\n"
+        b"PAGESIZE=4096\n"
+        b"SYMBOL(init_uts_ns)=ffffffff82a1c300\n"
+        b"NUMBER(phys_base)=0\n"
+        b"NUMBER(pgtable_l5_enabled)=0\n"
+        b"KERNELOFFSET=0\n"
+        b"CRASHTIME=1700000000\n"
+    ),
     pmt.EM_AARCH64: (
-        "OSRELEASE=6.1.0-warmboot-test\n"
-        "PAGESIZE=4096\n"
-        "NUMBER(VA_BITS)=48\n"
-        "NUMBER(PHYS_OFFSET)=0x100000\n"
-        "KERNELOFFSET=0\n").encode(),
+        b"OSRELEASE=6.1.0-warmboot-test\n"
+        b"PAGESIZE=4096\n"
+        b"NUMBER(VA_BITS)=48\n"
+        b"NUMBER(PHYS_OFFSET)=0x100000\n"
+        b"KERNELOFFSET=0\n"
+    ),
 }
 
 
@@ -199,8 +260,8 @@ class CrashedMachine:
     """Memory after the warm reset; what the vmcore must show."""
 
     mem: Path
-    table: Pmt                          # as firmware left it in the anchor
-    regions: dict[int, bytes]           # paddr -> the crashed kernel's bytes
+    table: Pmt  # as firmware left it in the anchor
+    regions: dict[int, bytes]  # paddr -> the crashed kernel's bytes
     cpu_regs: tuple[tuple[int, ...], ...]
     cpu_pids: tuple[int, ...]
     vmcoreinfo: bytes
@@ -218,10 +279,17 @@ def registers(e_machine: int, cpu: int, tag: int) -> tuple[int, ...]:
     return tuple(regs)
 
 
-def crashed_machine(root: Path, *, e_machine: int = pmt.EM_X86_64,
-                    table_flags: int = PROCESSED, record_flags: int | None = None,
-                    reject_reason: int = 0, p1_reserved: bool = True,
-                    seed: int = 7, zero_pages: tuple[int, ...] = ()) -> CrashedMachine:
+def crashed_machine(
+    root: Path,
+    *,
+    e_machine: int = pmt.EM_X86_64,
+    table_flags: int = PROCESSED,
+    record_flags: int | None = None,
+    reject_reason: int = 0,
+    p1_reserved: bool = True,
+    seed: int = 7,
+    zero_pages: tuple[int, ...] = (),
+) -> CrashedMachine:
     """cpu 0 saved its registers in its crash notes (the kernel's panic
     path) and in a CPU_STATE record, which the notes win over; cpu 1 only in
     its CPU_STATE record (the SMM watchdog). p1_reserved False: firmware's
@@ -231,9 +299,9 @@ def crashed_machine(root: Path, *, e_machine: int = pmt.EM_X86_64,
     rng = random.Random(seed)
     mem = bytearray(CRASH_IMAGE_SIZE)
     for base, size in ((COPY_BASE, COPY_SIZE), (P0_BASE, P0_SIZE), (P1_BASE, P1_SIZE)):
-        mem[base:base + size] = rng.randbytes(size)
+        mem[base : base + size] = rng.randbytes(size)
     for page in zero_pages:
-        mem[P1_BASE + page * PAGE:P1_BASE + (page + 1) * PAGE] = bytes(PAGE)
+        mem[P1_BASE + page * PAGE : P1_BASE + (page + 1) * PAGE] = bytes(PAGE)
 
     layout = machine_layout(e_machine)
     text = SYNTHETIC_VMCOREINFO[e_machine]
@@ -241,9 +309,12 @@ def crashed_machine(root: Path, *, e_machine: int = pmt.EM_X86_64,
     notes_regs, notes_pid = registers(e_machine, 0, 0x2000), 4242
     notes_buf = prstatus_note(layout, notes_regs, notes_pid) + bytes(NHDR.size)
     record_regs = tuple(registers(e_machine, cpu, 0x1000) for cpu in range(2))
-    records = [CpuRecord(cpu_id=cpu, gregs=record_regs[cpu],
-                         flags=CpuRecordFlags.VALID | CpuRecordFlags.FROM_SMM)
-               for cpu in range(2)]
+    records = [
+        CpuRecord(
+            cpu_id=cpu, gregs=record_regs[cpu], flags=CpuRecordFlags.VALID | CpuRecordFlags.FROM_SMM
+        )
+        for cpu in range(2)
+    ]
     entries = (
         PmtEntry(EntryType.BOOT_COPY, COPY_BASE, COPY_SIZE, dest=COPY_DEST),
         PmtEntry(EntryType.PRESERVE, P0_BASE, P0_SIZE),
@@ -254,48 +325,78 @@ def crashed_machine(root: Path, *, e_machine: int = pmt.EM_X86_64,
         PmtEntry(EntryType.VMCOREINFO, VMCOREINFO_ADDR, len(note)),
         PmtEntry(EntryType.CRASH_NOTES, NOTES_ADDR, len(notes_buf), cpu=0),
     )
-    registered = pmt.validate(Pmt(
-        e_machine=e_machine, cpu_count=2, table_addr=ANCHOR, entries=entries, generation=5,
-        flags=PmtFlags.ARMED, arm_cookie=0xC0FFEE, vmcoreinfo_addr=VMCOREINFO_ADDR,
-        vmcoreinfo_size=len(note), cpu_state_addr=CPU_STATE[0], cpu_state_size=CPU_STATE[1]))
+    registered = pmt.validate(
+        Pmt(
+            e_machine=e_machine,
+            cpu_count=2,
+            table_addr=ANCHOR,
+            entries=entries,
+            generation=5,
+            flags=PmtFlags.ARMED,
+            arm_cookie=0xC0FFEE,
+            vmcoreinfo_addr=VMCOREINFO_ADDR,
+            vmcoreinfo_size=len(note),
+            cpu_state_addr=CPU_STATE[0],
+            cpu_state_size=CPU_STATE[1],
+        )
+    )
 
     def put(addr: int, data: bytes) -> None:
-        mem[addr:addr + len(data)] = data
+        mem[addr : addr + len(data)] = data
 
     put(VMCOREINFO_ADDR, note)
     put(NOTES_ADDR, notes_buf)
     put(CPU_STATE[0], pmt.encode_cpu_records(records))
     put(ANCHOR, pmt.encode(registered))
-    regions = {base: bytes(mem[base:base + size]) for base, size in
-               ((COPY_BASE, COPY_SIZE), (P0_BASE, P0_SIZE), (P1_BASE, P1_SIZE),
-                (ANCHOR, ANCHOR_SIZE))}
+    regions = {
+        base: bytes(mem[base : base + size])
+        for base, size in (
+            (COPY_BASE, COPY_SIZE),
+            (P0_BASE, P0_SIZE),
+            (P1_BASE, P1_SIZE),
+            (ANCHOR, ANCHOR_SIZE),
+        )
+    }
 
     # Firmware on the warm reset: copy the boot window away, reuse it, annotate.
-    put(COPY_DEST, mem[COPY_BASE:COPY_BASE + COPY_SIZE])
+    put(COPY_DEST, mem[COPY_BASE : COPY_BASE + COPY_SIZE])
     put(COPY_BASE, bytes([SCRIBBLE]) * COPY_SIZE)
     status = {EntryType.PRESERVE: EntryStatus.PRESERVED, EntryType.BOOT_COPY: EntryStatus.COPIED}
     processed = dataclasses.replace(
-        registered, flags=table_flags, reset_cause=ResetCause.WARM_RESET, boot_count=1,
+        registered,
+        flags=table_flags,
+        reset_cause=ResetCause.WARM_RESET,
+        boot_count=1,
         reject_reason=reject_reason,
-        entries=tuple(dataclasses.replace(e, fw_status=status.get(e.type, EntryStatus.NONE))
-                      for e in registered.entries))
+        entries=tuple(
+            dataclasses.replace(e, fw_status=status.get(e.type, EntryStatus.NONE))
+            for e in registered.entries
+        ),
+    )
     put(ANCHOR, pmt.encode(processed))
-    regions[ANCHOR] = bytes(mem[ANCHOR:ANCHOR + ANCHOR_SIZE])
+    regions[ANCHOR] = bytes(mem[ANCHOR : ANCHOR + ANCHOR_SIZE])
 
     path = root / "mem.img"
     path.write_bytes(bytes(mem))
-    record = PmtRecord(anchor_addr=ANCHOR, anchor_size=ANCHOR_SIZE,
-                       flags=table_flags if record_flags is None else record_flags,
-                       reject_reason=reject_reason, reset_cause=ResetCause.WARM_RESET,
-                       generation=processed.generation, boot_window_base=COPY_BASE,
-                       boot_window_size=COPY_SIZE)
-    firmware_map = (MemoryRange(0, 0xA0000, LbMemType.RAM),
-                    MemoryRange(COPY_BASE, COPY_DEST - COPY_BASE, LbMemType.RAM),
-                    MemoryRange(COPY_DEST, COPY_SIZE, LbMemType.RESERVED),
-                    MemoryRange(ANCHOR, 0x10_0000, LbMemType.TABLE),
-                    MemoryRange(P0_BASE, P0_SIZE, LbMemType.RESERVED),
-                    MemoryRange(P1_BASE, P1_SIZE,
-                                LbMemType.RESERVED if p1_reserved else LbMemType.RAM))
+    record = PmtRecord(
+        anchor_addr=ANCHOR,
+        anchor_size=ANCHOR_SIZE,
+        flags=table_flags if record_flags is None else record_flags,
+        reject_reason=reject_reason,
+        reset_cause=ResetCause.WARM_RESET,
+        generation=processed.generation,
+        boot_window_base=COPY_BASE,
+        boot_window_size=COPY_SIZE,
+    )
+    firmware_map = (
+        MemoryRange(0, 0xA0000, LbMemType.RAM),
+        MemoryRange(COPY_BASE, COPY_DEST - COPY_BASE, LbMemType.RAM),
+        MemoryRange(COPY_DEST, COPY_SIZE, LbMemType.RESERVED),
+        MemoryRange(ANCHOR, 0x10_0000, LbMemType.TABLE),
+        MemoryRange(P0_BASE, P0_SIZE, LbMemType.RESERVED),
+        MemoryRange(P1_BASE, P1_SIZE, LbMemType.RESERVED if p1_reserved else LbMemType.RAM),
+    )
     plant_firmware(path, record, CBTABLE, firmware_map)
-    return CrashedMachine(path, processed, regions, (notes_regs, record_regs[1]),
-                          (notes_pid, 2), text)
+    return CrashedMachine(
+        path, processed, regions, (notes_regs, record_regs[1]), (notes_pid, 2), text
+    )

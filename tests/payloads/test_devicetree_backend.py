@@ -3,27 +3,32 @@ from SYSFS/firmware/devicetree/base/chosen/warmboot,* (= /proc/device-tree)
 before any coreboot table, and the arm cookie kept in firmware's reset
 mailbox instead of CMOS. Run on the host against a fake OS whose tree and
 memory image are files."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from machines import (CMA_BASE, OS_ANCHOR, OS_ANCHOR_SIZE, cmos_cookie, read_at, running_os,
-                      write_at)
+from machines import CMA_BASE, OS_ANCHOR, OS_ANCHOR_SIZE, cmos_cookie, read_at, running_os, write_at
 from warmboot import pmt
 from warmboot.pmt import EntryType, PmtFlags
 
 MiB = 1 << 20
-MAILBOX = OS_ANCHOR + OS_ANCHOR_SIZE + 0x1000      # in the fake's reserved CBMEM
+MAILBOX = OS_ANCHOR + OS_ANCHOR_SIZE + 0x1000  # in the fake's reserved CBMEM
 MAGIC = b"WBRESET!"
-DT_WINDOW = (0x20_0000, 2 * MiB)                    # differs from the coreboot record's
+DT_WINDOW = (0x20_0000, 2 * MiB)  # differs from the coreboot record's
 
 
 def cells(*values: int) -> bytes:
     return b"".join(v.to_bytes(8, "big") for v in values)
 
 
-def plant_tree(sysfs: Path, *, mailbox: bool = True, status: tuple[int, ...] | None = None,
-               pmt_at: tuple[int, int] | None = None) -> None:
+def plant_tree(
+    sysfs: Path,
+    *,
+    mailbox: bool = True,
+    status: tuple[int, ...] | None = None,
+    pmt_at: tuple[int, int] | None = None,
+) -> None:
     base = sysfs / "firmware" / "devicetree" / "base"
     chosen = base / "chosen"
     chosen.mkdir(parents=True, exist_ok=True)
@@ -35,8 +40,7 @@ def plant_tree(sysfs: Path, *, mailbox: bool = True, status: tuple[int, ...] | N
         (chosen / "warmboot,reset-mailbox").write_bytes(cells(MAILBOX, 16))
     if pmt_at:
         (chosen / "warmboot,pmt").write_bytes(cells(*pmt_at))
-        (chosen / "warmboot,pmt-status").write_bytes(
-            b"".join(v.to_bytes(4, "big") for v in status))
+        (chosen / "warmboot,pmt-status").write_bytes(b"".join(v.to_bytes(4, "big") for v in status))
 
 
 def mailbox(machine) -> tuple[bytes, int]:
@@ -45,7 +49,8 @@ def mailbox(machine) -> tuple[bytes, int]:
 
 
 def test_arm_takes_the_anchor_and_window_from_the_device_tree_and_clears_the_mailbox(
-        tools, tmp_path):
+    tools, tmp_path
+):
     machine = running_os(tmp_path)
     plant_tree(machine.sysfs)
     write_at(machine.mem, MAILBOX, MAGIC + (0x1234).to_bytes(8, "little"))
@@ -84,11 +89,13 @@ def test_status_reports_what_firmware_said_in_pmt_status(tools, tmp_path):
     plant_tree(machine.sysfs)
     assert tools.run("pmtctl", *machine.args(), "arm", "--no-crash-stub").returncode == 0
     flags = PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.REJECTED
-    plant_tree(machine.sysfs, pmt_at=(OS_ANCHOR, 0x400),
-               status=(int(flags), pmt.RejectReason.BAD_CRC, pmt.ResetCause.WARM_RESET, 3))
+    plant_tree(
+        machine.sysfs,
+        pmt_at=(OS_ANCHOR, 0x400),
+        status=(int(flags), pmt.RejectReason.BAD_CRC, pmt.ResetCause.WARM_RESET, 3),
+    )
     result = tools.run("pmtctl", *machine.args(), "status")
     assert result.returncode == 0, result.stderr
-    line = next(l for l in result.stdout.splitlines() if "this boot:" in l)
+    line = next(ln for ln in result.stdout.splitlines() if "this boot:" in ln)
     assert "REJECTED" in line and "reject BAD_CRC" in line and "entry 3" in line, line
     assert "generation 1" in line
-

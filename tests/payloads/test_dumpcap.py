@@ -1,6 +1,7 @@
 """dumpcap on memory as firmware leaves it after the warm reset: the vmcore
 it writes is checked region by region, CPU by CPU, against readelf and the
 Python reference writer, and its failures leave the promised traces."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,18 @@ import subprocess
 
 import pytest
 
-from machines import (ANCHOR, COPY_BASE, COPY_DEST, COPY_SIZE, P1_BASE, P1_SIZE, PROCESSED,
-                      SCRIBBLE, crashed_machine, write_at)
+from machines import (
+    ANCHOR,
+    COPY_BASE,
+    COPY_DEST,
+    COPY_SIZE,
+    P1_BASE,
+    P1_SIZE,
+    PROCESSED,
+    SCRIBBLE,
+    crashed_machine,
+    write_at,
+)
 from warmboot import pmt
 from warmboot.handoff.physmem import FileImage
 from warmboot.pmt import PmtFlags, RejectReason
@@ -19,7 +30,7 @@ from warmboot.vmcore.elfcore import machine_layout
 from warmboot.vmcore.reader import read_vmcore
 from warmboot.vmcore.writer import write_vmcore
 
-EXIT_NOTHING, EXIT_ERROR, EXIT_FAILED = 2, 1, 3
+EXIT_NOTHING, EXIT_ERROR, EXIT_FAILED = 3, 1, 4
 X86_64_PAGE_OFFSET = 0xFFFF_8880_0000_0000
 
 
@@ -55,14 +66,14 @@ def test_every_region_holds_the_crashed_kernels_bytes(captured):
     for region in info.regions:
         assert region.offset % 4096 == 0
         assert region.vaddr == X86_64_PAGE_OFFSET + region.paddr
-        assert data[region.offset:region.offset + region.size] == machine.regions[region.paddr]
+        assert data[region.offset : region.offset + region.size] == machine.regions[region.paddr]
 
 
 def test_boot_copy_bytes_come_from_dest_and_appear_at_base(captured):
     machine, out, _ = captured
     info = read_vmcore(out / "vmcore")
     region = next(r for r in info.regions if r.paddr == COPY_BASE)
-    data = (out / "vmcore").read_bytes()[region.offset:region.offset + COPY_SIZE]
+    data = (out / "vmcore").read_bytes()[region.offset : region.offset + COPY_SIZE]
     firmware_scribble = bytes([SCRIBBLE]) * COPY_SIZE
     with open(machine.mem, "rb") as mem:
         mem.seek(COPY_DEST)
@@ -74,20 +85,22 @@ def test_both_cpus_registers_are_in_the_notes(captured):
     machine, out, _ = captured
     info = read_vmcore(out / "vmcore")
     layout = machine_layout(pmt.EM_X86_64)
-    assert [c.pid for c in info.cpus] == list(machine.cpu_pids)   # crash notes pid; cpu 1 + 1
-    for cpu, regs in zip(info.cpus, machine.cpu_regs):
+    assert [c.pid for c in info.cpus] == list(machine.cpu_pids)  # crash notes pid; cpu 1 + 1
+    for cpu, regs in zip(info.cpus, machine.cpu_regs, strict=True):
         assert cpu.pc == regs[layout.pc_index] and cpu.sp == regs[layout.sp_index]
         assert tuple(cpu.regs[name] for name in layout.gregs) == regs
 
 
 def test_readelf_sees_one_note_segment_first_and_the_vmcoreinfo_text(captured):
     machine, out, _ = captured
-    program = subprocess.run(["readelf", "-lW", str(out / "vmcore")], capture_output=True,
-                             text=True, check=True).stdout
+    program = subprocess.run(
+        ["readelf", "-lW", str(out / "vmcore")], capture_output=True, text=True, check=True
+    ).stdout
     types = re.findall(r"^\s+(NOTE|LOAD)\s", program, re.M)
     assert types == ["NOTE"] + ["LOAD"] * 4
-    notes = subprocess.run(["readelf", "-nW", str(out / "vmcore")], capture_output=True,
-                           text=True, check=True).stdout
+    notes = subprocess.run(
+        ["readelf", "-nW", str(out / "vmcore")], capture_output=True, text=True, check=True
+    ).stdout
     assert notes.count("NT_PRSTATUS") == 2
     assert "VMCOREINFO" in notes
     assert read_vmcore(out / "vmcore").vmcoreinfo["CRASHTIME"] == "1700000000"
@@ -96,14 +109,17 @@ def test_readelf_sees_one_note_segment_first_and_the_vmcoreinfo_text(captured):
 
 
 def test_success_leaves_vmcore_and_summary_and_reports_speed(captured):
-    machine, out, result = captured
+    _machine, out, result = captured
     assert sorted(p.name for p in out.iterdir()) == ["summary.txt", "vmcore"]
     size = (out / "vmcore").stat().st_size
     line = result.stdout.strip().splitlines()[-1]
-    m = re.fullmatch(rf"warmboot: vmcore written {re.escape(str(out / 'vmcore'))} (\d+) bytes "
-                     r"in ([\d.]+) s \(([\d.]+) MB/s\)", line)
+    m = re.fullmatch(
+        rf"warmboot: vmcore written {re.escape(str(out / 'vmcore'))} (\d+) bytes "
+        r"in ([\d.]+) s \(([\d.]+) MB/s\)",
+        line,
+    )
     assert m and int(m[1]) == size
-    summary = dict(l.split(": ", 1) for l in (out / "summary.txt").read_text().splitlines())
+    summary = dict(ln.split(": ", 1) for ln in (out / "summary.txt").read_text().splitlines())
     assert summary["machine"] == "x86_64" and summary["cpus"] == "2"
     assert int(summary["bytes"]) == size and summary["generation"] == "5"
     assert summary["reject_reason"] == "NONE" and float(summary["MB/s"]) > 0
@@ -121,10 +137,13 @@ def test_zero_pages_are_not_written_yet_read_back_as_zeros(tools, tmp_path):
     assert result.returncode == 0, result.stderr
     vmcore = (out / "vmcore").read_bytes()
     assert vmcore == python_vmcore(machine, tmp_path / "py").read_bytes()
-    summary = dict(l.split(": ", 1) for l in (out / "summary.txt").read_text().splitlines())
+    summary = dict(ln.split(": ", 1) for ln in (out / "summary.txt").read_text().splitlines())
     # Those, and the zero pages the table's own regions have (the anchor's unused part).
-    zero_pages = sum(data[i:i + 4096] == bytes(4096)
-                     for data in machine.regions.values() for i in range(0, len(data), 4096))
+    zero_pages = sum(
+        data[i : i + 4096] == bytes(4096)
+        for data in machine.regions.values()
+        for i in range(0, len(data), 4096)
+    )
     assert len(zero) < zero_pages
     assert int(summary["zero_page_bytes"]) == zero_pages * 4096
     assert int(summary["bytes"]) == len(vmcore)
@@ -139,8 +158,9 @@ def test_aarch64_vmcore_matches_the_python_writer_too(tools, tmp_path):
     info = read_vmcore(out / "vmcore")
     assert info.machine == "aarch64"
     # (paddr - PHYS_OFFSET) | PAGE_OFFSET for VA_BITS=48, PHYS_OFFSET=0x100000
-    assert {r.paddr: r.vaddr for r in info.regions}[P1_BASE] == \
-        (P1_BASE - 0x100000) | 0xFFFF_0000_0000_0000
+    assert {r.paddr: r.vaddr for r in info.regions}[P1_BASE] == (
+        P1_BASE - 0x100000
+    ) | 0xFFFF_0000_0000_0000
 
 
 def test_a_region_firmware_calls_ram_is_captured_with_a_warning(tools, tmp_path):
@@ -148,19 +168,29 @@ def test_a_region_firmware_calls_ram_is_captured_with_a_warning(tools, tmp_path)
     out = tmp_path / "crash"
     result = tools.run("dumpcap", *machine.args(), out)
     assert result.returncode == 0, result.stderr
-    assert (f"warning: region {P1_BASE:#x}+0x1000000 is RAM in firmware's memory map"
-            in result.stderr)
+    assert (
+        f"warning: region {P1_BASE:#x}+0x1000000 is RAM in firmware's memory map" in result.stderr
+    )
     assert "warnings: 1" in (out / "summary.txt").read_text()
 
 
 NOTHING = [
-    pytest.param({"table_flags": PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE},
-                 "not armed", id="not-armed"),
-    pytest.param({"table_flags": PROCESSED | PmtFlags.REJECTED,
-                  "reject_reason": RejectReason.DEST_IN_FIRMWARE},
-                 "firmware rejected the PMT (DEST_IN_FIRMWARE)", id="rejected"),
-    pytest.param({"table_flags": PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN},
-                 "no COPY_DONE", id="no-copy-done"),
+    pytest.param(
+        {"table_flags": PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE}, "not armed", id="not-armed"
+    ),
+    pytest.param(
+        {
+            "table_flags": PROCESSED | PmtFlags.REJECTED,
+            "reject_reason": RejectReason.DEST_IN_FIRMWARE,
+        },
+        "firmware rejected the PMT (DEST_IN_FIRMWARE)",
+        id="rejected",
+    ),
+    pytest.param(
+        {"table_flags": PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN},
+        "no COPY_DONE",
+        id="no-copy-done",
+    ),
     pytest.param({"record_flags": 0}, "not armed", id="record-says-no-table"),
 ]
 
@@ -187,7 +217,7 @@ def test_a_table_corrupted_after_firmware_kept_it_is_an_error(tools, tmp_path):
 def test_memory_ending_inside_a_region_leaves_partial_and_failed(tools, tmp_path):
     machine = crashed_machine(tmp_path / "m")
     with open(machine.mem, "r+b") as mem:
-        mem.truncate(P1_BASE + 0x30_0000)            # 3 MiB into the last region
+        mem.truncate(P1_BASE + 0x30_0000)  # 3 MiB into the last region
     out = tmp_path / "crash"
     result = tools.run("dumpcap", *machine.args(), "--jobs", "2", "--chunk", "1M", out)
     assert result.returncode == EXIT_FAILED

@@ -1,15 +1,29 @@
 """pmtctl against a fake running OS: a memory image with coreboot tables and
 the anchor, fake /proc/iomem, /sys, /proc/cmdline, /proc/cpuinfo and CMOS.
 What it registers is judged by the Python reference validator."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from machines import (APIC_IDS, BOOT_WINDOW, CMA_BASE, CRASH_NOTES, IOMEM, NOTES_SIZE,
-                      OS_ANCHOR, OS_ANCHOR_SIZE, VMCOREINFO, cmos_cookie, cmos_image,
-                      read_at, running_os, write_at)
+from machines import (
+    APIC_IDS,
+    BOOT_WINDOW,
+    CMA_BASE,
+    CRASH_NOTES,
+    IOMEM,
+    NOTES_SIZE,
+    OS_ANCHOR,
+    OS_ANCHOR_SIZE,
+    VMCOREINFO,
+    cmos_cookie,
+    cmos_image,
+    read_at,
+    running_os,
+    write_at,
+)
 from warmboot import pmt
 from warmboot.pmt import EntryType, PmtEntry, PmtFlags
 
@@ -21,8 +35,10 @@ FIRMWARE = ((0, 1 * MiB),)
 
 def registered(machine) -> pmt.Pmt:
     """The anchor's table as firmware would accept it: valid, cookie = CMOS."""
-    return pmt.decode(machine.anchor(), pmt.PmtLimits(firmware_ranges=FIRMWARE,
-                                                      arm_cookie=cmos_cookie(machine.cmos)))
+    return pmt.decode(
+        machine.anchor(),
+        pmt.PmtLimits(firmware_ranges=FIRMWARE, arm_cookie=cmos_cookie(machine.cmos)),
+    )
 
 
 def arm(tools, machine, *extra):
@@ -48,8 +64,10 @@ def test_arm_registers_ram_boot_copy_anchor_and_kernel_objects(tools, tmp_path):
         PmtEntry(EntryType.TABLE, OS_ANCHOR, 0x1000),
         PmtEntry(EntryType.CPU_STATE, OS_ANCHOR + OS_ANCHOR_SIZE // 2, OS_ANCHOR_SIZE // 2),
         PmtEntry(EntryType.VMCOREINFO, *VMCOREINFO),
-        *(PmtEntry(EntryType.CRASH_NOTES, addr, NOTES_SIZE, cpu=cpu)
-          for cpu, addr in CRASH_NOTES.items()),
+        *(
+            PmtEntry(EntryType.CRASH_NOTES, addr, NOTES_SIZE, cpu=cpu)
+            for cpu, addr in CRASH_NOTES.items()
+        ),
     }
     assert table.flags == PmtFlags.ARMED
     assert table.generation == 1
@@ -67,7 +85,7 @@ def test_arm_prefills_one_cpu_record_per_possible_cpu_with_its_apic_id(tools, tm
     records = pmt.decode_cpu_records(area, 2, e_machine=pmt.EM_X86_64)
     assert [r.cpu_id for r in records] == [APIC_IDS[0], APIC_IDS[1]]
     assert not any(r.valid or r.gregs for r in records)
-    assert area[2 * pmt.CPU_RECORD_SIZE:] == bytes(len(area) - 2 * pmt.CPU_RECORD_SIZE)
+    assert area[2 * pmt.CPU_RECORD_SIZE :] == bytes(len(area) - 2 * pmt.CPU_RECORD_SIZE)
 
 
 def test_arm_again_bumps_the_generation_and_the_cookie(tools, tmp_path):
@@ -125,7 +143,7 @@ def test_disarm_clears_armed_keeps_the_table_valid_and_zeroes_cmos(tools, tmp_pa
     before = registered(machine)
     result = tools.run("pmtctl", *machine.args(), "disarm")
     assert result.returncode == 0, result.stderr
-    after = pmt.decode(machine.anchor())          # CRC recomputed: still valid
+    after = pmt.decode(machine.anchor())  # CRC recomputed: still valid
     assert not after.flags & PmtFlags.ARMED
     assert after.entries == before.entries and after.generation == before.generation
     assert cmos_cookie(machine.cmos) == 0
@@ -139,7 +157,8 @@ def test_disarm_keeps_firmware_status(tools, tmp_path):
     assert arm(tools, machine).returncode == 0
     table = registered(machine)
     processed = dataclasses.replace(
-        table, flags=table.flags | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE, boot_count=1)
+        table, flags=table.flags | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE, boot_count=1
+    )
     write_at(machine.mem, OS_ANCHOR, pmt.encode(processed))
     assert tools.run("pmtctl", *machine.args(), "disarm").returncode == 0
     after = pmt.decode(machine.anchor())
@@ -150,14 +169,14 @@ def test_disarm_keeps_firmware_status(tools, tmp_path):
 def test_write_raw_puts_bytes_in_the_anchor_and_their_cookie_in_cmos(tools, tmp_path):
     machine = running_os(tmp_path)
     assert arm(tools, machine).returncode == 0
-    table = bytearray(machine.anchor()[:len(pmt.encode(registered(machine)))])
-    table[-1] ^= 0xFF                                  # now a BAD_CRC table
+    table = bytearray(machine.anchor()[: len(pmt.encode(registered(machine)))])
+    table[-1] ^= 0xFF  # now a BAD_CRC table
     table[80:88] = (0x1122334455667788).to_bytes(8, "little")
     raw = tmp_path / "corrupt.bin"
     raw.write_bytes(bytes(table))
     result = tools.run("pmtctl", *machine.args(), "write-raw", raw)
     assert result.returncode == 0, result.stderr
-    assert machine.anchor()[:len(table)] == bytes(table)
+    assert machine.anchor()[: len(table)] == bytes(table)
     assert cmos_cookie(machine.cmos) == 0x1122334455667788
     with pytest.raises(pmt.PmtError) as rejected:
         pmt.decode(machine.anchor())
@@ -175,22 +194,33 @@ def test_write_raw_refuses_more_than_the_anchor_holds(tools, tmp_path):
 
 
 REFUSALS = [
-    pytest.param({"cmdline": "console=ttyS0"}, [], "no cma= on the kernel command line",
-                 id="no-cma"),
+    pytest.param(
+        {"cmdline": "console=ttyS0"}, [], "no cma= on the kernel command line", id="no-cma"
+    ),
     pytest.param({"cmdline": "cma=64M"}, [], "does not give a fixed base", id="cma-not-fixed"),
-    pytest.param({"cmdline": "cma=64M@0x8000000-0x10000000"}, [], "place the area anywhere",
-                 id="cma-range"),
-    pytest.param({"cmdline": "cma=1M@0x8000000"}, [], "the boot window needs 0x400000",
-                 id="cma-too-small"),
+    pytest.param(
+        {"cmdline": "cma=64M@0x8000000-0x10000000"}, [], "place the area anywhere", id="cma-range"
+    ),
+    pytest.param(
+        {"cmdline": "cma=1M@0x8000000"}, [], "the boot window needs 0x400000", id="cma-too-small"
+    ),
     pytest.param({}, ["--dest", "0x4200000"], "overlaps the kernel image", id="dest-on-kernel"),
-    pytest.param({}, ["--dest", "0xf100000"], "is not inside one System RAM range",
-                 id="dest-not-ram"),
-    pytest.param({}, ["--dest", "0x80000"], "is below 0x100000, which firmware reuses", id="dest-in-firmware"),
+    pytest.param(
+        {}, ["--dest", "0xf100000"], "is not inside one System RAM range", id="dest-not-ram"
+    ),
+    pytest.param(
+        {}, ["--dest", "0x80000"], "is below 0x100000, which firmware reuses", id="dest-in-firmware"
+    ),
     pytest.param({}, ["--dest", "0x200000"], "overlaps the boot window", id="dest-on-window"),
-    pytest.param({}, ["--dest", "0x5000000"], "METADATA_OUTSIDE_PRESERVED (VMCOREINFO",
-                 id="dest-on-vmcoreinfo"),
-    pytest.param({"crash_notes": {0: 0x510_0002}}, [], "UNALIGNED (CRASH_NOTES",
-                 id="unaligned-notes"),
+    pytest.param(
+        {},
+        ["--dest", "0x5000000"],
+        "METADATA_OUTSIDE_PRESERVED (VMCOREINFO",
+        id="dest-on-vmcoreinfo",
+    ),
+    pytest.param(
+        {"crash_notes": {0: 0x510_0002}}, [], "UNALIGNED (CRASH_NOTES", id="unaligned-notes"
+    ),
 ]
 
 
@@ -210,13 +240,13 @@ def test_arm_needs_a_crash_kernel_range_for_the_crash_stub(tools, tmp_path):
     machine = running_os(tmp_path, iomem=iomem)
     result = tools.run("pmtctl", *machine.args(), "arm")
     assert result.returncode == 1
-    assert "no \"Crash kernel\" range" in result.stderr and "crashkernel=" in result.stderr
+    assert 'no "Crash kernel" range' in result.stderr and "crashkernel=" in result.stderr
     assert machine.anchor() == bytes(OS_ANCHOR_SIZE)
 
 
 def test_arm_without_a_warmboot_record_says_firmware_lacks_support(tools, tmp_path):
     machine = running_os(tmp_path)
-    write_at(machine.mem, 0x500, bytes(64))          # no coreboot table at all
+    write_at(machine.mem, 0x500, bytes(64))  # no coreboot table at all
     result = arm(tools, machine)
     assert result.returncode == 1
     assert "no valid coreboot table" in result.stderr
@@ -227,6 +257,10 @@ def test_every_command_leaves_cmos_alone_when_it_fails_early(tools, tmp_path):
     cmos_image(machine.cmos, 0xABCD)
     write_at(machine.mem, 0x500, bytes(64))
     for command in ("arm", "disarm", "status"):
-        assert tools.run("pmtctl", *machine.args(), command, *(
-            [NO_STUB] if command == "arm" else [])).returncode == 1
+        assert (
+            tools.run(
+                "pmtctl", *machine.args(), command, *([NO_STUB] if command == "arm" else [])
+            ).returncode
+            == 1
+        )
     assert cmos_cookie(machine.cmos) == 0xABCD

@@ -1,5 +1,6 @@
 """The tools build as static executables for x86_64 and aarch64, and the
 SCons tool builds the same bytes the tests run."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,8 +41,10 @@ def test_tools_build_static_for_aarch64(tmp_path):
     if shutil.which(CROSS) is None:
         pytest.skip(f"{CROSS} is not installed (Debian: gcc-aarch64-linux-gnu)")
     if not (CROSS_LIBC.exists() and CROSS_KERNEL_HEADERS.exists()):
-        pytest.skip("the aarch64 C library and kernel headers are not installed "
-                    "(Debian: libc6-dev-arm64-cross linux-libc-dev-arm64-cross)")
+        pytest.skip(
+            "the aarch64 C library and kernel headers are not installed "
+            "(Debian: libc6-dev-arm64-cross linux-libc-dev-arm64-cross)"
+        )
     for name, result in build_tools(CROSS, tmp_path).items():
         assert result.returncode == 0, f"{CROSS} {name}:\n{result.stdout}"
         assert_static(tmp_path / name, "EM_AARCH64")
@@ -61,12 +64,18 @@ Default(list(env.PayloadTools(load_board({top!r}, "qemu-q35")).values()))
 
 def test_scons_tool_builds_the_same_binaries_and_then_nothing(tools, tmp_path):
     build = tmp_path / "build"
-    (tmp_path / "SConstruct").write_text(SCONSTRUCT.format(
-        python=str(TOP / "python"), top=str(TOP), build=str(build)))
+    (tmp_path / "SConstruct").write_text(
+        SCONSTRUCT.format(python=str(TOP / "python"), top=str(TOP), build=str(build))
+    )
 
     def scons():
-        return subprocess.run([sys.executable, "-m", "SCons", "-Q"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "SCons", "-Q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     first = scons()
     assert first.returncode == 0, first.stdout + first.stderr

@@ -1,5 +1,6 @@
 """The qemu-q35 image boots: coreboot 4.15 hands off to the LinuxBoot kernel,
 whose init prints the marker on the serial console."""
+
 import re
 
 import pytest

@@ -2,6 +2,7 @@
 EL3, its FIT loader hands the LinuxBoot kernel the device tree with warmboot's
 hand-off, and LinuxBoot's init prints the marker. Linux keeps off the memory
 firmware reserved on every boot."""
+
 import re
 
 import pytest
@@ -20,10 +21,12 @@ def dt_pairs(vm) -> dict[str, tuple[int, int]]:
     """/chosen/warmboot,* <address size> pairs as the running kernel sees them."""
     out = {}
     for prop in DT_PROPS:
-        vm.send(f"echo \"DT {prop} $(od -An -tx1 /proc/device-tree/chosen/{prop} "
-                "| tr -d ' \\n')\"\n")
-        raw = bytes.fromhex(vm.wait_for_line(rf"DT {re.escape(prop)} ([0-9a-f]{{32}})", 30)
-                            .group(1))
+        vm.send(
+            f"echo \"DT {prop} $(od -An -tx1 /proc/device-tree/chosen/{prop} | tr -d ' \\n')\"\n"
+        )
+        raw = bytes.fromhex(
+            vm.wait_for_line(rf"DT {re.escape(prop)} ([0-9a-f]{{32}})", 30).group(1)
+        )
         out[prop] = (int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big"))
     return out
 
@@ -31,8 +34,10 @@ def dt_pairs(vm) -> dict[str, tuple[int, int]]:
 def system_ram(vm) -> list[tuple[int, int]]:
     vm.send("echo RAM-BEGIN; grep 'System RAM' /proc/iomem; echo RAM-END\n")
     text = vm.wait_for(re.compile(r"RAM-BEGIN\r?\n(.*?)RAM-END", re.S), 30).group(1)
-    return [(int(a, 16), int(b, 16) + 1)
-            for a, b in re.findall(r"^\s*([0-9a-f]+)-([0-9a-f]+) : System RAM", text, re.M)]
+    return [
+        (int(a, 16), int(b, 16) + 1)
+        for a, b in re.findall(r"^\s*([0-9a-f]+)-([0-9a-f]+) : System RAM", text, re.M)
+    ]
 
 
 def test_virt_boots_the_fit_payload_and_hands_the_anchor_over_in_the_device_tree(virt):

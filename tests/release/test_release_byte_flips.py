@@ -5,6 +5,7 @@ position); the ROM at a few hundred sampled positions plus every byte of its
 FMAP, where a change could move the regions. The release is signed by
 exactly the threshold of keys, so no signature is spare.
 """
+
 from __future__ import annotations
 
 import random
@@ -15,12 +16,17 @@ from warmboot.release import errors
 from warmboot.release.layout import RELEASE_ENVELOPE_FILE, ROM_FILE
 
 # What a changed envelope may fail with; anything else (or success) is a bug.
-ENVELOPE_REJECTIONS = (errors.EnvelopeFormatError, errors.BadSignatureError,
-                       errors.ThresholdNotMetError, errors.PayloadTypeError)
+ENVELOPE_REJECTIONS = (
+    errors.EnvelopeFormatError,
+    errors.BadSignatureError,
+    errors.ThresholdNotMetError,
+    errors.PayloadTypeError,
+)
 
 
-def rejections(lab, file_name: str, choose_offsets: Callable[[int, random.Random], list[int]],
-               seed: int) -> Iterator[tuple[int, errors.ReleaseError]]:
+def rejections(
+    lab, file_name: str, choose_offsets: Callable[[int, random.Random], list[int]], seed: int
+) -> Iterator[tuple[int, errors.ReleaseError]]:
     """(offset, error) for each one-byte change of `file_name` in a genuine release."""
     release_dir = lab.release()
     trusted = lab.trusted_root()
@@ -44,8 +50,9 @@ def rejections(lab, file_name: str, choose_offsets: Callable[[int, random.Random
 
 def test_every_single_byte_change_in_release_json_is_rejected(lab):
     seen = Counter()
-    for offset, exc in rejections(lab, RELEASE_ENVELOPE_FILE,
-                                  lambda length, rng: list(range(length)), seed=20240601):
+    for offset, exc in rejections(
+        lab, RELEASE_ENVELOPE_FILE, lambda length, rng: list(range(length)), seed=20240601
+    ):
         assert isinstance(exc, ENVELOPE_REJECTIONS), (offset, exc)
         seen[type(exc).__name__] += 1
     # The changes reached both the strict parser and the signature check.

@@ -1,4 +1,5 @@
 """Key files, key ids, the Signer interface and the envelope's signing bytes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,9 +9,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from warmboot.release import (ECDSA_P256, ED25519, Envelope, Signer, add_signatures,
-                              decode_envelope, encode_envelope, errors, load_public_key,
-                              load_signer, pae, write_key_pair)
+from warmboot.release import (
+    ECDSA_P256,
+    ED25519,
+    Envelope,
+    Signer,
+    add_signatures,
+    decode_envelope,
+    encode_envelope,
+    errors,
+    load_public_key,
+    load_signer,
+    pae,
+    write_key_pair,
+)
 from warmboot.release.curves import P256_N
 from warmboot.release.keys import PublicKey
 
@@ -36,7 +48,7 @@ def test_key_generation_refuses_to_overwrite_either_file(tmp_path):
     pair = write_key_pair(tmp_path / "k")
     before = pair.private_path.read_bytes()
     pair.public_path.unlink()
-    with pytest.raises(errors.KeyExistsError, match="k.key already exists"):
+    with pytest.raises(errors.KeyExistsError, match=r"k.key already exists"):
         write_key_pair(tmp_path / "k")
     assert pair.private_path.read_bytes() == before
     assert not pair.public_path.exists()
@@ -70,7 +82,8 @@ def test_non_key_file_is_rejected(tmp_path):
 def test_pae_matches_the_dsse_v1_specification():
     # The example from the DSSE protocol document.
     assert pae("http://example.com/HelloWorld", b"hello world") == (
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world")
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
 
 
 def test_envelope_round_trips_and_resigning_replaces_a_keys_signature(keys):
@@ -80,21 +93,27 @@ def test_envelope_round_trips_and_resigning_replaces_a_keys_signature(keys):
     assert decode_envelope(encode_envelope(envelope)) == envelope
 
 
-@pytest.mark.parametrize("document, problem", [
-    (b'{"payload": "", "payloadType": "t", "signatures": [], "x": 1}', "unknown field"),
-    (b'{"payload": "", "payload": "", "payloadType": "t", "signatures": []}', "duplicate key"),
-    (b'{"payload": "YQ=", "payloadType": "t", "signatures": []}', "not valid base64"),
-    (b'{"payload": "YR==", "payloadType": "t", "signatures": []}', "not canonical base64"),
-    (b'{"payload": "", "payloadType": "t", "signatures": [{"keyid": "AB", "sig": ""}]}',
-     "64 lowercase hex"),
-    (b'[' * 100000, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "document, problem",
+    [
+        (b'{"payload": "", "payloadType": "t", "signatures": [], "x": 1}', "unknown field"),
+        (b'{"payload": "", "payload": "", "payloadType": "t", "signatures": []}', "duplicate key"),
+        (b'{"payload": "YQ=", "payloadType": "t", "signatures": []}', "not valid base64"),
+        (b'{"payload": "YR==", "payloadType": "t", "signatures": []}', "not canonical base64"),
+        (
+            b'{"payload": "", "payloadType": "t", "signatures": [{"keyid": "AB", "sig": ""}]}',
+            "64 lowercase hex",
+        ),
+        (b"[" * 100000, "not valid JSON"),
+    ],
+)
 def test_malformed_envelopes_are_rejected(document, problem):
     with pytest.raises(errors.EnvelopeFormatError, match=problem):
         decode_envelope(document)
 
 
 # --- ECDSA low-S (issue 16) -------------------------------------------------------
+
 
 def split_rs(signature: bytes) -> tuple[int, int]:
     return int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")

@@ -5,6 +5,7 @@ state file goes through one strict reader (JSON true is not 1, 1.0 is not 1,
 ranges are checked); a signed payload must be byte for byte the canonical
 encoding of what it parses to, so a second verifier cannot read it otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,31 @@ from warmboot.release.state import decode_state, load_state
 
 # Every integer field, as a path into the document.
 RELEASE_INTEGERS = [
-    ("spec_version",), ("security_version",), ("board", "flash_size"),
-    ("board", "fmap", "offset"), ("board", "fmap", "base"), ("board", "fmap", "size"),
-    ("board", "fmap", "ver_major"), ("board", "fmap", "ver_minor"),
-    ("board", "fmap", "areas", 0, "offset"), ("board", "fmap", "areas", 0, "size"),
-    ("board", "fmap", "areas", 0, "flags"), ("image", "length"), ("manifest", "length"),
+    ("spec_version",),
+    ("security_version",),
+    ("board", "flash_size"),
+    ("board", "fmap", "offset"),
+    ("board", "fmap", "base"),
+    ("board", "fmap", "size"),
+    ("board", "fmap", "ver_major"),
+    ("board", "fmap", "ver_minor"),
+    ("board", "fmap", "areas", 0, "offset"),
+    ("board", "fmap", "areas", 0, "size"),
+    ("board", "fmap", "areas", 0, "flags"),
+    ("image", "length"),
+    ("manifest", "length"),
 ]
-ROOT_INTEGERS = [("spec_version",), ("version",), ("roles", "root", "threshold"),
-                 ("roles", "release", "threshold")]
-STATE_INTEGERS = [("format_version",), ("root_version",),
-                  ("boards", "qemu-q35", "security_version")]
+ROOT_INTEGERS = [
+    ("spec_version",),
+    ("version",),
+    ("roles", "root", "threshold"),
+    ("roles", "release", "threshold"),
+]
+STATE_INTEGERS = [
+    ("format_version",),
+    ("root_version",),
+    ("boards", "qemu-q35", "security_version"),
+]
 NOT_INTEGERS = [True, False, 1.0, "1", None, [1], {"1": 1}]
 
 
@@ -44,8 +60,11 @@ def replaced(document, path, value):
 
 def refusal(path, value) -> str:
     """What the error says: floats never get past the JSON parser; the rest name the field."""
-    return "non-integer number 1.0 is not allowed" if isinstance(value, float) else (
-        f"{path[-1]} must be")
+    return (
+        "non-integer number 1.0 is not allowed"
+        if isinstance(value, float)
+        else (f"{path[-1]} must be")
+    )
 
 
 def where(path) -> str:
@@ -76,6 +95,7 @@ def state_document(lab):
 
 # --- one strict integer reader -------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", RELEASE_INTEGERS, ids=where)
 @pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
 def test_release_payload_integer_fields_refuse_non_integers(release_document, path, value):
@@ -97,29 +117,50 @@ def test_state_file_integer_fields_refuse_non_integers(state_document, path, val
         decode_state(encode_any(replaced(state_document, path, value)))
 
 
-@pytest.mark.parametrize("path, value", [
-    (("spec_version",), 2), (("spec_version",), 0), (("security_version",), -1),
-    (("security_version",), 2**32), (("image", "length"), 2**64),
-    (("board", "fmap", "areas", 0, "flags"), 2**16), (("board", "fmap", "ver_major"), 256),
-], ids=str)
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("spec_version",), 2),
+        (("spec_version",), 0),
+        (("security_version",), -1),
+        (("security_version",), 2**32),
+        (("image", "length"), 2**64),
+        (("board", "fmap", "areas", 0, "flags"), 2**16),
+        (("board", "fmap", "ver_major"), 256),
+    ],
+    ids=str,
+)
 def test_release_payload_integers_out_of_range_are_refused(release_document, path, value):
     with pytest.raises(errors.PayloadFormatError, match=f"{path[-1]} must be"):
         decode_release_payload(canonical_json(replaced(release_document, path, value)))
 
 
-@pytest.mark.parametrize("path, value", [
-    (("spec_version",), 2), (("version",), 0), (("version",), 2**64),
-    (("roles", "root", "threshold"), 0), (("roles", "root", "threshold"), 3),
-], ids=str)
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("spec_version",), 2),
+        (("version",), 0),
+        (("version",), 2**64),
+        (("roles", "root", "threshold"), 0),
+        (("roles", "root", "threshold"), 3),
+    ],
+    ids=str,
+)
 def test_root_payload_integers_out_of_range_are_refused(root_document, path, value):
     with pytest.raises(errors.PayloadFormatError, match=f"{path[-1]} must be"):
         decode_root(canonical_json(replaced(root_document, path, value)))
 
 
-@pytest.mark.parametrize("path, value", [
-    (("format_version",), 2), (("root_version",), -1), (("root_version",), 2**64),
-    (("boards", "qemu-q35", "security_version"), 2**32),
-], ids=str)
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("format_version",), 2),
+        (("root_version",), -1),
+        (("root_version",), 2**64),
+        (("boards", "qemu-q35", "security_version"), 2**32),
+    ],
+    ids=str,
+)
 def test_state_file_integers_out_of_range_are_refused(state_document, path, value):
     with pytest.raises(errors.StateFileError, match=f"{path[-1]} must be"):
         decode_state(readable_json(replaced(state_document, path, value)))
@@ -156,6 +197,7 @@ def test_create_release_refuses_a_boolean_security_version(lab):
 
 # --- canonical payloads ----------------------------------------------------------------
 
+
 def non_canonical_spellings(payload: bytes) -> dict[str, bytes]:
     """Other byte strings that json.loads reads as the same document as `payload`."""
     document = json.loads(payload)
@@ -165,16 +207,24 @@ def non_canonical_spellings(payload: bytes) -> dict[str, bytes]:
         "escaped hyphen in the board name": payload.replace(b'"qemu-q35"', b'"qemu\\u002dq35"'),
         "escaped letter in a key": payload[:2] + b"\\u%04x" % payload[2] + payload[3:],
         "upper-case escape": payload.replace(b'"qemu-q35"', b'"qemu\\u002Dq35"'),
-        "keys unsorted": json.dumps(dict(reversed(list(document.items()))),
-                                    separators=(",", ":")).encode(),
+        "keys unsorted": json.dumps(
+            dict(reversed(list(document.items()))), separators=(",", ":")
+        ).encode(),
         "spaces after separators": json.dumps(document, sort_keys=True).encode(),
         "minus zero": payload.replace(b'"flags":0', b'"flags":-0', 1),
     }
 
 
-SPELLINGS = ["space before", "newline after", "escaped hyphen in the board name",
-             "escaped letter in a key", "upper-case escape", "keys unsorted",
-             "spaces after separators", "minus zero"]
+SPELLINGS = [
+    "space before",
+    "newline after",
+    "escaped hyphen in the board name",
+    "escaped letter in a key",
+    "upper-case escape",
+    "keys unsorted",
+    "spaces after separators",
+    "minus zero",
+]
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -188,8 +238,16 @@ def test_non_canonical_release_payload_is_refused_although_validly_signed(lab, s
         lab.verify(release_dir)
 
 
-@pytest.mark.parametrize("spelling", ["space before", "newline after", "keys unsorted",
-                                      "spaces after separators", "escaped letter in a key"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "space before",
+        "newline after",
+        "keys unsorted",
+        "spaces after separators",
+        "escaped letter in a key",
+    ],
+)
 def test_non_canonical_root_payload_is_refused_although_validly_signed(lab, spelling):
     payload = decode_envelope(lab.root_bytes()).payload
     hostile = non_canonical_spellings(payload)[spelling]

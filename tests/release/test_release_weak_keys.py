@@ -5,6 +5,7 @@ message (OpenSSL accepts it), so a root that lists such a key lets anyone
 sign. Every way a key enters (a key file, a root being created, a root being
 verified) must refuse it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,17 +16,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from hostile import IDENTITY, ed25519_pem, root_payload_listing
 from warmboot.release import ECDSA_P256, ED25519, errors, load_public_key
 from warmboot.release.curves import ED25519_P, P256_P
 from warmboot.release.keys import PublicKey
 from warmboot.release.root import decode_root
 
-from hostile import IDENTITY, ed25519_pem, root_payload_listing
-
 # The eight points of order 1, 2, 4 and 8, canonically encoded (the list in
 # libsodium's ge25519_has_small_order and "Taming the many EdDSAs", 2020).
 SMALL_ORDER = [
-    IDENTITY.hex(),                                                        # order 1
+    IDENTITY.hex(),  # order 1
     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
     "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
     "0000000000000000000000000000000000000000000000000000000000000080",  # order 4
@@ -82,12 +82,13 @@ def test_ed25519_bytes_that_are_no_point_are_refused():
         PublicKey(ED25519, (2).to_bytes(32, "little"))  # y = 2 has no x
 
 
-@pytest.mark.parametrize("encoding", [IDENTITY.hex(), SMALL_ORDER[4], MIXED_ORDER,
-                                      NON_CANONICAL_SMALL_ORDER[2]])
+@pytest.mark.parametrize(
+    "encoding", [IDENTITY.hex(), SMALL_ORDER[4], MIXED_ORDER, NON_CANONICAL_SMALL_ORDER[2]]
+)
 def test_weak_ed25519_public_key_file_is_refused(tmp_path, encoding):
     path = tmp_path / "weak.pub"
     path.write_bytes(ed25519_pem(bytes.fromhex(encoding)))
-    with pytest.raises(errors.KeyFileError, match="weak.pub"):
+    with pytest.raises(errors.KeyFileError, match=r"weak.pub"):
         load_public_key(path)
 
 
@@ -99,12 +100,14 @@ def forged_identity_signature() -> bytes:
 def test_identity_signature_verifies_for_any_message_under_the_identity_key_in_openssl():
     # Why the key must be refused up front: the library below would accept the forgery.
     ed25519.Ed25519PublicKey.from_public_bytes(IDENTITY).verify(
-        forged_identity_signature(), b"any payload an attacker likes")
+        forged_identity_signature(), b"any payload an attacker likes"
+    )
 
 
 def root_payload(lab, release_public: bytes, algorithm: str = ED25519) -> bytes:
-    return root_payload_listing([lab.keys[k].public_key for k in ("root1", "root2")],
-                                release_public, algorithm)
+    return root_payload_listing(
+        [lab.keys[k].public_key for k in ("root1", "root2")], release_public, algorithm
+    )
 
 
 def test_root_listing_a_weak_key_is_refused_and_its_forged_release_never_verifies(lab):
@@ -113,10 +116,13 @@ def test_root_listing_a_weak_key_is_refused_and_its_forged_release_never_verifie
     root = lab.signed_root(root_payload(lab, IDENTITY))
     release_dir = lab.release()
     document = json.loads((release_dir / "release.json").read_text())
-    document["signatures"] = [{"keyid": hashlib.sha256(IDENTITY).hexdigest(),
-                               "sig": base64.b64encode(forged_identity_signature()).decode()}]
-    (release_dir / "release.json").write_text(json.dumps(document, sort_keys=True, indent=2)
-                                              + "\n")
+    document["signatures"] = [
+        {
+            "keyid": hashlib.sha256(IDENTITY).hexdigest(),
+            "sig": base64.b64encode(forged_identity_signature()).decode(),
+        }
+    ]
+    (release_dir / "release.json").write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
     with pytest.raises(errors.PayloadFormatError, match="small-order Ed25519 point"):
         lab.verify(release_dir, root)
 
@@ -128,6 +134,7 @@ def test_root_payload_listing_any_weak_ed25519_key_is_refused(lab, encoding):
 
 
 # --- P-256 -----------------------------------------------------------------------
+
 
 def p256_point(keys) -> tuple[int, int]:
     raw = keys["ecdsa1"].public_key.raw
@@ -150,8 +157,17 @@ def bad_p256_points(keys) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("case", ["off the curve", "(0, 0), not on the curve", "x >= p",
-                                  "y >= p", "identity (SEC1 00)", "compressed"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "off the curve",
+        "(0, 0), not on the curve",
+        "x >= p",
+        "y >= p",
+        "identity (SEC1 00)",
+        "compressed",
+    ],
+)
 def test_p256_points_off_the_curve_or_at_infinity_are_refused(keys, case):
     raw = bad_p256_points(keys)[case]
     with pytest.raises(ValueError, match="P-256"):
@@ -167,13 +183,15 @@ def test_p256_key_file_with_a_point_off_the_curve_is_refused(tmp_path, keys, cas
     genuine = keys["ecdsa1"].public_key
     der = genuine.to_pem()
     der = serialization.load_pem_public_key(der).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     assert der.endswith(genuine.raw)
     bad = der[:-65] + bad_p256_points(keys)[case]
     path = tmp_path / "bad.pub"
-    path.write_bytes(b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(bad)
-                     + b"-----END PUBLIC KEY-----\n")
-    with pytest.raises(errors.KeyFileError, match="bad.pub"):
+    path.write_bytes(
+        b"-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(bad) + b"-----END PUBLIC KEY-----\n"
+    )
+    with pytest.raises(errors.KeyFileError, match=r"bad.pub"):
         load_public_key(path)
 
 

@@ -1,12 +1,13 @@
 """Mistakes stop the build at once with a message that names the problem."""
+
 import os
 import secrets
 import shutil
 
 import pytest
 
-from wbtest import copy_checkout, run_scons
 from warmboot import toolchain
+from wbtest import copy_checkout, run_scons
 
 
 def test_unknown_board_lists_the_known_boards():
@@ -50,8 +51,9 @@ def test_a_warning_in_site_local_code_fails_the_coreboot_build(tmp_path):
     # -Wall warns about an unused variable; only -Werror makes that fatal.
     name = f"warmboot_werror_probe_{secrets.token_hex(4)}"
     source.write_text(source.read_text() + f"\nstatic int {name};\n")
-    result = run_scons(["board=qemu-q35", "build/qemu-q35/coreboot/coreboot-nopayload.rom"],
-                       cwd=checkout)
+    result = run_scons(
+        ["board=qemu-q35", "build/qemu-q35/coreboot/coreboot-nopayload.rom"], cwd=checkout
+    )
     assert result.returncode != 0, result.output[-3000:]
     assert "[coreboot]" in result.output
     log = (checkout / "build/qemu-q35/logs/coreboot.log").read_text()

@@ -1,11 +1,20 @@
 """Builds are incremental: a second scons does nothing, and a change to the
 initramfs rebuilds neither coreboot nor the kernel."""
+
 import secrets
 
 from wbtest import copy_checkout, run_scons
 
-STEP_MARKERS = ("[coreboot]", "[linux]", "[initramfs]", "[cbfs]", "[manifest]", "[sources]",
-                "[payloads]", "[testos]")
+STEP_MARKERS = (
+    "[coreboot]",
+    "[linux]",
+    "[initramfs]",
+    "[cbfs]",
+    "[manifest]",
+    "[sources]",
+    "[payloads]",
+    "[testos]",
+)
 
 
 def test_second_scons_with_nothing_changed_does_no_work(q35):

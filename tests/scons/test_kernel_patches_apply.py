@@ -1,6 +1,7 @@
 """The test OS kernel's patch series (linuxboot/patches/linux-6.1/, board.toml
 [testos] patches) applies, in order, to the pinned Linux tree: the build
 would stop naming the patch that no longer does."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,14 @@ def test_the_series_applies_to_the_pinned_tree_and_leaves_it_untouched(linux_tre
     assert [p.parent.name for p in patches] == ["linux-6.1"] * len(patches) and patches
     setup = linux_tree / "arch" / "x86" / "kernel" / "setup.c"
     before = setup.read_bytes()
-    tree = patched_copy("linux", "the pinned linux tree", linux_tree, tmp_path / "src",
-                        list(patches), tmp_path / "patch.log")
+    tree = patched_copy(
+        "linux",
+        "the pinned linux tree",
+        linux_tree,
+        tmp_path / "src",
+        list(patches),
+        tmp_path / "patch.log",
+    )
     assert (tree / "drivers" / "firmware" / "warmboot" / "core.c").is_file()
     assert b"warmboot_reserve_dump();" in (tree / "arch/x86/kernel/setup.c").read_bytes()
     # patch(1) wrote the changed files anew: the verified tree is as it was.
@@ -39,10 +46,17 @@ def test_a_patch_that_no_longer_applies_stops_the_build_naming_it(linux_tree, tm
     broken = tmp_path / "0001-broken.patch"
     patch = sorted((TOP / "linuxboot" / "patches" / "linux-6.1").glob("*.patch"))[-1]
     # As if upstream had moved the code the patch changes: its context is gone.
-    broken.write_text(patch.read_text().replace("arch/x86/kernel/setup.c",
-                                                "arch/x86/kernel/setup_moved.c"))
+    broken.write_text(
+        patch.read_text().replace("arch/x86/kernel/setup.c", "arch/x86/kernel/setup_moved.c")
+    )
     with pytest.raises(StepError, match=f"patch {broken} does not apply to the pinned linux"):
-        patched_copy("linux", "the pinned linux tree", linux_tree, tmp_path / "src", [broken],
-                     tmp_path / "patch.log")
+        patched_copy(
+            "linux",
+            "the pinned linux tree",
+            linux_tree,
+            tmp_path / "src",
+            [broken],
+            tmp_path / "patch.log",
+        )
     # patch's own words are in the log the message names.
     assert "setup_moved.c" in (tmp_path / "patch.log").read_text()

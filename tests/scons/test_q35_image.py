@@ -1,5 +1,6 @@
 """`scons board=qemu-q35` produces a ROM holding the LinuxBoot payload, and a
 manifest that names every input's hash and the outputs' real hashes."""
+
 import hashlib
 import json
 import subprocess
@@ -9,8 +10,9 @@ from wbtest import TOP
 
 
 def test_rom_cbfs_holds_the_linuxboot_payload(q35):
-    listing = subprocess.run([str(q35.cbfstool), str(q35.rom), "print"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [str(q35.cbfstool), str(q35.rom), "print"], capture_output=True, text=True, check=True
+    ).stdout
     rows = {line.split()[0]: line.split() for line in listing.splitlines() if line.strip()}
     assert "fallback/payload" in rows, listing
     assert rows["fallback/payload"][2:4] == ["simple", "elf"], listing
@@ -20,8 +22,11 @@ def test_rom_cbfs_holds_the_linuxboot_payload(q35):
 
 def test_rom_embeds_the_coreboot_4_15_config_it_was_built_from(q35, tmp_path):
     out = tmp_path / "config"
-    subprocess.run([str(q35.cbfstool), str(q35.rom), "extract", "-n", "config", "-f", str(out)],
-                   capture_output=True, check=True)
+    subprocess.run(
+        [str(q35.cbfstool), str(q35.rom), "extract", "-n", "config", "-f", str(out)],
+        capture_output=True,
+        check=True,
+    )
     lines = out.read_text().splitlines()
     assert lines[0].startswith("# This image was built using coreboot 4.15")
     assert "CONFIG_BOARD_EMULATION_QEMU_X86_Q35=y" in lines
@@ -45,7 +50,13 @@ def test_manifest_lists_pinned_inputs_tools_and_output_hashes(q35):
 
 def test_kernel_config_kept_every_requested_option(q35):
     config = (q35.build / "linux" / "config").read_text()
-    for option in ("CONFIG_SERIAL_8250_CONSOLE=y", "CONFIG_BLK_DEV_INITRD=y",
-                   "CONFIG_VIRTIO_BLK=y", "CONFIG_KEXEC=y", "CONFIG_CRASH_DUMP=y",
-                   "CONFIG_DEVTMPFS=y", "CONFIG_PCI=y"):
+    for option in (
+        "CONFIG_SERIAL_8250_CONSOLE=y",
+        "CONFIG_BLK_DEV_INITRD=y",
+        "CONFIG_VIRTIO_BLK=y",
+        "CONFIG_KEXEC=y",
+        "CONFIG_CRASH_DUMP=y",
+        "CONFIG_DEVTMPFS=y",
+        "CONFIG_PCI=y",
+    ):
         assert option in config.splitlines(), option

@@ -1,17 +1,52 @@
 """Each SCons tool is applied with env.Tool(module.generate) and applies the
 tools whose methods it calls itself, once, so the order does not matter."""
+
 from SCons.Environment import Environment
 
-from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, manifest, payloads,
-                            qemu, sign, sources, testos)
+from warmboot.scons import (
+    cbfs,
+    coreboot,
+    fit,
+    flashlayout,
+    initramfs,
+    linux,
+    manifest,
+    payloads,
+    qemu,
+    sign,
+    sources,
+    testos,
+)
 from warmboot.scons.common import APPLIED
 
-TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu,
-         flashlayout)
-METHODS = {sources: "PinnedSource", coreboot: "CorebootBuild", linux: "LinuxBuild",
-           payloads: "PayloadTools", initramfs: "InitramfsBuild", fit: "FitImage",
-           cbfs: "CbfsImage", manifest: "BuildManifest", sign: "Release", testos: "TestOsDisk",
-           qemu: "QemuRun", flashlayout: "FlashLayout"}
+TOOLS = (
+    sources,
+    coreboot,
+    linux,
+    payloads,
+    initramfs,
+    fit,
+    cbfs,
+    manifest,
+    sign,
+    testos,
+    qemu,
+    flashlayout,
+)
+METHODS = {
+    sources: "PinnedSource",
+    coreboot: "CorebootBuild",
+    linux: "LinuxBuild",
+    payloads: "PayloadTools",
+    initramfs: "InitramfsBuild",
+    fit: "FitImage",
+    cbfs: "CbfsImage",
+    manifest: "BuildManifest",
+    sign: "Release",
+    testos: "TestOsDisk",
+    qemu: "QemuRun",
+    flashlayout: "FlashLayout",
+}
 
 
 def test_a_tool_brings_the_tools_it_calls():

@@ -5,6 +5,7 @@ clear-signed (InRelease) with a GPG key made for the test, and the directory
 is served by an http.server thread, so real apt-get runs against it exactly as
 against Debian's archive: it checks the signature and the indices' hashes.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -51,7 +52,7 @@ class BuiltFile:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> "BuiltFile":
+    def of(cls, path: Path) -> BuiltFile:
         return cls(path.name, path, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
@@ -65,12 +66,19 @@ class LocalAptRepo:
         self.pool.mkdir(parents=True)
         # gpg-agent's socket path must be short, so the home is not under root.
         self.gnupg = Path(tempfile.mkdtemp(prefix="wbgpg-"))
-        self._gpg("--quick-gen-key", "warmboot test repository <repo@test.invalid>",
-                  "ed25519", "sign", "0")
+        self._gpg(
+            "--quick-gen-key",
+            "warmboot test repository <repo@test.invalid>",
+            "ed25519",
+            "sign",
+            "0",
+        )
         self.keyring = self.root.parent / f"{self.root.name}-keyring.gpg"
-        self.keyring.write_bytes(subprocess.run(
-            ["gpg", "--homedir", str(self.gnupg), "--export"], capture_output=True,
-            check=True).stdout)
+        self.keyring.write_bytes(
+            subprocess.run(
+                ["gpg", "--homedir", str(self.gnupg), "--export"], capture_output=True, check=True
+            ).stdout
+        )
         handler = partial(_QuietHandler, directory=str(self.root))
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,22 +86,36 @@ class LocalAptRepo:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
 
     def _gpg(self, *args: str) -> str:
-        return _run(["gpg", "--homedir", str(self.gnupg), "--batch", "--yes",
-                     "--pinentry-mode", "loopback", "--passphrase", "", *args])
+        return _run(
+            [
+                "gpg",
+                "--homedir",
+                str(self.gnupg),
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                *args,
+            ]
+        )
 
     def source_line(self) -> str:
         return f"deb [signed-by={self.keyring}] {self.url} {SUITE} {COMPONENT}\n"
 
     # -- packages ----------------------------------------------------------
-    def add_binary(self, package: str, version: str, files: dict[str, bytes],
-                   arch: str = "all") -> BuiltFile:
+    def add_binary(
+        self, package: str, version: str, files: dict[str, bytes], arch: str = "all"
+    ) -> BuiltFile:
         """A .deb holding files (path -> content), like apt's pool has it."""
         stage = Path(tempfile.mkdtemp(dir=self.root.parent, prefix=".deb-"))
         (stage / "DEBIAN").mkdir()
         (stage / "DEBIAN" / "control").write_text(
             f"Package: {package}\nVersion: {version}\nArchitecture: {arch}\n"
             "Maintainer: warmboot tests <tests@test.invalid>\n"
-            f"Description: warmboot test package {version}\n")
+            f"Description: warmboot test package {version}\n"
+        )
         for rel, data in files.items():
             path = stage / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +126,9 @@ class LocalAptRepo:
         shutil.rmtree(stage)
         return BuiltFile.of(deb)
 
-    def add_source(self, package: str, upstream: str, revision: str,
-                   files: dict[str, bytes]) -> list[BuiltFile]:
+    def add_source(
+        self, package: str, upstream: str, revision: str, files: dict[str, bytes]
+    ) -> list[BuiltFile]:
         """A 3.0 (quilt) source package: .dsc, orig and debian tarballs."""
         top = f"{package}-{upstream}"
         orig = self.pool / f"{package}_{upstream}.orig.tar.xz"
@@ -119,11 +142,13 @@ class LocalAptRepo:
         (debian / "source" / "format").write_text("3.0 (quilt)\n")
         (debian / "control").write_text(
             f"Source: {package}\nMaintainer: warmboot tests <tests@test.invalid>\n\n"
-            f"Package: {package}\nArchitecture: all\nDescription: test\n")
+            f"Package: {package}\nArchitecture: all\nDescription: test\n"
+        )
         (debian / "changelog").write_text(
             f"{package} ({upstream}-{revision}) unstable; urgency=low\n\n"
             f"  * revision {revision}\n\n"
-            " -- warmboot tests <tests@test.invalid>  Thu, 01 Jan 2024 00:00:00 +0000\n")
+            " -- warmboot tests <tests@test.invalid>  Thu, 01 Jan 2024 00:00:00 +0000\n"
+        )
         _run(["dpkg-source", "-b", top], cwd=work)
         built = []
         for path in sorted(work.iterdir()):
@@ -131,7 +156,7 @@ class LocalAptRepo:
                 shutil.move(path, self.pool / path.name)
                 built.append(BuiltFile.of(self.pool / path.name))
         shutil.rmtree(work)
-        return sorted(built + [BuiltFile.of(orig)], key=lambda f: f.name)
+        return sorted([*built, BuiltFile.of(orig)], key=lambda f: f.name)
 
     def remove(self, *names: str) -> None:
         for name in names:
@@ -146,7 +171,8 @@ class LocalAptRepo:
         binary.mkdir(parents=True, exist_ok=True)
         source.mkdir(parents=True, exist_ok=True)
         (binary / "Packages").write_text(
-            _run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"], cwd=self.root))
+            _run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"], cwd=self.root)
+        )
         (source / "Sources").write_text(_run(["dpkg-scansources", "pool"], cwd=self.root))
         lines = []
         for path in (binary / "Packages", source / "Sources"):
@@ -158,15 +184,18 @@ class LocalAptRepo:
             f"Origin: warmboot-test\nLabel: warmboot-test\nSuite: {SUITE}\nCodename: {SUITE}\n"
             f"Date: {email.utils.formatdate(usegmt=True)}\n"
             f"Architectures: {self.arch}\nComponents: {COMPONENT}\n"
-            "SHA256:\n" + "\n".join(lines) + "\n")
-        self._gpg("--digest-algo", "SHA256", "--clearsign", "-o", str(dist / "InRelease"),
-                  str(release))
+            "SHA256:\n" + "\n".join(lines) + "\n"
+        )
+        self._gpg(
+            "--digest-algo", "SHA256", "--clearsign", "-o", str(dist / "InRelease"), str(release)
+        )
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        subprocess.run(["gpgconf", "--homedir", str(self.gnupg), "--kill", "gpg-agent"],
-                       capture_output=True)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.gnupg), "--kill", "gpg-agent"], capture_output=True
+        )
         shutil.rmtree(self.gnupg, ignore_errors=True)
 
 

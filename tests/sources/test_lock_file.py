@@ -1,5 +1,6 @@
 """The lock file pins every input; a malformed one is refused with a message
 naming the entry and the problem."""
+
 import pytest
 
 from warmboot.sources import LockError, load_lock
@@ -16,17 +17,29 @@ def test_lock_pins_coreboot_4_15_linux_6_1_and_static_busybox():
         assert source.files and all(len(f.sha256) == 64 for f in source.files)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"kind": "archive", "version": "1", "files": [{"name": "a.tar", "sha256": "xyz"}]},
-     "is not 64 hex digits"),
-    ({"kind": "zip", "version": "1", "files": []}, "kind 'zip' is not one of"),
-    ({"kind": "archive", "files": [{"name": "a", "sha256": "0" * 64}]}, "missing key 'version'"),
-    ({"kind": "archive", "version": "1", "files": []}, "no files"),
-    ({"kind": "debian-binary", "version": "1", "files": [{"name": "a", "sha256": "0" * 64}]},
-     "needs 'package'"),
-    ({"kind": "archive", "version": "1", "files": [{"name": "../a", "sha256": "0" * 64}]},
-     "must be a plain name"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (
+            {"kind": "archive", "version": "1", "files": [{"name": "a.tar", "sha256": "xyz"}]},
+            "is not 64 hex digits",
+        ),
+        ({"kind": "zip", "version": "1", "files": []}, "kind 'zip' is not one of"),
+        (
+            {"kind": "archive", "files": [{"name": "a", "sha256": "0" * 64}]},
+            "missing key 'version'",
+        ),
+        ({"kind": "archive", "version": "1", "files": []}, "no files"),
+        (
+            {"kind": "debian-binary", "version": "1", "files": [{"name": "a", "sha256": "0" * 64}]},
+            "needs 'package'",
+        ),
+        (
+            {"kind": "archive", "version": "1", "files": [{"name": "../a", "sha256": "0" * 64}]},
+            "must be a plain name",
+        ),
+    ],
+)
 def test_malformed_entries_are_refused(entry, message, tmp_path):
     with pytest.raises(LockError, match=message):
         parse_lock({"sources": {"thing": entry}}, tmp_path / "lock.toml")
@@ -34,5 +47,5 @@ def test_malformed_entries_are_refused(entry, message, tmp_path):
 
 def test_unknown_source_name_lists_the_known_ones():
     lock = load_lock(TOP / "coreboot-config/sources.lock.toml")
-    with pytest.raises(LockError, match="no source named 'nope' .*coreboot"):
+    with pytest.raises(LockError, match=r"no source named 'nope' .*coreboot"):
         lock.get("nope")

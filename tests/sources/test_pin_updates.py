@@ -6,6 +6,7 @@ building offline.
 
 Everything runs real apt-get against a signed repository on 127.0.0.1 that
 the test makes; nothing reaches the network."""
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,9 @@ tree = "wbdemo"
 
 
 def file_blocks(name: str, files) -> str:
-    return "".join(f'\n[[sources.{name}.files]]\nname = "{f.name}"\nsha256 = "{f.sha256}"\n'
-                   for f in files)
+    return "".join(
+        f'\n[[sources.{name}.files]]\nname = "{f.name}"\nsha256 = "{f.sha256}"\n' for f in files
+    )
 
 
 @dataclass
@@ -77,16 +79,22 @@ class Archive:
             env["WARMBOOT_CACHE"] = str(cache)
         return subprocess.run(
             [sys.executable, "-m", "warmboot.cli", "sources", "--lock", str(self.lock), *args],
-            capture_output=True, text=True, env=env, timeout=300)
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
 
     def move_on(self) -> tuple[list, list]:
         """Publish wbdemo-data 1.1-1 and wbdemo 1.0-2, and drop the first versions."""
-        v2_bin = [self.repo.add_binary("wbdemo-data", "1.1-1",
-                                       {MEMBER: tar_xz({"wbdemo/VERSION": b"1.1\n"})})]
+        v2_bin = [
+            self.repo.add_binary(
+                "wbdemo-data", "1.1-1", {MEMBER: tar_xz({"wbdemo/VERSION": b"1.1\n"})}
+            )
+        ]
         v2_src = self.repo.add_source("wbdemo", "1.0", "2", {"README": b"hello\n"})
         kept_orig = {f.name for f in v2_src}
-        self.repo.remove(*(f.name for f in self.v1_bin + self.v1_src
-                           if f.name not in kept_orig))
+        self.repo.remove(*(f.name for f in self.v1_bin + self.v1_src if f.name not in kept_orig))
         self.repo.publish()
         return v2_bin, v2_src
 
@@ -94,20 +102,26 @@ class Archive:
 @pytest.fixture
 def archive(tmp_path):
     repo = LocalAptRepo(tmp_path / "repo", host_architecture())
-    v1_bin = [repo.add_binary("wbdemo-data", "1.0-1",
-                              {MEMBER: tar_xz({"wbdemo/VERSION": b"1.0\n"})})]
+    v1_bin = [
+        repo.add_binary("wbdemo-data", "1.0-1", {MEMBER: tar_xz({"wbdemo/VERSION": b"1.0\n"})})
+    ]
     v1_src = repo.add_source("wbdemo", "1.0", "1", {"README": b"hello\n"})
     repo.publish()
     listing = tmp_path / "test-archive.list"
     listing.write_text(repo.source_line())
     lock = tmp_path / "config" / "sources.lock.toml"
     lock.parent.mkdir()
-    lock.write_text(LOCK_HEAD + file_blocks("demo-src", v1_src)
-                    + LOCK_BIN.format(member=MEMBER) + file_blocks("demo-bin", v1_bin))
+    lock.write_text(
+        LOCK_HEAD
+        + file_blocks("demo-src", v1_src)
+        + LOCK_BIN.format(member=MEMBER)
+        + file_blocks("demo-bin", v1_bin)
+    )
     cache = tmp_path / "cache"
     env = {k: v for k, v in os.environ.items() if k not in ("WARMBOOT_MIRRORS",)}
-    env.update({"WARMBOOT_CACHE": str(cache), SOURCES_ENV: str(listing),
-                "PYTHONPATH": str(TOP / "python")})
+    env.update(
+        {"WARMBOOT_CACHE": str(cache), SOURCES_ENV: str(listing), "PYTHONPATH": str(TOP / "python")}
+    )
     yield Archive(repo, lock, cache, env, v1_bin, v1_src)
     repo.close()
 
@@ -120,8 +134,7 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_check_finds_the_dropped_pin_update_moves_it_and_a_fresh_clone_builds(
-        archive, tmp_path):
+def test_check_finds_the_dropped_pin_update_moves_it_and_a_fresh_clone_builds(archive, tmp_path):
     ok = archive.sources("check")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.count("ok: the archive carries it") == 2
@@ -135,8 +148,10 @@ def test_check_finds_the_dropped_pin_update_moves_it_and_a_fresh_clone_builds(
     assert "2 of 2 pins can no longer be fetched" in error
     assert "run `warmboot sources update demo-bin demo-src`" in error
     lines = {ln.split()[0]: ln for ln in check.stdout.splitlines()}
-    assert "CANNOT BE FETCHED: the archive no longer carries wbdemo-data 1.0-1 (it has 1.1-1)" \
+    assert (
+        "CANNOT BE FETCHED: the archive no longer carries wbdemo-data 1.0-1 (it has 1.1-1)"
         in lines["demo-bin"]
+    )
     assert "the archive no longer carries wbdemo 1.0-1 (it has 1.0-2)" in lines["demo-src"]
     assert "still in this machine's cache" in lines["demo-bin"]
     assert archive.lock.read_bytes() == before  # check never writes
@@ -155,17 +170,21 @@ def test_check_finds_the_dropped_pin_update_moves_it_and_a_fresh_clone_builds(
     lock = load_lock(archive.lock)
     assert lock.get("demo-bin").package_version == "1.1-1"
     assert lock.get("demo-bin").version == "1.1"
-    assert {(f.name, f.sha256) for f in lock.get("demo-bin").files} == \
-        {(f.name, f.sha256) for f in v2_bin}
+    assert {(f.name, f.sha256) for f in lock.get("demo-bin").files} == {
+        (f.name, f.sha256) for f in v2_bin
+    }
     assert lock.get("demo-src").package_version == "1.0-2"
     assert lock.get("demo-src").version == "1.0"
-    assert {(f.name, f.sha256) for f in lock.get("demo-src").files} == \
-        {(f.name, f.sha256) for f in v2_src}
+    assert {(f.name, f.sha256) for f in lock.get("demo-src").files} == {
+        (f.name, f.sha256) for f in v2_src
+    }
     text = archive.lock.read_text()
-    for kept in ("# A test lock. Its comments and layout must survive a rewrite.",
-                 "# The binary package carries its tree as one tarball.",
-                 'package_version = "1.0-2"   # the first revision',
-                 'description = "a source package, unpacked with dpkg-source"'):
+    for kept in (
+        "# A test lock. Its comments and layout must survive a rewrite.",
+        "# The binary package carries its tree as one tarball.",
+        'package_version = "1.0-2"   # the first revision',
+        'description = "a source package, unpacked with dpkg-source"',
+    ):
         assert kept in text
 
     assert archive.sources("check").returncode == 0
@@ -188,8 +207,7 @@ def test_the_build_error_for_a_dropped_pin_names_the_update_command(archive, mon
     # The same text reaches the build, which calls materialize() and prints the error.
     monkeypatch.setenv(SOURCES_ENV, archive.env[SOURCES_ENV])
     with pytest.raises(NotInArchiveError, match=r"run `warmboot sources update demo-src`"):
-        materialize(load_lock(archive.lock).get("demo-src"), SourceCache(archive.cache),
-                    environ={})
+        materialize(load_lock(archive.lock).get("demo-src"), SourceCache(archive.cache), environ={})
 
 
 def test_a_cached_pin_keeps_building_with_no_archive_reachable(archive, monkeypatch):
@@ -220,7 +238,7 @@ def lock_dir_state(archive: Archive) -> tuple[bytes, list[str]]:
 
 
 def test_a_file_that_differs_from_the_signed_index_leaves_the_lock_untouched(archive):
-    v2_bin, v2_src = archive.move_on()
+    v2_bin, _v2_src = archive.move_on()
     # The pool's .deb no longer matches the hash the signed Packages file lists
     # (same size: only apt's hash check can tell).
     data = bytearray(v2_bin[0].path.read_bytes())
@@ -243,8 +261,14 @@ def test_an_index_signed_by_another_key_is_refused(archive, tmp_path):
     try:
         # The real repository's Release, signed with a key apt was not told to trust.
         inrelease = archive.repo.root / "dists" / "test" / "InRelease"
-        impostor._gpg("--digest-algo", "SHA256", "--clearsign", "-o", str(inrelease),
-                      str(inrelease.with_name("Release")))
+        impostor._gpg(
+            "--digest-algo",
+            "SHA256",
+            "--clearsign",
+            "-o",
+            str(inrelease),
+            str(inrelease.with_name("Release")),
+        )
     finally:
         impostor.close()
     before = lock_dir_state(archive)
@@ -282,14 +306,16 @@ def test_a_pin_gone_from_the_archive_but_on_a_mirror_is_still_fetchable(archive,
         shutil.copy2(f.path, mirror_dir / f.name)
     archive.move_on()
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(QuietHandler, directory=str(mirror_dir)))
+        ("127.0.0.1", 0), partial(QuietHandler, directory=str(mirror_dir))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         archive.env["WARMBOOT_MIRRORS"] = f"http://127.0.0.1:{server.server_address[1]}"
         result = archive.sources("check", "demo-bin")
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "ok: on its mirrors (the archive no longer carries wbdemo-data 1.0-1" \
-            in result.stdout
+        assert (
+            "ok: on its mirrors (the archive no longer carries wbdemo-data 1.0-1" in result.stdout
+        )
         assert archive.sources("check", "demo-src").returncode == 1
     finally:
         server.shutdown()

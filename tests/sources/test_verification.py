@@ -1,6 +1,7 @@
 """Nothing unverified is cached or built: a file whose sha256 differs from the
 lock is refused with a message naming the file, the expected and the actual
 hash, and it is not kept; a download cut short leaves no partial file."""
+
 import hashlib
 import http.server
 import threading
@@ -37,6 +38,7 @@ class Mirror:
             def do_GET(self):
                 name = self.path.rsplit("/", 1)[-1]
                 from urllib.parse import unquote
+
                 name = unquote(name)
                 if name not in mirror.files:
                     self.send_error(404)
@@ -77,7 +79,8 @@ def leftovers(cache: SourceCache) -> list[Path]:
 
 
 def test_corrupted_source_tarball_from_a_mirror_is_refused_and_not_kept(
-        coreboot_tarball, mirror, tmp_path):
+    coreboot_tarball, mirror, tmp_path
+):
     path, name = coreboot_tarball
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -125,7 +128,7 @@ def test_download_cut_short_leaves_no_partial_file(coreboot_tarball, mirror, tmp
 
 
 def test_good_mirror_file_is_verified_and_cached_by_sha256(coreboot_tarball, mirror, tmp_path):
-    path, name = coreboot_tarball
+    _path, _name = coreboot_tarball
     pinned = LOCK.get("coreboot")
     for f in pinned.files:  # serve every file of the source package
         mirror.files[f.name] = SourceCache().blob_path(f.sha256).read_bytes()
@@ -139,13 +142,18 @@ def test_good_mirror_file_is_verified_and_cached_by_sha256(coreboot_tarball, mir
 def test_local_override_is_used_as_is(tmp_path):
     tree = tmp_path / "my-coreboot"
     tree.mkdir()
-    got = materialize(LOCK.get("coreboot"), SourceCache(tmp_path / "c"),
-                      environ={"COREBOOT_SRC": str(tree)})
+    got = materialize(
+        LOCK.get("coreboot"), SourceCache(tmp_path / "c"), environ={"COREBOOT_SRC": str(tree)}
+    )
     assert got.path == tree and got.provider.startswith("override:COREBOOT_SRC=")
 
 
 def test_override_naming_a_missing_tree_is_an_error(tmp_path):
     from warmboot.sources import SourceError
-    with pytest.raises(SourceError, match="LINUX_SRC=.*no such file or directory"):
-        materialize(LOCK.get("linux"), SourceCache(tmp_path / "c"),
-                    environ={"LINUX_SRC": str(tmp_path / "nope")})
+
+    with pytest.raises(SourceError, match=r"LINUX_SRC=.*no such file or directory"):
+        materialize(
+            LOCK.get("linux"),
+            SourceCache(tmp_path / "c"),
+            environ={"LINUX_SRC": str(tmp_path / "nope")},
+        )

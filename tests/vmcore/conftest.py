@@ -1,4 +1,5 @@
 """Fixtures for the vmcore tests."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,13 @@ def _pages(start: int, end_inclusive: int) -> tuple[int, int] | None:
     return (base, end - base) if end > base else None
 
 
-def table_for_running_kernel(ram: list[tuple[int, int]], vmcoreinfo: tuple[int, int],
-                             crash_notes: dict[int, int], notes_size: int, cpus: int) -> Pmt:
+def table_for_running_kernel(
+    ram: list[tuple[int, int]],
+    vmcoreinfo: tuple[int, int],
+    crash_notes: dict[int, int],
+    notes_size: int,
+    cpus: int,
+) -> Pmt:
     """The PMT `pmtctl arm` would register: all System RAM preserved in place,
     the kernel's VMCOREINFO note and per-CPU crash notes, the table in the
     first preserved page."""
@@ -49,10 +55,16 @@ def table_for_running_kernel(ram: list[tuple[int, int]], vmcoreinfo: tuple[int, 
     entries.append(PmtEntry(EntryType.VMCOREINFO, *vmcoreinfo))
     for cpu, addr in sorted(crash_notes.items()):
         entries.append(PmtEntry(EntryType.CRASH_NOTES, addr, notes_size, cpu=cpu))
-    table = Pmt(e_machine=EM_X86_64, cpu_count=cpus, table_addr=table_page,
-                entries=tuple(entries), generation=1,
-                flags=PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE,
-                vmcoreinfo_addr=vmcoreinfo[0], vmcoreinfo_size=vmcoreinfo[1])
+    table = Pmt(
+        e_machine=EM_X86_64,
+        cpu_count=cpus,
+        table_addr=table_page,
+        entries=tuple(entries),
+        generation=1,
+        flags=PmtFlags.ARMED | PmtFlags.WARM_RESET_SEEN | PmtFlags.COPY_DONE,
+        vmcoreinfo_addr=vmcoreinfo[0],
+        vmcoreinfo_size=vmcoreinfo[1],
+    )
     validate(table)
     return table
 
@@ -66,29 +78,36 @@ def real_kernel_vmcore(q35, tmp_path_factory) -> RealKernelVmcore:
     work = tmp_path_factory.mktemp("real-vmcore")
     marker = f"warmboot-test-{secrets.token_hex(8)}"
     dump = work / "guest.elf"
-    with QemuMachine.for_board(board, q35.rom, q35.build / "logs" / "test-vmcore-serial.log",
-                               monitor=True) as vm:
+    with QemuMachine.for_board(
+        board, q35.rom, q35.build / "logs" / "test-vmcore-serial.log", monitor=True
+    ) as vm:
         vm.wait_for("warmboot: linuxboot ready", 120)
         vm.send(f"echo {marker} > /dev/kmsg\n")
         vm.send('echo "VMCI $(cat /sys/kernel/vmcoreinfo)"\n')
         vmci = vm.wait_for_line(r"VMCI (?:0x)?([0-9a-f]+) ([0-9a-f]+)", 30)
         vm.send('echo "NSIZE $(cat /sys/devices/system/cpu/cpu0/crash_notes_size)"\n')
         nsize = int(vm.wait_for_line(r"NSIZE (\d+)", 30).group(1))
-        vm.send('for c in /sys/devices/system/cpu/cpu[0-9]*; do '
-                'echo "NOTES ${c##*cpu} $(cat $c/crash_notes)"; done\n')
+        vm.send(
+            "for c in /sys/devices/system/cpu/cpu[0-9]*; do "
+            'echo "NOTES ${c##*cpu} $(cat $c/crash_notes)"; done\n'
+        )
         notes = {}
         for _ in range(board.qemu.smp):
             m = vm.wait_for_line(r"NOTES (\d+) (?:0x)?([0-9a-f]+)", 30)
             notes[int(m.group(1))] = int(m.group(2), 16)
         vm.send('echo "RELEASE $(uname -r)"; grep "System RAM" /proc/iomem; echo IOMEM-END\n')
         release = vm.wait_for_line(r"RELEASE (6\.1\.\S+)", 30).group(1)
-        iomem = vm.wait_for(re.compile(r"((?:\s*[0-9a-f]+-[0-9a-f]+ : System RAM\s*)+)IOMEM-END"),
-                            30).group(1)
+        iomem = vm.wait_for(
+            re.compile(r"((?:\s*[0-9a-f]+-[0-9a-f]+ : System RAM\s*)+)IOMEM-END"), 30
+        ).group(1)
         vm.monitor(f"dump-guest-memory {dump}", timeout=120)
-    ram = [(int(a, 16), int(b, 16)) for a, b in
-           re.findall(r"([0-9a-f]+)-([0-9a-f]+) : System RAM", iomem)]
-    table = table_for_running_kernel(ram, (int(vmci.group(1), 16), int(vmci.group(2), 16)),
-                                     notes, nsize, board.qemu.smp)
+    ram = [
+        (int(a, 16), int(b, 16))
+        for a, b in re.findall(r"([0-9a-f]+)-([0-9a-f]+) : System RAM", iomem)
+    ]
+    table = table_for_running_kernel(
+        ram, (int(vmci.group(1), 16), int(vmci.group(2), 16)), notes, nsize, board.qemu.smp
+    )
     vmcore = work / "vmcore"
     with ElfCoreMemory(dump) as memory, open(vmcore, "wb") as out:
         capture = plan_capture(table, memory)

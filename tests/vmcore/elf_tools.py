@@ -1,4 +1,5 @@
 """Run readelf and gdb on a core file and parse what they report."""
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,11 @@ class ReadelfNote:
 def readelf_segments(core: Path) -> list[ReadelfSegment]:
     segments = []
     for line in run(["readelf", "-lW", str(core)]).splitlines():
-        m = re.match(r"\s+(NOTE|LOAD)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)"
-                     r"\s+\D*?(0x\w+|\d+)\s*$", line)
+        m = re.match(
+            r"\s+(NOTE|LOAD)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)\s+(0x\w+)"
+            r"\s+\D*?(0x\w+|\d+)\s*$",
+            line,
+        )
         if m:  # readelf prints an alignment of 0 as "0"
             segments.append(ReadelfSegment(m[1], *(int(v, 0) for v in m.groups()[1:])))
     return segments
@@ -68,10 +72,21 @@ def gdb_for(e_machine: int) -> str:
     return gdb
 
 
-def gdb_thread_registers(core: Path, e_machine: int, names: tuple[str, ...]) -> dict[int, dict[str, int]]:
+def gdb_thread_registers(
+    core: Path, e_machine: int, names: tuple[str, ...]
+) -> dict[int, dict[str, int]]:
     """{LWP: {register: value}} for every thread gdb finds in the core."""
-    out = run([gdb_for(e_machine), "-batch", "-nx", "-c", str(core),
-               "-ex", "thread apply all info registers " + " ".join(names)])
+    out = run(
+        [
+            gdb_for(e_machine),
+            "-batch",
+            "-nx",
+            "-c",
+            str(core),
+            "-ex",
+            "thread apply all info registers " + " ".join(names),
+        ]
+    )
     threads: dict[int, dict[str, int]] = {}
     current = None
     for line in out.splitlines():

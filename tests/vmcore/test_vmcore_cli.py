@@ -1,4 +1,5 @@
 """`warmboot vmcore info` and `warmboot vmcore capture`, run as a user would."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,17 @@ import sys
 
 import pytest
 
+from crash_samples import BOOT_COPY_BASE, P0_BASE, P1_BASE, build_crashed_machine
 from warmboot.cli import main
-from warmboot.handoff.cbtable import (ForwardRecord, LbMemType, MemoryRange, MemoryRecord,
-                                      encode_table)
+from warmboot.handoff.cbtable import (
+    ForwardRecord,
+    LbMemType,
+    MemoryRange,
+    MemoryRecord,
+    encode_table,
+)
 from warmboot.handoff.emit_cli import pmt_record
 from warmboot.vmcore.elfcore import machine_layout
-
-from crash_samples import BOOT_COPY_BASE, P0_BASE, P1_BASE, build_crashed_machine
 
 LOW_TABLE, HIGH_TABLE = 0x500, 0x3F0000
 
@@ -27,9 +32,9 @@ def machine_image(tmp_path, with_record=True):
     if with_record:
         records.append(pmt_record(machine.table))
     high = encode_table(records)
-    mem[HIGH_TABLE:HIGH_TABLE + len(high)] = high
+    mem[HIGH_TABLE : HIGH_TABLE + len(high)] = high
     low = encode_table([ForwardRecord(HIGH_TABLE)])
-    mem[LOW_TABLE:LOW_TABLE + len(low)] = low
+    mem[LOW_TABLE : LOW_TABLE + len(low)] = low
     image = tmp_path / "memory.img"
     image.write_bytes(mem)
     return machine, image
@@ -49,7 +54,8 @@ def test_capture_finds_the_pmt_through_the_coreboot_table_and_info_shows_it(tmp_
     assert info["machine"] == "x86_64"
     assert [(c["pid"], int(c["pc"], 16), int(c["sp"], 16)) for c in info["cpus"]] == [
         (pid, regs[layout.pc_index], regs[layout.sp_index])
-        for pid, regs in zip(machine.cpu_pids, machine.cpu_regs)]
+        for pid, regs in zip(machine.cpu_pids, machine.cpu_regs, strict=True)
+    ]
     assert info["vmcoreinfo"]["OSRELEASE"] == "6.1.0-warmboot-test"
     assert [int(r["paddr"], 16) for r in info["regions"]] == [BOOT_COPY_BASE, P0_BASE, P1_BASE]
 
@@ -79,19 +85,37 @@ def test_capture_without_a_pmt_record_says_so(tmp_path, capsys):
 def test_capture_at_an_explicit_pmt_address(tmp_path, capsys):
     machine, image = machine_image(tmp_path, with_record=False)
     core = tmp_path / "vmcore"
-    assert main(["vmcore", "capture", str(image), "-o", str(core),
-                 "--pmt-addr", hex(machine.table.table_addr)]) == 0
+    assert (
+        main(
+            [
+                "vmcore",
+                "capture",
+                str(image),
+                "-o",
+                str(core),
+                "--pmt-addr",
+                hex(machine.table.table_addr),
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"hello, not an ELF file at all, but long enough to be read" * 2, "Magic number"),
-    (b"\x7fELF", "too short for an ELF64 header"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"hello, not an ELF file at all, but long enough to be read" * 2, "Magic number"),
+        (b"\x7fELF", "too short for an ELF64 header"),
+    ],
+)
 def test_info_rejects_non_vmcores_in_one_line(tmp_path, content, message):
     bad = tmp_path / "bad"
     bad.write_bytes(content)
-    result = subprocess.run([sys.executable, "-m", "warmboot.cli", "vmcore", "info", str(bad)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "warmboot.cli", "vmcore", "info", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
 """The vmcore writer, judged by readelf, gdb and pyelftools."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,17 +7,31 @@ import io
 
 import pytest
 
+from crash_samples import (
+    BOOT_COPY_BASE,
+    BOOT_COPY_DEST,
+    BOOT_COPY_SIZE,
+    P0_BASE,
+    P0_SIZE,
+    P1_BASE,
+    P1_SIZE,
+    SCRIBBLE,
+    build_crashed_machine,
+)
+from elf_tools import gdb_thread_registers, readelf_notes, readelf_segments
 from warmboot import pmt
 from warmboot.handoff.physmem import ElfCoreMemory, MemoryImage
 from warmboot.vmcore.capture import plan_capture
 from warmboot.vmcore.elfcore import AARCH64, X86_64, ElfCoreError, machine_layout
 from warmboot.vmcore.vmcoreinfo import X86_64_PAGE_OFFSET_L4
-from warmboot.vmcore.writer import (CpuNote, LoadSegment, VmcoreError, VmcorePlan,
-                                    layout_vmcore, write_vmcore)
-
-from crash_samples import (BOOT_COPY_BASE, BOOT_COPY_DEST, BOOT_COPY_SIZE, P0_BASE, P0_SIZE,
-                           P1_BASE, P1_SIZE, SCRIBBLE, build_crashed_machine)
-from elf_tools import gdb_thread_registers, readelf_notes, readelf_segments
+from warmboot.vmcore.writer import (
+    CpuNote,
+    LoadSegment,
+    VmcoreError,
+    VmcorePlan,
+    layout_vmcore,
+    write_vmcore,
+)
 
 MACHINES = [pytest.param(pmt.EM_X86_64, id="x86_64"), pytest.param(pmt.EM_AARCH64, id="aarch64")]
 PROCESSED = pmt.PmtFlags.ARMED | pmt.PmtFlags.WARM_RESET_SEEN | pmt.PmtFlags.COPY_DONE
@@ -44,7 +59,8 @@ def test_readelf_sees_one_note_segment_first_then_a_load_per_region(crashed):
         assert [s.vaddr for s in loads] == [X86_64_PAGE_OFFSET_L4 + base for base, _ in REGIONS]
     else:  # NUMBER(VA_BITS)=48, NUMBER(PHYS_OFFSET)=0x40000000
         assert [s.vaddr for s in loads] == [
-            ((base - 0x40000000) % (1 << 64)) | 0xFFFF_0000_0000_0000 for base, _ in REGIONS]
+            ((base - 0x40000000) % (1 << 64)) | 0xFFFF_0000_0000_0000 for base, _ in REGIONS
+        ]
     assert all(s.offset % 4096 == s.paddr % 4096 for s in loads)
 
 
@@ -55,7 +71,8 @@ def test_readelf_sees_prstatus_per_saved_cpu_then_vmcoreinfo(crashed):
     assert [(n.owner, n.description) for n in notes] == [
         ("CORE", "NT_PRSTATUS (prstatus structure)"),
         ("CORE", "NT_PRSTATUS (prstatus structure)"),
-        ("VMCOREINFO", "Unknown note type: (0x00000000)")]
+        ("VMCOREINFO", "Unknown note type: (0x00000000)"),
+    ]
     assert {n.size for n in notes[:2]} == {layout.prstatus_size}
     assert layout.prstatus_size == {pmt.EM_X86_64: 336, pmt.EM_AARCH64: 392}[layout.e_machine]
     # The text exactly, no NUL added: what /proc/vmcore shows.
@@ -67,8 +84,10 @@ def test_gdb_reports_the_saved_pc_and_sp_of_every_cpu(crashed):
     machine, _, core = crashed
     layout = machine_layout(machine.table.e_machine)
     threads = gdb_thread_registers(core, layout.e_machine, (layout.pc, layout.sp))
-    expected = {pid: {layout.pc: regs[layout.pc_index], layout.sp: regs[layout.sp_index]}
-                for pid, regs in zip(machine.cpu_pids, machine.cpu_regs)}
+    expected = {
+        pid: {layout.pc: regs[layout.pc_index], layout.sp: regs[layout.sp_index]}
+        for pid, regs in zip(machine.cpu_pids, machine.cpu_regs, strict=True)
+    }
     assert threads == expected
 
 
@@ -129,40 +148,59 @@ def test_writer_streams_in_bounded_chunks_to_an_append_only_output(tmp_path):
     assert written == len(out.buffer.getvalue()) == layout_vmcore(plan).size
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(flags=PROCESSED | pmt.PmtFlags.REJECTED, reject_reason=pmt.RejectReason.BAD_CRC),
-     "rejected this PMT \\(BAD_CRC\\)"),
-    (dict(flags=PROCESSED & ~pmt.PmtFlags.ARMED), "not armed"),
-    (dict(flags=pmt.PmtFlags.ARMED), "has not processed this PMT"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            dict(flags=PROCESSED | pmt.PmtFlags.REJECTED, reject_reason=pmt.RejectReason.BAD_CRC),
+            "rejected this PMT \\(BAD_CRC\\)",
+        ),
+        (dict(flags=PROCESSED & ~pmt.PmtFlags.ARMED), "not armed"),
+        (dict(flags=pmt.PmtFlags.ARMED), "has not processed this PMT"),
+    ],
+)
 def test_tables_firmware_did_not_keep_are_not_captured(change, message):
     machine = build_crashed_machine()
     with pytest.raises(VmcoreError, match=message):
         plan_capture(dataclasses.replace(machine.table, **change), machine.memory)
-    assert plan_capture(dataclasses.replace(machine.table, **change), machine.memory,
-                        force=True).plan.segments
+    assert plan_capture(
+        dataclasses.replace(machine.table, **change), machine.memory, force=True
+    ).plan.segments
 
 
 def test_failed_boot_copy_is_left_out_with_a_warning():
     machine = build_crashed_machine()
-    entries = tuple(dataclasses.replace(e, fw_status=pmt.EntryStatus.FAILED)
-                    if e.type == pmt.EntryType.BOOT_COPY else e for e in machine.table.entries)
+    entries = tuple(
+        dataclasses.replace(e, fw_status=pmt.EntryStatus.FAILED)
+        if e.type == pmt.EntryType.BOOT_COPY
+        else e
+        for e in machine.table.entries
+    )
     capture = plan_capture(dataclasses.replace(machine.table, entries=entries), machine.memory)
     assert [s.paddr for s in capture.plan.segments] == [P0_BASE, P1_BASE]
-    assert any("BOOT_COPY 0x10000+0x8000 left out: firmware status FAILED" in w
-               for w in capture.warnings)
+    assert any(
+        "BOOT_COPY 0x10000+0x8000 left out: firmware status FAILED" in w for w in capture.warnings
+    )
 
 
 def test_overlapping_regions_are_refused():
-    plan = VmcorePlan(pmt.EM_X86_64, (), b"", (LoadSegment(0x1000, 0, 0x2000, 0x1000),
-                                               LoadSegment(0x2000, 0, 0x1000, 0x2000)))
+    plan = VmcorePlan(
+        pmt.EM_X86_64,
+        (),
+        b"",
+        (LoadSegment(0x1000, 0, 0x2000, 0x1000), LoadSegment(0x2000, 0, 0x1000, 0x2000)),
+    )
     with pytest.raises(VmcoreError, match="overlap"):
         layout_vmcore(plan)
 
 
 def test_unreadable_region_names_its_address():
-    plan = VmcorePlan(pmt.EM_X86_64, (CpuNote(1, (0,) * len(X86_64.gregs)),), b"",
-                      (LoadSegment(0x200000, 0, 0x1000, 0x200000),))
+    plan = VmcorePlan(
+        pmt.EM_X86_64,
+        (CpuNote(1, (0,) * len(X86_64.gregs)),),
+        b"",
+        (LoadSegment(0x200000, 0, 0x1000, 0x200000),),
+    )
     with pytest.raises(VmcoreError, match="region 0x200000"):
         write_vmcore(plan, MemoryImage(bytes(0x1000)), io.BytesIO())
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pmt_names.h"
 #include "warmboot.h"
 
 #if CONFIG(ARCH_X86)
@@ -107,15 +108,7 @@ int warmboot_snapshot(const volatile void *anchor_mem, uintptr_t anchor, uint8_t
 
 const char *warmboot_reason_name(int reason)
 {
-	static const char *const names[] = {
-		"none", "bad magic", "bad version", "bad sizes", "count overflow",
-		"bad CRC", "too many entries", "stale (cookie mismatch)", "bad machine",
-		"bad cpu count", "bad entry", "zero size", "wrap-around", "unaligned",
-		"preserve region in firmware memory", "destination in firmware memory",
-		"CPU_STATE in forbidden memory", "metadata mismatch",
-		"table outside its TABLE entry", "overlapping entries",
-		"copy destination conflict", "metadata outside preserved memory",
-	};
+	static const char *const names[] = PMT_REJECT_TEXTS;
 
 	if (reason < 0 || reason >= (int)ARRAY_SIZE(names))
 		return "unknown";

@@ -1,4 +1,5 @@
 """`python -m warmboot.bench run|report`: the same as `warmboot bench run|report`."""
+
 import sys
 
 from warmboot.bench.cli import main

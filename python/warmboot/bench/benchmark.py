@@ -5,6 +5,7 @@ Order matters on a shared host: each round boots every mechanism once at
 every size, and the mechanisms' order rotates from round to round, so a
 slow spell of the host hits all of them rather than one.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -13,9 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from warmboot import toolchain
 from warmboot.boards import load_board
@@ -27,7 +28,6 @@ from .errors import BenchError
 from .images import KDUMP_CRASHKERNEL, SETUPS, prepare_images, setup_cmdline
 from .results import SCHEMA, BenchResults, BenchSettings, HostInfo
 from .runs import MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
-
 
 # Host tools beyond the build's: images, kdump's userspace, reading the disk.
 REQUIREMENTS = (
@@ -55,7 +55,7 @@ class BenchConfig:
     # Runs per size and mechanism whose ELF vmcore is also filtered on the
     # host with makedumpfile (its size does not vary between runs).
     filter_runs: int = 1
-    build_runs: int = 1          # clean builds timed; 0 skips the build benchmark
+    build_runs: int = 1  # clean builds timed; 0 skips the build benchmark
     noop_runs: int = 3
     workdir: Path | None = None  # default: a temporary directory, removed afterwards
     logs: Path = field(default_factory=lambda: TOP / "build" / "bench" / "logs")
@@ -75,8 +75,12 @@ def ram_mib(size: str) -> int:
 
 def build_test_os(board: str) -> None:
     """`scons board=BOARD .`: the ROM and the test OS the benchmark boots (seconds if current)."""
-    done = subprocess.run([sys.executable, "-m", "SCons", f"board={board}", "."], cwd=TOP,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "SCons", f"board={board}", "."],
+        cwd=TOP,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise BenchError(f"scons board={board} . failed:\n{tail}")
@@ -84,17 +88,25 @@ def build_test_os(board: str) -> None:
 
 def host_info(board_name: str) -> HostInfo:
     board = load_board(TOP, board_name)
+    if board.qemu is None:
+        raise BenchError(f"board {board_name} has no QEMU machine to benchmark on")
     qemu = subprocess.run([board.qemu.system, "--version"], capture_output=True, text=True)
-    return HostInfo(qemu=qemu.stdout.splitlines()[0] if qemu.stdout else "unknown",
-                    accel=choose_accel(board), cpus=os.cpu_count() or 1,
-                    kernel=os.uname().release, smp=board.qemu.smp)
+    return HostInfo(
+        qemu=qemu.stdout.splitlines()[0] if qemu.stdout else "unknown",
+        accel=choose_accel(board),
+        cpus=os.cpu_count() or 1,
+        kernel=os.uname().release,
+        smp=board.qemu.smp,
+    )
 
 
 def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
     unknown = set(config.mechanisms) - set(MECHANISMS)
     if unknown or not config.mechanisms:
-        raise BenchError(f"unknown mechanism(s) {', '.join(sorted(unknown)) or '(none)'}; "
-                         f"known: {', '.join(MECHANISMS)}")
+        raise BenchError(
+            f"unknown mechanism(s) {', '.join(sorted(unknown)) or '(none)'}; "
+            f"known: {', '.join(MECHANISMS)}"
+        )
     if config.runs < 1 or not config.sizes:
         raise BenchError("need at least one run and one RAM size")
     try:
@@ -108,8 +120,13 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
     work = config.workdir or Path(tempfile.mkdtemp(prefix="warmboot-bench-"))
     config.logs.mkdir(parents=True, exist_ok=True)
     try:
-        images = prepare_images(TOP, board, work / "images", max(sizes_mib),
-                                tuple(s for s in SETUPS if s == "plain" or s in config.mechanisms))
+        images = prepare_images(
+            TOP,
+            board,
+            work / "images",
+            max(sizes_mib),
+            tuple(s for s in SETUPS if s == "plain" or s in config.mechanisms),
+        )
         plain: list[PlainBoot] = []
         for ram in config.sizes:
             say(f"plain boot at {ram} (the memory baseline)")
@@ -119,34 +136,56 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
             for ram in config.sizes:
                 for mechanism in _rotated(config.mechanisms, run - 1):
                     say(f"round {run}/{config.runs}: {mechanism} at {ram}")
-                    done = crash_run(board, images, mechanism, ram, run, work, config.logs,
-                                     filter_on_host=run <= config.filter_runs)
-                    say(f"  panic to OS ready {done.downtime_seconds:.2f} s; vmcore "
-                        f"{done.vmcore.bytes / 1e6:.1f} MB ({done.vmcore.disk_bytes / 1e6:.1f} MB "
-                        f"on the disk) in {done.vmcore.capture_seconds:.2f} s")
+                    done = crash_run(
+                        board,
+                        images,
+                        mechanism,
+                        ram,
+                        run,
+                        work,
+                        config.logs,
+                        filter_on_host=run <= config.filter_runs,
+                    )
+                    on_disk = (done.vmcore.disk_bytes or 0) / 1e6
+                    say(
+                        f"  panic to OS ready {done.downtime_seconds:.2f} s; vmcore "
+                        f"{done.vmcore.bytes / 1e6:.1f} MB ({on_disk:.1f} MB "
+                        f"on the disk) in {done.vmcore.capture_seconds:.2f} s"
+                    )
                     crashes.append(done)
         builds: list[BuildTiming] = []
         for run in range(1, config.build_runs + 1):
             say(f"build {run}/{config.build_runs}: clean scons, then the same makes by hand")
             timing = time_build(TOP, config.board, work / "build", config.noop_runs)
-            say(f"  scons {timing.scons_clean_seconds:.0f} s, by hand "
-                f"{timing.hand_seconds:.0f} s, no-op {min(timing.noop_seconds):.2f} s")
+            say(
+                f"  scons {timing.scons_clean_seconds:.0f} s, by hand "
+                f"{timing.hand_seconds:.0f} s, no-op {min(timing.noop_seconds):.2f} s"
+            )
             builds.append(timing)
     finally:
         if config.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    assert board.testos is not None  # prepare_images refused a board without one
     stock = board.testos.kernel.cmdline
     settings = BenchSettings(
-        board=config.board, sizes=tuple(config.sizes), runs=config.runs,
-        mechanisms=tuple(config.mechanisms), kdump_crashkernel=KDUMP_CRASHKERNEL,
+        board=config.board,
+        sizes=tuple(config.sizes),
+        runs=config.runs,
+        mechanisms=tuple(config.mechanisms),
+        kdump_crashkernel=KDUMP_CRASHKERNEL,
         warmboot_cmdline=stock,
         kdump_cmdline=setup_cmdline(stock, "kdump-cp"),
-        capture_cmdline=(TOP / "linuxboot" / "kdump" / "cmdline").read_text().strip())
+        capture_cmdline=(TOP / "linuxboot" / "kdump" / "cmdline").read_text().strip(),
+    )
     return BenchResults(
         schema=SCHEMA,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        host=host_info(config.board), settings=settings, plain_boots=tuple(plain),
-        crash_runs=tuple(crashes), build=tuple(builds))
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        host=host_info(config.board),
+        settings=settings,
+        plain_boots=tuple(plain),
+        crash_runs=tuple(crashes),
+        build=tuple(builds),
+    )
 
 
 def _rotated(items: tuple[str, ...], by: int) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ overhead; the rest of the SCons time is what the hand run does not do
 (payload tools, initramfs, cbfstool, manifest, source checks). Then SCons
 is run again with nothing changed, for the no-op time.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -64,11 +65,18 @@ def _timed(cmd: list[str], cwd: Path, log: Path) -> float:
     with open(log, "ab") as out:
         out.write(f"\n$ {' '.join(cmd)}\n".encode())
         out.flush()
-        done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=host_env())
+        done = subprocess.run(
+            cmd,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=host_env(),
+        )
     if done.returncode != 0:
-        raise BuildTimingError(f"`{' '.join(cmd[:4])} ...` failed (exit {done.returncode}); "
-                               f"see {log}")
+        raise BuildTimingError(
+            f"`{' '.join(cmd[:4])} ...` failed (exit {done.returncode}); see {log}"
+        )
     return time.monotonic() - started
 
 
@@ -100,8 +108,10 @@ def replay_by_hand(scons_build: Path, hand_build: Path) -> tuple[TimedCommand, .
                     shutil.rmtree(leftover)
                 else:
                     leftover.unlink(missing_ok=True)
-    linux = [_moved(cmd, scons_build, hand_build)
-             for cmd in logged_commands(scons_build / "logs" / "linux.log")]
+    linux = [
+        _moved(cmd, scons_build, hand_build)
+        for cmd in logged_commands(scons_build / "logs" / "linux.log")
+    ]
     (hand_build / "linux" / "obj").mkdir(parents=True)
     # merge_config.sh runs in the kernel tree, like the build's configure step.
     tree = Path(linux[0][linux[0].index("-C") + 1])
@@ -113,14 +123,22 @@ def replay_by_hand(scons_build: Path, hand_build: Path) -> tuple[TimedCommand, .
 def _coreboot_commands(scons_build: Path) -> list[list[str]]:
     commands = logged_commands(scons_build / "logs" / "coreboot.log")
     if not commands or commands[0][:2] != ["cp", "-a"]:
-        raise BuildTimingError(f"{scons_build}/logs/coreboot.log does not start by copying "
-                               f"the coreboot tree; the build changed: update {__name__}")
+        raise BuildTimingError(
+            f"{scons_build}/logs/coreboot.log does not start by copying "
+            f"the coreboot tree; the build changed: update {__name__}"
+        )
     return commands
 
 
 def scons_command(board: str, builddir: Path) -> list[str]:
-    return [sys.executable, "-m", "SCons", f"board={board}", "--cache-disable",
-            f"builddir={builddir}"]
+    return [
+        sys.executable,
+        "-m",
+        "SCons",
+        f"board={board}",
+        "--cache-disable",
+        f"builddir={builddir}",
+    ]
 
 
 def time_scons(top: Path, board: str, builddir: Path) -> float:
@@ -132,8 +150,9 @@ def time_scons(top: Path, board: str, builddir: Path) -> float:
     return time.monotonic() - started
 
 
-def time_build(top: Path, board: str, work: Path, noop_runs: int = 3,
-               keep: bool = False) -> BuildTiming:
+def time_build(
+    top: Path, board: str, work: Path, noop_runs: int = 3, keep: bool = False
+) -> BuildTiming:
     """Clean SCons build, the same commands by hand, and no-op SCons runs."""
     scons_build, hand_build = work / "scons", work / "hand"
     for d in (scons_build, hand_build):

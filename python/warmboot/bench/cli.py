@@ -1,4 +1,5 @@
 """`warmboot bench run` and `warmboot bench report`."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,16 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = BenchConfig(board=args.board, sizes=_csv(args.sizes), runs=args.runs,
-                         mechanisms=_csv(args.mechanisms), filter_runs=args.filter_runs,
-                         build_runs=args.build_runs, noop_runs=args.noop_runs,
-                         workdir=Path(args.workdir) if args.workdir else None)
+    config = BenchConfig(
+        board=args.board,
+        sizes=_csv(args.sizes),
+        runs=args.runs,
+        mechanisms=_csv(args.mechanisms),
+        filter_runs=args.filter_runs,
+        build_runs=args.build_runs,
+        noop_runs=args.noop_runs,
+        workdir=Path(args.workdir) if args.workdir else None,
+    )
     results = run_benchmark(config)
     out = Path(args.out)
     results.save(out)
@@ -47,11 +54,12 @@ def _report(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """`warmboot bench run|report` (warmboot.cli's COMMAND_MODULES)."""
     bench = subparsers.add_parser(
-        "bench", help="benchmark warmboot against kdump, and the build",
+        "bench",
+        help="benchmark warmboot against kdump, and the build",
         description="warmboot and kdump side by side in the same QEMU q35 guest "
-                    "(docs/benchmarks.md)")
-    add_subcommands(bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND",
-                                         required=True))
+        "(docs/benchmarks.md)",
+    )
+    add_subcommands(bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND", required=True))
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
@@ -59,15 +67,29 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--board", default="qemu-q35")
     run.add_argument("--sizes", default="512M,2G", help="guest RAM sizes (default 512M,2G)")
     run.add_argument("--runs", type=int, default=3, help="crashes per mechanism and size")
-    run.add_argument("--mechanisms", default=",".join(MECHANISMS),
-                     help=f"any of {','.join(MECHANISMS)} (default all)")
-    run.add_argument("--filter-runs", type=int, default=1,
-                     help="runs whose ELF vmcore is also filtered with makedumpfile on the host")
-    run.add_argument("--build-runs", type=int, default=1,
-                     help="clean builds to time against the same makes by hand (0: none)")
+    run.add_argument(
+        "--mechanisms",
+        default=",".join(MECHANISMS),
+        help=f"any of {','.join(MECHANISMS)} (default all)",
+    )
+    run.add_argument(
+        "--filter-runs",
+        type=int,
+        default=1,
+        help="runs whose ELF vmcore is also filtered with makedumpfile on the host",
+    )
+    run.add_argument(
+        "--build-runs",
+        type=int,
+        default=1,
+        help="clean builds to time against the same makes by hand (0: none)",
+    )
     run.add_argument("--noop-runs", type=int, default=3, help="no-op scons runs per build")
-    run.add_argument("--out", default=str(DEFAULT_RESULTS),
-                     help="results file; charts go beside it (default docs/benchmarks/)")
+    run.add_argument(
+        "--out",
+        default=str(DEFAULT_RESULTS),
+        help="results file; charts go beside it (default docs/benchmarks/)",
+    )
     run.add_argument("--workdir", help="keep disks and builds here (default: a removed temp dir)")
     run.add_argument("--no-charts", action="store_true", help="skip the PNG charts (matplotlib)")
     run.set_defaults(func=_run)
@@ -80,8 +102,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m warmboot.bench",
-                                     description="the same as `warmboot bench`")
+    parser = argparse.ArgumentParser(
+        prog="python -m warmboot.bench", description="the same as `warmboot bench`"
+    )
     add_subcommands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(argv)
     try:

@@ -6,6 +6,7 @@ restart with every kernel and firmware has none. QemuMachine notes when
 every chunk of console output arrived, so any marker's time can be looked
 up after the run, in any order.
 """
+
 from __future__ import annotations
 
 import re

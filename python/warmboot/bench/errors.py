@@ -1,4 +1,5 @@
 """The benchmark's exception types."""
+
 from __future__ import annotations
 
 from warmboot.errors import WarmbootError

@@ -4,18 +4,23 @@ Every setup boots the same ROM, the same LinuxBoot and the same test OS kernel
 (build/<board>/testos/bzImage); only the OS's command line, its boot script
 and what lies in /boot/kdump on its disk differ:
 
-| setup                | OS command line               | OS initramfs                           | on its disk |
-|----------------------|-------------------------------|----------------------------------------|-------------|
-| `plain`              | `warmboot=off`, no `cma=`     | the test OS's                          | —           |
-| `warmboot-in-service`| the board's (`cma=208M@256M`) | the test OS's                          | —           |
-| `warmboot-linuxboot` | the board's                   | the test OS's                          | `boot/warmboot.conf`: `CAPTURE=payload` |
-| `kdump-cp`, `kdump-makedumpfile` | `crashkernel=64M`, `warmboot=off`, no `cma=` | the test OS's with linuxboot/kdump/rc.sysinit and kexec-tools | `boot/kdump/`: the same bzImage, the capture initramfs, its command line |
+- `plain`: OS command line `warmboot=off`, no `cma=`; the test OS's initramfs;
+  nothing on its disk.
+- `warmboot-in-service`: the board's command line (`cma=208M@256M`); the test
+  OS's initramfs; nothing on its disk.
+- `warmboot-linuxboot`: the board's command line; the test OS's initramfs;
+  `boot/warmboot.conf` (`CAPTURE=payload`) on its disk.
+- `kdump-cp`, `kdump-makedumpfile`: `crashkernel=64M`, `warmboot=off`, no
+  `cma=`; the test OS's initramfs with linuxboot/kdump/rc.sysinit and
+  kexec-tools; `boot/kdump/` on its disk (the same bzImage, the capture
+  initramfs, its command line).
 
 kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
 with the shared libraries `ldd` names: the very makedumpfile that filters
 warmboot's vmcore on the host then runs in the capture kernel, with no second
 build to keep in step with Debian's.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warmboot.boards import Board
-from warmboot.steps.hostbin import host_binary, install_dynamic
-from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
 from warmboot.sources.resolve import materialize
+from warmboot.steps.hostbin import host_binary, install_dynamic
+from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 
 from .errors import GuestImageError
 
@@ -38,8 +43,12 @@ KDUMP_CRASHKERNEL = "64M"
 # How the capture kernel copies /proc/vmcore (linuxboot/kdump/init reads it).
 KDUMP_COPIES = ("cp", "makedumpfile")
 
-SETUPS = ("plain", "warmboot-in-service", "warmboot-linuxboot",
-          *(f"kdump-{copy}" for copy in KDUMP_COPIES))
+SETUPS = (
+    "plain",
+    "warmboot-in-service",
+    "warmboot-linuxboot",
+    *(f"kdump-{copy}" for copy in KDUMP_COPIES),
+)
 # LinuxBoot's settings on the disk of the LinuxBoot-capture setup (docs/crashdump.md).
 LINUXBOOT_CAPTURE_CONF = 'CAPTURE="payload"\n'
 
@@ -51,21 +60,25 @@ class BuiltTestOs:
     """What `scons board=BOARD .` left in build/BOARD for the benchmark."""
 
     rom: Path
-    kernel: Path            # the OS's bzImage, also kdump's capture kernel
+    kernel: Path  # the OS's bzImage, also kdump's capture kernel
     vmlinux: Path
-    initramfs: Path         # the test OS's initramfs.cpio.lz4
-    gen_init_cpio: Path     # the kernel's usr/gen_init_cpio, built by the initramfs step
+    initramfs: Path  # the test OS's initramfs.cpio.lz4
+    gen_init_cpio: Path  # the kernel's usr/gen_init_cpio, built by the initramfs step
 
     @classmethod
-    def in_build(cls, build: Path) -> "BuiltTestOs":
-        found = cls(rom=build / "coreboot.rom", kernel=build / "testos" / "bzImage",
-                    vmlinux=build / "testos" / "vmlinux",
-                    initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",
-                    gen_init_cpio=build / "host" / "gen_init_cpio")
+    def in_build(cls, build: Path) -> BuiltTestOs:
+        found = cls(
+            rom=build / "coreboot.rom",
+            kernel=build / "testos" / "bzImage",
+            vmlinux=build / "testos" / "vmlinux",
+            initramfs=build / "testos-initramfs" / "initramfs.cpio.lz4",
+            gen_init_cpio=build / "host" / "gen_init_cpio",
+        )
         missing = [str(p) for p in vars(found).values() if not p.is_file()]
         if missing:
-            raise GuestImageError(f"not built: {', '.join(missing)}; run "
-                                  f"`scons board={build.name} .` first")
+            raise GuestImageError(
+                f"not built: {', '.join(missing)}; run `scons board={build.name} .` first"
+            )
         return found
 
 
@@ -78,8 +91,8 @@ class OsSetup:
     name: str
     cmdline: str
     initramfs: Path
-    kdump_files: dict[str, Path]    # name under /boot/kdump -> host file
-    boot_files: dict[str, Path] = field(default_factory=dict)   # name under /boot
+    kdump_files: dict[str, Path]  # name under /boot/kdump -> host file
+    boot_files: dict[str, Path] = field(default_factory=dict)  # name under /boot
 
     def disk_files(self, os_kernel: Path) -> dict[str, Path]:
         """Path on the OS disk -> host file."""
@@ -112,19 +125,24 @@ def setup_cmdline(stock: str, setup: str) -> str:
     if setup.startswith("warmboot-"):
         return stock
     if setup.startswith("kdump-"):
-        return os_cmdline(stock, ("cma", "crashkernel", "warmboot"),
-                          (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"))
+        return os_cmdline(
+            stock,
+            ("cma", "crashkernel", "warmboot"),
+            (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"),
+        )
     return os_cmdline(stock, ("cma", "crashkernel", "warmboot"), ("warmboot=off",))
 
 
-def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path,
-                   out: Path) -> Path:
+def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path, out: Path) -> Path:
     """skeleton + busybox + rootfs, packed and compressed like the build's initramfs
     (gen_init_cpio, then lz4 as the build packs its archives)."""
     stage = out.parent / f"{out.name}.stage"
     listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage)
-    archive = subprocess.run([str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
-                             input=listing.encode(), capture_output=True)
+    archive = subprocess.run(
+        [str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
+        input=listing.encode(),
+        capture_output=True,
+    )
     if archive.returncode != 0:
         raise GuestImageError(f"gen_init_cpio failed for {out}: {archive.stderr.decode()[-500:]}")
     compressed = subprocess.run(COMPRESS_ARGS, input=archive.stdout, capture_output=True)
@@ -147,9 +165,25 @@ def make_disk(files: dict[str, Path], out: Path, size_mib: int) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
     out.unlink(missing_ok=True)
-    made = subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096",
-                           "-E", "root_owner=0:0", "-d", str(stage), str(out), f"{size_mib}M"],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "4096",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            str(stage),
+            str(out),
+            f"{size_mib}M",
+        ],
+        capture_output=True,
+        text=True,
+    )
     shutil.rmtree(stage)
     if made.returncode != 0:
         raise GuestImageError(f"mke2fs {out} failed: {made.stderr.strip()}")
@@ -162,13 +196,16 @@ def busybox_binary(top: Path, board: Board) -> Path:
     return materialize(lock.get(board.busybox_source), SourceCache()).path
 
 
-def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
-                 work: Path) -> list[OsSetup]:
+def kdump_setups(
+    top: Path, board: Board, built: BuiltTestOs, busybox: Path, work: Path
+) -> list[OsSetup]:
     """The kdump baseline: the OS initramfs that loads the capture kernel, the
     capture initramfs, and one setup per way of copying /proc/vmcore."""
+    testos = board.testos
+    assert testos is not None  # prepare_images refuses a board without one
     kdump = top / "linuxboot" / "kdump"
     os_root = work / "kdump-os-rootfs"
-    shutil.copytree(top / board.testos.rootfs, os_root)
+    shutil.copytree(top / testos.rootfs, os_root)
     shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
     install_dynamic(host_binary("kexec"), os_root)
     os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.lz4")
@@ -177,8 +214,9 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
     capture_root.mkdir()
     shutil.copy(kdump / "init", capture_root / "init")
     install_dynamic(host_binary("makedumpfile"), capture_root)
-    capture_initramfs = pack_initramfs(top, built, busybox, capture_root,
-                                       work / "kdump-capture.cpio.lz4")
+    capture_initramfs = pack_initramfs(
+        top, built, busybox, capture_root, work / "kdump-capture.cpio.lz4"
+    )
     for tree in (os_root, capture_root):
         shutil.rmtree(tree)
 
@@ -188,15 +226,24 @@ def kdump_setups(top: Path, board: Board, built: BuiltTestOs, busybox: Path,
         name = f"kdump-{copy}"
         cmdline_file = work / f"{name}.capture-cmdline"
         cmdline_file.write_text(" ".join([*capture_cmdline, f"wbkdump.copy={copy}"]) + "\n")
-        setups.append(OsSetup(name, setup_cmdline(board.testos.kernel.cmdline, name),
-                              os_initramfs, {"bzImage": built.kernel,
-                                             "initramfs.cpio.lz4": capture_initramfs,
-                                             "cmdline": cmdline_file}))
+        setups.append(
+            OsSetup(
+                name,
+                setup_cmdline(testos.kernel.cmdline, name),
+                os_initramfs,
+                {
+                    "bzImage": built.kernel,
+                    "initramfs.cpio.lz4": capture_initramfs,
+                    "cmdline": cmdline_file,
+                },
+            )
+        )
     return setups
 
 
-def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
-                   setups: tuple[str, ...] = SETUPS) -> BenchImages:
+def prepare_images(
+    top: Path, board: Board, work: Path, largest_ram_mib: int, setups: tuple[str, ...] = SETUPS
+) -> BenchImages:
     """Every setup's OS disk under work/, from build/BOARD (which must be current)."""
     if board.testos is None:
         raise GuestImageError(f"board {board.name} has no test OS to benchmark")
@@ -204,14 +251,22 @@ def prepare_images(top: Path, board: Board, work: Path, largest_ram_mib: int,
     work.mkdir(parents=True, exist_ok=True)
     unknown = set(setups) - set(SETUPS)
     if unknown:
-        raise GuestImageError(f"unknown setup(s) {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(SETUPS)}")
+        raise GuestImageError(
+            f"unknown setup(s) {', '.join(sorted(unknown))}; known: {', '.join(SETUPS)}"
+        )
     stock = board.testos.kernel.cmdline
     conf = work / "warmboot-linuxboot.conf"
     conf.write_text(LINUXBOOT_CAPTURE_CONF)
-    all_setups = [OsSetup(name, setup_cmdline(stock, name), built.initramfs, {},
-                          {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {})
-                  for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")]
+    all_setups = [
+        OsSetup(
+            name,
+            setup_cmdline(stock, name),
+            built.initramfs,
+            {},
+            {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {},
+        )
+        for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")
+    ]
     if any(name.startswith("kdump-") for name in setups):
         all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work)
     # Room for one vmcore of all guest RAM plus the OS files.

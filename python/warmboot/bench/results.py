@@ -1,9 +1,10 @@
 """The benchmark's record (results.json) and what is derived from it.
 
 The file holds every run, not just medians, so a report can be recomputed
-and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs' saved_seconds); times in seconds,
-sizes in bytes or KiB as the field names say.
+and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs'
+saved_seconds); times in seconds, sizes in bytes or KiB as the field names say.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,11 +24,11 @@ SCHEMA = 2
 
 @dataclass(frozen=True)
 class HostInfo:
-    qemu: str                   # qemu-system-x86_64 --version, first line
-    accel: str                  # tcg or kvm
+    qemu: str  # qemu-system-x86_64 --version, first line
+    accel: str  # tcg or kvm
     cpus: int
-    kernel: str                 # the host's uname -r
-    smp: int                    # the guest's CPUs
+    kernel: str  # the host's uname -r
+    smp: int  # the guest's CPUs
 
 
 @dataclass(frozen=True)
@@ -37,27 +38,27 @@ class BenchSettings:
     runs: int
     mechanisms: tuple[str, ...]
     kdump_crashkernel: str
-    warmboot_cmdline: str       # the OS's command line under warmboot
-    kdump_cmdline: str          # ... under kdump
-    capture_cmdline: str        # the kdump capture kernel's (without wbkdump.copy=)
+    warmboot_cmdline: str  # the OS's command line under warmboot
+    kdump_cmdline: str  # ... under kdump
+    capture_cmdline: str  # the kdump capture kernel's (without wbkdump.copy=)
 
 
 @dataclass(frozen=True)
 class BenchResults:
     schema: int
-    created: str                # UTC, ISO 8601
+    created: str  # UTC, ISO 8601
     host: HostInfo
     settings: BenchSettings
     plain_boots: tuple[PlainBoot, ...]
     crash_runs: tuple[CrashRun, ...]
-    build: tuple[BuildTiming, ...]   # empty when the build was not timed
+    build: tuple[BuildTiming, ...]  # empty when the build was not timed
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "BenchResults":
+    def load(cls, path: Path) -> BenchResults:
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -65,28 +66,45 @@ class BenchResults:
         except json.JSONDecodeError as exc:
             raise ResultsError(f"{path}: not JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise ResultsError(f"{path}: schema {data.get('schema') if isinstance(data, dict) else '?'}"
-                               f", this warmboot reads schema {SCHEMA}")
+            found = data.get("schema") if isinstance(data, dict) else "?"
+            raise ResultsError(f"{path}: schema {found}, this warmboot reads schema {SCHEMA}")
         try:
             return _decode(cls, data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultsError(f"{path}: malformed record: {exc}") from None
 
 
-_TYPES = {c.__name__: c for c in (HostInfo, BenchSettings, BenchResults, PlainBoot, CrashRun,
-                                  MemoryInUse, Milestone, Vmcore, BuildTiming, TimedCommand)}
+_TYPES = {
+    c.__name__: c
+    for c in (
+        HostInfo,
+        BenchSettings,
+        BenchResults,
+        PlainBoot,
+        CrashRun,
+        MemoryInUse,
+        Milestone,
+        Vmcore,
+        BuildTiming,
+        TimedCommand,
+    )
+}
 
 
 def _decode(kind, value):
     """value (parsed JSON) as kind: a dataclass, tuple[X, ...], X | None or a scalar
     (annotations are strings here, resolved by get_type_hints)."""
     origin = typing.get_origin(kind)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind, localns=_TYPES)
         # A field with a default may be missing: it was added to the record later.
-        return kind(**{f.name: _decode(hints[f.name], value[f.name])
-                       for f in dataclasses.fields(kind)
-                       if f.init and (f.name in value or f.default is dataclasses.MISSING)})
+        return kind(
+            **{
+                f.name: _decode(hints[f.name], value[f.name])
+                for f in dataclasses.fields(kind)
+                if f.init and (f.name in value or f.default is dataclasses.MISSING)
+            }
+        )
     if origin in (typing.Union, types.UnionType):
         if value is None:
             return None
@@ -104,6 +122,7 @@ def _decode(kind, value):
 
 # -- summaries ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MechanismSummary:
     """Medians over the runs of one mechanism at one RAM size."""
@@ -117,7 +136,7 @@ class MechanismSummary:
     saved_seconds: float
     saved_min: float
     saved_max: float
-    phases: tuple[tuple[str, str, float], ...]   # (phase, category, median seconds)
+    phases: tuple[tuple[str, str, float], ...]  # (phase, category, median seconds)
     mem_total_kib: int
     cma_total_kib: int
     crash_kernel_bytes: int
@@ -158,10 +177,15 @@ def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary
         phases.append((m.name, m.category, statistics.median(durations)))
     filtered = [r.vmcore.filtered_bytes for r in runs if r.vmcore.filtered_bytes is not None]
     return MechanismSummary(
-        mechanism=mechanism, ram=ram, runs=len(runs),
+        mechanism=mechanism,
+        ram=ram,
+        runs=len(runs),
         downtime_seconds=statistics.median(downtimes),
-        downtime_min=min(downtimes), downtime_max=max(downtimes),
-        saved_seconds=statistics.median(saved), saved_min=min(saved), saved_max=max(saved),
+        downtime_min=min(downtimes),
+        downtime_max=max(downtimes),
+        saved_seconds=statistics.median(saved),
+        saved_min=min(saved),
+        saved_max=max(saved),
         phases=tuple(phases),
         mem_total_kib=_median_int(r.memory.mem_total_kib for r in runs),
         cma_total_kib=_median_int(r.memory.cma_total_kib for r in runs),
@@ -181,6 +205,7 @@ def plain_mem_total_kib(results: BenchResults, ram: str) -> int | None:
     return _median_int(boots) if boots else None
 
 
-def find_summary(summaries: list[MechanismSummary], mechanism: str,
-                 ram: str) -> MechanismSummary | None:
+def find_summary(
+    summaries: list[MechanismSummary], mechanism: str, ram: str
+) -> MechanismSummary | None:
     return next((s for s in summaries if s.mechanism == mechanism and s.ram == ram), None)

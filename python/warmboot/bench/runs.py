@@ -5,6 +5,7 @@ A crash run's milestones are the console lines each mechanism prints on its
 way from the panic to `warmboot: os ready`; the time between two milestones
 is the phase named by the later one.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from pathlib import Path
 from warmboot.boards import Board
 from warmboot.qemu import MarkerTimeout, QemuMachine
 
-from .console import ConsoleClock
 from . import TOP
+from .console import ConsoleClock
 from .errors import GuestRunError
 from .images import BenchImages
 
@@ -28,50 +29,74 @@ WARMBOOTS = ("warmboot-in-service", "warmboot-linuxboot")
 PANIC = r"Kernel panic"
 OS_READY = r"warmboot: os ready"
 # What the OS prints once its crash mechanism is set up.
-ARMED = {"warmboot-in-service": "warmboot: os armed (kernel)",
-         "warmboot-linuxboot": "warmboot: os armed (kernel)",
-         "kdump-cp": "warmboot: kdump loaded", "kdump-makedumpfile": "warmboot: kdump loaded"}
+ARMED = {
+    "warmboot-in-service": "warmboot: os armed (kernel)",
+    "warmboot-linuxboot": "warmboot: os armed (kernel)",
+    "kdump-cp": "warmboot: kdump loaded",
+    "kdump-makedumpfile": "warmboot: kdump loaded",
+}
 
-BOOT_TIMEOUT = 300          # power-on to the OS, TCG, a busy host
-CRASH_TIMEOUT = 900         # panic to the OS again, 2 GiB captured under TCG
+BOOT_TIMEOUT = 300  # power-on to the OS, TCG, a busy host
+CRASH_TIMEOUT = 900  # panic to the OS again, 2 GiB captured under TCG
 
 
 @dataclass(frozen=True)
 class MilestoneSpec:
-    name: str               # the phase that ends here
-    category: str           # what the phase is, for the charts
+    name: str  # the phase that ends here
+    category: str  # what the phase is, for the charts
     pattern: str
 
 
 # Categories, in the order a chart stacks them.
-CATEGORIES = ("crash path", "firmware", "capture-side kernel", "capture setup",
-              "vmcore write", "back to the OS", "saved in service")
+CATEGORIES = (
+    "crash path",
+    "firmware",
+    "capture-side kernel",
+    "capture setup",
+    "vmcore write",
+    "back to the OS",
+    "saved in service",
+)
 
 IN_SERVICE_MILESTONES = (
-    MilestoneSpec("panic to coreboot (crash notes, warm reset)", "crash path",
-                  r"bootblock starting"),
-    MilestoneSpec("bootblock + romstage (boot window copy)", "firmware",
-                  r"warmboot: PMT generation \d+ accepted: copied"),
+    MilestoneSpec(
+        "panic to coreboot (crash notes, warm reset)", "crash path", r"bootblock starting"
+    ),
+    MilestoneSpec(
+        "bootblock + romstage (boot window copy)",
+        "firmware",
+        r"warmboot: PMT generation \d+ accepted: copied",
+    ),
     MilestoneSpec("ramstage, LinuxBoot load", "firmware", r"Linux version"),
-    MilestoneSpec("LinuxBoot kernel to its init", "capture-side kernel",
-                  r"warmboot: linuxboot ready"),
-    MilestoneSpec("mount the OS disk, write the ELF core header", "capture setup",
-                  r"warmboot: the OS saves its own dump"),
+    MilestoneSpec(
+        "LinuxBoot kernel to its init", "capture-side kernel", r"warmboot: linuxboot ready"
+    ),
+    MilestoneSpec(
+        "mount the OS disk, write the ELF core header",
+        "capture setup",
+        r"warmboot: the OS saves its own dump",
+    ),
     MilestoneSpec("wbkexec load", "back to the OS", r"warmboot: booting the OS"),
     MilestoneSpec("kexec to the OS kernel", "back to the OS", r"Linux version"),
     MilestoneSpec("OS kernel to OS in service", "back to the OS", OS_READY),
-    MilestoneSpec("makedumpfile -d 31 in service, sync", "saved in service",
-                  r"warmboot: dump saved in"),
+    MilestoneSpec(
+        "makedumpfile -d 31 in service, sync", "saved in service", r"warmboot: dump saved in"
+    ),
 )
 
 WARMBOOT_MILESTONES = (
-    MilestoneSpec("panic to coreboot (crash notes, warm reset)", "crash path",
-                  r"bootblock starting"),
-    MilestoneSpec("bootblock + romstage (boot window copy)", "firmware",
-                  r"warmboot: PMT generation \d+ accepted: copied"),
+    MilestoneSpec(
+        "panic to coreboot (crash notes, warm reset)", "crash path", r"bootblock starting"
+    ),
+    MilestoneSpec(
+        "bootblock + romstage (boot window copy)",
+        "firmware",
+        r"warmboot: PMT generation \d+ accepted: copied",
+    ),
     MilestoneSpec("ramstage, LinuxBoot load", "firmware", r"Linux version"),
-    MilestoneSpec("LinuxBoot kernel to its init", "capture-side kernel",
-                  r"warmboot: linuxboot ready"),
+    MilestoneSpec(
+        "LinuxBoot kernel to its init", "capture-side kernel", r"warmboot: linuxboot ready"
+    ),
     MilestoneSpec("mount the OS disk", "capture setup", r"dumpcap: writing"),
     MilestoneSpec("dumpcap writes the vmcore", "vmcore write", r"warmboot: vmcore written"),
     MilestoneSpec("disarm, sync, wbkexec load", "back to the OS", r"warmboot: booting the OS"),
@@ -80,31 +105,39 @@ WARMBOOT_MILESTONES = (
 )
 
 KDUMP_MILESTONES = (
-    MilestoneSpec("panic to the capture kernel (crash path, purgatory)", "crash path",
-                  r"Linux version"),
-    MilestoneSpec("capture kernel to its init", "capture-side kernel",
-                  r"kdump: capture kernel ready"),
+    MilestoneSpec(
+        "panic to the capture kernel (crash path, purgatory)", "crash path", r"Linux version"
+    ),
+    MilestoneSpec(
+        "capture kernel to its init", "capture-side kernel", r"kdump: capture kernel ready"
+    ),
     MilestoneSpec("mount the OS disk", "capture setup", r"kdump: copying"),
     MilestoneSpec("copy /proc/vmcore, sync", "vmcore write", r"kdump: vmcore saved"),
     MilestoneSpec("reboot to coreboot", "firmware", r"bootblock starting"),
     MilestoneSpec("coreboot to LinuxBoot", "firmware", r"Linux version"),
     MilestoneSpec("LinuxBoot kernel to its init", "back to the OS", r"warmboot: linuxboot ready"),
-    MilestoneSpec("LinuxBoot: nothing to capture, wbkexec load", "back to the OS",
-                  r"warmboot: booting the OS"),
+    MilestoneSpec(
+        "LinuxBoot: nothing to capture, wbkexec load", "back to the OS", r"warmboot: booting the OS"
+    ),
     MilestoneSpec("kexec to the OS kernel", "back to the OS", r"Linux version"),
     MilestoneSpec("OS kernel to OS ready", "back to the OS", OS_READY),
 )
 
 # The milestones that end the downtime: the OS is ready (in service).
 OS_READY_MILESTONES = ("OS kernel to OS in service", "OS kernel to OS ready")
-MILESTONES = {"warmboot-in-service": IN_SERVICE_MILESTONES,
-              "warmboot-linuxboot": WARMBOOT_MILESTONES, "kdump-cp": KDUMP_MILESTONES,
-              "kdump-makedumpfile": KDUMP_MILESTONES}
+MILESTONES = {
+    "warmboot-in-service": IN_SERVICE_MILESTONES,
+    "warmboot-linuxboot": WARMBOOT_MILESTONES,
+    "kdump-cp": KDUMP_MILESTONES,
+    "kdump-makedumpfile": KDUMP_MILESTONES,
+}
 # The milestone that ends the dump's save, per mechanism.
-SAVED_MILESTONE = {"warmboot-in-service": "makedumpfile -d 31 in service, sync",
-                   "warmboot-linuxboot": "dumpcap writes the vmcore",
-                   "kdump-cp": "copy /proc/vmcore, sync",
-                   "kdump-makedumpfile": "copy /proc/vmcore, sync"}
+SAVED_MILESTONE = {
+    "warmboot-in-service": "makedumpfile -d 31 in service, sync",
+    "warmboot-linuxboot": "dumpcap writes the vmcore",
+    "kdump-cp": "copy /proc/vmcore, sync",
+    "kdump-makedumpfile": "copy /proc/vmcore, sync",
+}
 
 # Where the vmcore went, and how much crashed memory the capture read.
 WARMBOOT_SAVED = r"warmboot: vmcore written /mnt(\S+) (\d+) bytes"
@@ -113,43 +146,47 @@ IN_SERVICE_SAVED = r"warmboot: dump saved in (\S+) \((\d+) bytes\)"
 KDUMP_READING = r"kdump: copying /proc/vmcore \((\d+) bytes\)"
 KDUMP_SAVED = r"kdump: vmcore saved in (\S+) \((\d+) bytes, status (\d+)\)"
 
-MEMINFO_COMMAND = ('echo "wbbench: meminfo $(grep -E \'^(MemTotal|CmaTotal):\' /proc/meminfo '
-                   '| tr -s \' \' | tr \'\\n\' \' \')crash $(cat /sys/kernel/kexec_crash_size) '
-                   'loaded $(cat /sys/kernel/kexec_crash_loaded)"')
-MEMINFO_LINE = (r"wbbench: meminfo MemTotal: (\d+) kB CmaTotal: (\d+) kB "
-                r"crash (\d+) loaded (\d)")
+MEMINFO_COMMAND = (
+    "echo \"wbbench: meminfo $(grep -E '^(MemTotal|CmaTotal):' /proc/meminfo "
+    "| tr -s ' ' | tr '\\n' ' ')crash $(cat /sys/kernel/kexec_crash_size) "
+    'loaded $(cat /sys/kernel/kexec_crash_loaded)"'
+)
+MEMINFO_LINE = (
+    r"wbbench: meminfo MemTotal: (\d+) kB CmaTotal: (\d+) kB "
+    r"crash (\d+) loaded (\d)"
+)
 
 ELF_MAGIC = b"\x7fELF"
-KDUMP_MAGIC = b"KDUMP   "     # makedumpfile's kdump-compressed format (diskdump.h)
-FS_BLOCK = 4096                # images.make_disk's mke2fs -b
+KDUMP_MAGIC = b"KDUMP   "  # makedumpfile's kdump-compressed format (diskdump.h)
+FS_BLOCK = 4096  # images.make_disk's mke2fs -b
 
 
 @dataclass(frozen=True)
 class MemoryInUse:
     """What the running OS has, in normal operation."""
 
-    mem_total_kib: int          # /proc/meminfo MemTotal: RAM the OS can use (CMA included)
-    cma_total_kib: int          # /proc/meminfo CmaTotal
-    crash_kernel_bytes: int     # /sys/kernel/kexec_crash_size: crashkernel= reserved
-    crash_kernel_loaded: bool   # a crash image (stub or capture kernel) is loaded
+    mem_total_kib: int  # /proc/meminfo MemTotal: RAM the OS can use (CMA included)
+    cma_total_kib: int  # /proc/meminfo CmaTotal
+    crash_kernel_bytes: int  # /sys/kernel/kexec_crash_size: crashkernel= reserved
+    crash_kernel_loaded: bool  # a crash image (stub or capture kernel) is loaded
 
 
 @dataclass(frozen=True)
 class Milestone:
     name: str
     category: str
-    seconds: float              # after the panic
+    seconds: float  # after the panic
 
 
 @dataclass(frozen=True)
 class Vmcore:
     """The dump a crash left on the OS disk."""
 
-    path: str                   # on the OS disk
-    bytes: int                  # its size (st_size)
-    format: str                 # "elf" or "kdump-compressed"
-    memory_bytes: int           # crashed memory the capture read (ELF vmcore, /proc/vmcore)
-    capture_seconds: float      # capture start to saved, host-side, sync included
+    path: str  # on the OS disk
+    bytes: int  # its size (st_size)
+    format: str  # "elf" or "kdump-compressed"
+    memory_bytes: int  # crashed memory the capture read (ELF vmcore, /proc/vmcore)
+    capture_seconds: float  # capture start to saved, host-side, sync included
     filtered_bytes: int | None  # `makedumpfile -d 31 -l` of it on the host (ELF dumps only)
     # Blocks it takes on the disk: less than bytes where zero pages are holes
     # (None in records made before this was measured).
@@ -163,14 +200,14 @@ class Vmcore:
 @dataclass(frozen=True)
 class CrashRun:
     mechanism: str
-    ram: str                    # QEMU -m
+    ram: str  # QEMU -m
     run: int
     memory: MemoryInUse
-    boot_seconds: float         # power-on to OS ready, first boot
-    downtime_seconds: float     # panic to OS ready (in service), host-side
+    boot_seconds: float  # power-on to OS ready, first boot
+    downtime_seconds: float  # panic to OS ready (in service), host-side
     milestones: tuple[Milestone, ...]
     vmcore: Vmcore
-    serial_log: str             # relative to the checkout when the logs are inside it
+    serial_log: str  # relative to the checkout when the logs are inside it
     saved_seconds: float = 0.0  # panic to the dump saved (before or after OS ready)
 
 
@@ -182,7 +219,7 @@ class PlainBoot:
     run: int
     memory: MemoryInUse
     boot_seconds: float
-    serial_log: str             # relative to the checkout when the logs are inside it
+    serial_log: str  # relative to the checkout when the logs are inside it
 
 
 def recorded_path(path: Path) -> str:
@@ -213,8 +250,13 @@ def read_memory_in_use(vm: QemuMachine) -> MemoryInUse:
     return MemoryInUse(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4) == "1")
 
 
-def milestones_after(clock: ConsoleClock, panic_end: int, panic_seconds: float,
-                     specs: tuple[MilestoneSpec, ...], what: str) -> tuple[Milestone, ...]:
+def milestones_after(
+    clock: ConsoleClock,
+    panic_end: int,
+    panic_seconds: float,
+    specs: tuple[MilestoneSpec, ...],
+    what: str,
+) -> tuple[Milestone, ...]:
     """Each milestone's time after the panic, found in order on the console."""
     found, cursor = [], panic_end
     for spec in specs:
@@ -225,6 +267,7 @@ def milestones_after(clock: ConsoleClock, panic_end: int, panic_seconds: float,
 
 
 # -- the OS disk, read on the host without mounting --------------------------
+
 
 def _debugfs(disk: Path, request: str) -> str:
     out = subprocess.run(["debugfs", "-R", request, str(disk)], capture_output=True, text=True)
@@ -265,11 +308,16 @@ def filtered_size(disk: Path, path: str, work: Path) -> int:
     elf = extract(disk, path, work / "vmcore.elf")
     out = work / "vmcore.d31"
     try:
-        done = subprocess.run(["makedumpfile", "-d", "31", "-l", "--message-level", "4",
-                               str(elf), str(out)], capture_output=True, text=True)
+        done = subprocess.run(
+            ["makedumpfile", "-d", "31", "-l", "--message-level", "4", str(elf), str(out)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 or not out.exists():
-            raise GuestRunError(f"makedumpfile -d 31 -l {path} failed: "
-                                f"{(done.stderr or done.stdout).strip()[-500:]}")
+            raise GuestRunError(
+                f"makedumpfile -d 31 -l {path} failed: "
+                f"{(done.stderr or done.stdout).strip()[-500:]}"
+            )
         return out.stat().st_size
     finally:
         elf.unlink(missing_ok=True)
@@ -286,9 +334,9 @@ def dump_format(head: bytes) -> str:
 
 # -- runs ----------------------------------------------------------------------
 
+
 def _machine(board: Board, images: BenchImages, disk: Path, ram: str, log: Path) -> QemuMachine:
-    return QemuMachine.for_board(board, images.rom, log, tuple(board.disk_args(disk)),
-                                    memory=ram)
+    return QemuMachine.for_board(board, images.rom, log, tuple(board.disk_args(disk)), memory=ram)
 
 
 def _fresh_disk(images: BenchImages, setup: str, work: Path, name: str) -> Path:
@@ -297,8 +345,9 @@ def _fresh_disk(images: BenchImages, setup: str, work: Path, name: str) -> Path:
     return disk
 
 
-def plain_boot(board: Board, images: BenchImages, ram: str, run: int, work: Path,
-               logs: Path) -> PlainBoot:
+def plain_boot(
+    board: Board, images: BenchImages, ram: str, run: int, work: Path, logs: Path
+) -> PlainBoot:
     name = f"plain-{ram}-run{run}"
     disk = _fresh_disk(images, "plain", work, name)
     log = logs / f"{name}.log"
@@ -312,8 +361,16 @@ def plain_boot(board: Board, images: BenchImages, ram: str, run: int, work: Path
     return PlainBoot(ram, run, memory, booted, recorded_path(log))
 
 
-def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: int,
-              work: Path, logs: Path, filter_on_host: bool) -> CrashRun:
+def crash_run(
+    board: Board,
+    images: BenchImages,
+    mechanism: str,
+    ram: str,
+    run: int,
+    work: Path,
+    logs: Path,
+    filter_on_host: bool,
+) -> CrashRun:
     """Boot the OS set up for mechanism, crash it with sysrq-c, wait for it to
     be ready again; then read what the capture left on the disk."""
     name = f"{mechanism}-{ram}-run{run}"
@@ -325,8 +382,10 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
             vm.wait_for(OS_READY, BOOT_TIMEOUT)
             booted = vm.elapsed()
             if ARMED[mechanism] not in vm.output:
-                raise GuestRunError(f"{what}: the OS did not set up its crash mechanism "
-                                    f"({ARMED[mechanism]!r} missing; serial log {log})")
+                raise GuestRunError(
+                    f"{what}: the OS did not set up its crash mechanism "
+                    f"({ARMED[mechanism]!r} missing; serial log {log})"
+                )
             memory = read_memory_in_use(vm)
             if mechanism.startswith("kdump-") and not memory.crash_kernel_loaded:
                 raise GuestRunError(f"{what}: no crash image loaded (serial log {log})")
@@ -338,21 +397,36 @@ def crash_run(board: Board, images: BenchImages, mechanism: str, ram: str, run: 
             if mechanism == "warmboot-in-service":
                 vm.wait_for_line(IN_SERVICE_SAVED, CRASH_TIMEOUT)
         panic = clock.require(PANIC, before_panic, what)
-        milestones = milestones_after(clock, panic.end, panic.seconds, MILESTONES[mechanism],
-                                      what)
-        vmcore = _vmcore(clock, panic.end, mechanism, milestones, disk, work, filter_on_host,
-                         what)
+        milestones = milestones_after(clock, panic.end, panic.seconds, MILESTONES[mechanism], what)
+        vmcore = _vmcore(clock, panic.end, mechanism, milestones, disk, work, filter_on_host, what)
     finally:
         disk.unlink(missing_ok=True)
     (ready,) = [m for m in milestones if m.name in OS_READY_MILESTONES]
     (saved,) = [m for m in milestones if m.name == SAVED_MILESTONE[mechanism]]
-    return CrashRun(mechanism, ram, run, memory, booted, ready.seconds, milestones,
-                    vmcore, recorded_path(log), saved_seconds=saved.seconds)
+    return CrashRun(
+        mechanism,
+        ram,
+        run,
+        memory,
+        booted,
+        ready.seconds,
+        milestones,
+        vmcore,
+        recorded_path(log),
+        saved_seconds=saved.seconds,
+    )
 
 
-def _vmcore(clock: ConsoleClock, after: int, mechanism: str,
-            milestones: tuple[Milestone, ...], disk: Path, work: Path, filter_on_host: bool,
-            what: str) -> Vmcore:
+def _vmcore(
+    clock: ConsoleClock,
+    after: int,
+    mechanism: str,
+    milestones: tuple[Milestone, ...],
+    disk: Path,
+    work: Path,
+    filter_on_host: bool,
+    what: str,
+) -> Vmcore:
     if mechanism == "warmboot-in-service":
         saved = clock.require(IN_SERVICE_SAVED, after, what)
         memory_bytes = int(clock.require(IN_SERVICE_READING, after, what).match.group(1))
@@ -362,20 +436,32 @@ def _vmcore(clock: ConsoleClock, after: int, mechanism: str,
     else:
         saved = clock.require(KDUMP_SAVED, after, what)
         if saved.match.group(3) != b"0":
-            raise GuestRunError(f"{what}: the capture kernel's copy failed "
-                                f"(status {saved.match.group(3).decode()})")
+            raise GuestRunError(
+                f"{what}: the capture kernel's copy failed (status {saved.match.group(3).decode()})"
+            )
         memory_bytes = int(clock.require(KDUMP_READING, after, what).match.group(1))
     path, reported = saved.match.group(1).decode(), int(saved.match.group(2))
     size, allocated = file_size(disk, path)
     if size != reported:
-        raise GuestRunError(f"{what}: {path} has {size} bytes on the disk, the guest "
-                            f"reported {reported}")
+        raise GuestRunError(
+            f"{what}: {path} has {size} bytes on the disk, the guest reported {reported}"
+        )
     fmt = dump_format(file_head(disk, path))
     filtered = filtered_size(disk, path, work) if filter_on_host and fmt == "elf" else None
-    (write_seconds,) = [seconds for category, seconds in phase_durations(milestones)
-                        if category in ("vmcore write", "saved in service")]
-    return Vmcore(path=path, bytes=size, format=fmt, memory_bytes=memory_bytes,
-                  capture_seconds=write_seconds, filtered_bytes=filtered, disk_bytes=allocated)
+    (write_seconds,) = [
+        seconds
+        for category, seconds in phase_durations(milestones)
+        if category in ("vmcore write", "saved in service")
+    ]
+    return Vmcore(
+        path=path,
+        bytes=size,
+        format=fmt,
+        memory_bytes=memory_bytes,
+        capture_seconds=write_seconds,
+        filtered_bytes=filtered,
+        disk_bytes=allocated,
+    )
 
 
 def phase_durations(milestones: tuple[Milestone, ...]) -> list[tuple[str, float]]:

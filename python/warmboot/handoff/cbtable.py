@@ -10,18 +10,18 @@ warmboot adds one record, LB_TAG_WARMBOOT_PMT, telling the next boot where
 the preserved-memory table (PMT) is and what firmware made of it; see
 docs/handoff.md for the normative description.
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Iterable, Union
 
 from ..errors import WarmbootError
-from .physmem import PhysicalMemory, PhysicalMemoryError
 from ..pmt import NO_ENTRY, PmtFlags, RejectReason, ResetCause
-from ..pmt.spec import CookieKind
-from ..pmt.spec import Field, Layout
+from ..pmt.spec import CookieKind, Field, Layout
+from .physmem import PhysicalMemory, PhysicalMemoryError
 
 
 class CbtableError(WarmbootError):
@@ -51,40 +51,51 @@ class LbMemType(IntEnum):
     TABLE = 16
 
 
-HEADER = struct.Struct("<4sIIIII")          # struct lb_header
-RECORD_HEADER = struct.Struct("<II")        # struct lb_record: tag, size
-MEMORY_RANGE = struct.Struct("<QQI")        # struct lb_memory_range (lb_uint64 = lo, hi)
-FORWARD = struct.Struct("<Q")               # struct lb_forward body
-CBMEM_ENTRY = struct.Struct("<QII")         # struct lb_cbmem_entry body
+HEADER = struct.Struct("<4sIIIII")  # struct lb_header
+RECORD_HEADER = struct.Struct("<II")  # struct lb_record: tag, size
+MEMORY_RANGE = struct.Struct("<QQI")  # struct lb_memory_range (lb_uint64 = lo, hi)
+FORWARD = struct.Struct("<Q")  # struct lb_forward body
+CBMEM_ENTRY = struct.Struct("<QII")  # struct lb_cbmem_entry body
 # struct lb_warmboot_pmt (docs/handoff.md), defined once here; payloads/libpmt/pmt.h
 # carries the generated C struct that coreboot and the payload tools use.
-PMT_RECORD_LAYOUT = Layout("coreboot PMT record", "lb_warmboot_pmt", "LB_WARMBOOT_PMT", (
-    Field("tag", "u32", "LB_TAG_WARMBOOT_PMT"),
-    Field("size", "u32", "bytes in this record: 56 for layout 1"),
-    Field("anchor_addr", "u64", "the PMT anchor: the CBMEM area the OS writes its table into"),
-    Field("anchor_size", "u32", "bytes in the anchor"),
-    Field("flags", "u32", "the table's flags as firmware left them; 0: no armed table"),
-    Field("reject_reason", "u16", "RejectReason, 0 when accepted"),
-    Field("reset_cause", "u16", "ResetCause firmware concluded for this boot"),
-    Field("reject_entry", "u32", "entry that broke a rule, or 0xFFFFFFFF"),
-    Field("generation", "u64", "generation of the table firmware processed"),
-    Field("boot_window_base", "u64", "memory firmware and the payload reuse every boot"),
-    Field("boot_window_size", "u64", "its size: the OS's BOOT_COPY source"),
-    # Layout 2 appends where the arm cookie goes and what low memory firmware owns.
-    Field("cookie_addr", "u64", "CMOS offset, or the reset mailbox's address"),
-    Field("cookie_kind", "u32", "CookieKind: 1 CMOS, 2 reset mailbox"),
-    Field("cookie_size", "u32", "bytes at cookie_addr: 8 (CMOS) or 16 (mailbox)"),
-    Field("firmware_low_end", "u64", "memory below this is firmware's on every boot"),
-), under_crc=False)
+PMT_RECORD_LAYOUT = Layout(
+    "coreboot PMT record",
+    "lb_warmboot_pmt",
+    "LB_WARMBOOT_PMT",
+    (
+        Field("tag", "u32", "LB_TAG_WARMBOOT_PMT"),
+        Field("size", "u32", "bytes in this record: 56 for layout 1"),
+        Field("anchor_addr", "u64", "the PMT anchor: the CBMEM area the OS writes its table into"),
+        Field("anchor_size", "u32", "bytes in the anchor"),
+        Field("flags", "u32", "the table's flags as firmware left them; 0: no armed table"),
+        Field("reject_reason", "u16", "RejectReason, 0 when accepted"),
+        Field("reset_cause", "u16", "ResetCause firmware concluded for this boot"),
+        Field("reject_entry", "u32", "entry that broke a rule, or 0xFFFFFFFF"),
+        Field("generation", "u64", "generation of the table firmware processed"),
+        Field("boot_window_base", "u64", "memory firmware and the payload reuse every boot"),
+        Field("boot_window_size", "u64", "its size: the OS's BOOT_COPY source"),
+        # Layout 2 appends where the arm cookie goes and what low memory firmware owns.
+        Field("cookie_addr", "u64", "CMOS offset, or the reset mailbox's address"),
+        Field("cookie_kind", "u32", "CookieKind: 1 CMOS, 2 reset mailbox"),
+        Field("cookie_size", "u32", "bytes at cookie_addr: 8 (CMOS) or 16 (mailbox)"),
+        Field("firmware_low_end", "u64", "memory below this is firmware's on every boot"),
+    ),
+    under_crc=False,
+)
 # The record's body, after struct lb_record's tag and size.
 PMT_RECORD = struct.Struct("<" + "".join(f.format for f in PMT_RECORD_LAYOUT.fields[2:]))
 # Layout 1 ended after boot_window_size; a reader fills the rest with zeros.
-PMT_RECORD_LAYOUT1_SIZE = PMT_RECORD_LAYOUT.offsets["cookie_addr"]     # 56
-PMT_RECORD_LAYOUT1 = struct.Struct("<" + "".join(
-    f.format for f in PMT_RECORD_LAYOUT.fields[2:] if PMT_RECORD_LAYOUT.offsets[f.name] <
-    PMT_RECORD_LAYOUT1_SIZE))
+PMT_RECORD_LAYOUT1_SIZE = PMT_RECORD_LAYOUT.offsets["cookie_addr"]  # 56
+PMT_RECORD_LAYOUT1 = struct.Struct(
+    "<"
+    + "".join(
+        f.format
+        for f in PMT_RECORD_LAYOUT.fields[2:]
+        if PMT_RECORD_LAYOUT.offsets[f.name] < PMT_RECORD_LAYOUT1_SIZE
+    )
+)
 
-PMT_RECORD_SIZE = PMT_RECORD_LAYOUT.size                  # 80: a multiple of 8
+PMT_RECORD_SIZE = PMT_RECORD_LAYOUT.size  # 80: a multiple of 8
 assert PMT_RECORD_SIZE % 8 == 0 and PMT_RECORD_LAYOUT1_SIZE == 56
 
 # Where x86 firmware leaves the table (or a forwarding table) for payloads and
@@ -163,7 +174,7 @@ class PmtRecord:
 
     anchor_addr: int
     anchor_size: int
-    flags: int = 0                       # PmtFlags, the header's as firmware left them
+    flags: int = 0  # PmtFlags, the header's as firmware left them
     reject_reason: int = RejectReason.NONE
     reset_cause: int = ResetCause.UNKNOWN
     reject_entry: int = NO_ENTRY
@@ -189,7 +200,7 @@ class RawRecord:
     data: bytes
 
 
-Record = Union[MemoryRecord, ForwardRecord, CbmemEntryRecord, PmtRecord, RawRecord]
+Record = MemoryRecord | ForwardRecord | CbmemEntryRecord | PmtRecord | RawRecord
 
 
 def _record(tag: int, body: bytes) -> bytes:
@@ -199,19 +210,35 @@ def _record(tag: int, body: bytes) -> bytes:
 def encode_record(record: Record) -> bytes:
     """The bytes of one record, header included, as coreboot lays it out."""
     if isinstance(record, MemoryRecord):
-        return _record(LB_TAG_MEMORY, b"".join(
-            MEMORY_RANGE.pack(r.start, r.size, r.type) for r in record.ranges))
+        return _record(
+            LB_TAG_MEMORY,
+            b"".join(MEMORY_RANGE.pack(r.start, r.size, r.type) for r in record.ranges),
+        )
     if isinstance(record, ForwardRecord):
         return _record(LB_TAG_FORWARD, FORWARD.pack(record.forward))
     if isinstance(record, CbmemEntryRecord):
-        return _record(LB_TAG_CBMEM_ENTRY,
-                       CBMEM_ENTRY.pack(record.address, record.entry_size, record.id))
+        return _record(
+            LB_TAG_CBMEM_ENTRY, CBMEM_ENTRY.pack(record.address, record.entry_size, record.id)
+        )
     if isinstance(record, PmtRecord):
-        return _record(LB_TAG_WARMBOOT_PMT, PMT_RECORD.pack(
-            record.anchor_addr, record.anchor_size, record.flags, record.reject_reason,
-            record.reset_cause, record.reject_entry, record.generation,
-            record.boot_window_base, record.boot_window_size, record.cookie_addr,
-            record.cookie_kind, record.cookie_size, record.firmware_low_end))
+        return _record(
+            LB_TAG_WARMBOOT_PMT,
+            PMT_RECORD.pack(
+                record.anchor_addr,
+                record.anchor_size,
+                record.flags,
+                record.reject_reason,
+                record.reset_cause,
+                record.reject_entry,
+                record.generation,
+                record.boot_window_base,
+                record.boot_window_size,
+                record.cookie_addr,
+                record.cookie_kind,
+                record.cookie_size,
+                record.firmware_low_end,
+            ),
+        )
     if isinstance(record, RawRecord):
         return _record(record.tag, record.data)
     raise TypeError(f"not a coreboot table record: {record!r}")
@@ -226,17 +253,22 @@ def decode_record(data: bytes) -> Record:
     tag, size = RECORD_HEADER.unpack_from(data)
     if size < RECORD_HEADER.size or size > len(data):
         raise CbtableError(f"record tag {tag:#x} has bad size {size} ({len(data)} bytes left)")
-    body = data[RECORD_HEADER.size:size]
+    body = data[RECORD_HEADER.size : size]
 
     def need(layout: struct.Struct, name: str) -> None:
         if len(body) < layout.size:
-            raise CbtableError(f"{name} record is {size} bytes, needs {RECORD_HEADER.size + layout.size}")
+            raise CbtableError(
+                f"{name} record is {size} bytes, needs {RECORD_HEADER.size + layout.size}"
+            )
 
     if tag == LB_TAG_MEMORY:
         count = len(body) // MEMORY_RANGE.size
-        return MemoryRecord(tuple(
-            MemoryRange(*MEMORY_RANGE.unpack_from(body, i * MEMORY_RANGE.size))
-            for i in range(count)))
+        return MemoryRecord(
+            tuple(
+                MemoryRange(*MEMORY_RANGE.unpack_from(body, i * MEMORY_RANGE.size))
+                for i in range(count)
+            )
+        )
     if tag == LB_TAG_FORWARD:
         need(FORWARD, "LB_TAG_FORWARD")
         return ForwardRecord(*FORWARD.unpack_from(body))
@@ -247,7 +279,7 @@ def decode_record(data: bytes) -> Record:
         if len(body) + RECORD_HEADER.size < PMT_RECORD_SIZE:
             # Layout 1 firmware: the fields it lacks read as zero.
             need(PMT_RECORD_LAYOUT1, "LB_TAG_WARMBOOT_PMT")
-            body = bytes(body[:PMT_RECORD_LAYOUT1.size]).ljust(PMT_RECORD.size, b"\0")
+            body = bytes(body[: PMT_RECORD_LAYOUT1.size]).ljust(PMT_RECORD.size, b"\0")
         return PmtRecord(*PMT_RECORD.unpack_from(body))
     return RawRecord(tag, bytes(body))
 
@@ -273,8 +305,7 @@ class CorebootTable:
 
     @property
     def memory_ranges(self) -> tuple[MemoryRange, ...]:
-        return tuple(r for rec in self.records if isinstance(rec, MemoryRecord)
-                     for r in rec.ranges)
+        return tuple(r for rec in self.records if isinstance(rec, MemoryRecord) for r in rec.ranges)
 
     @property
     def cbmem_entries(self) -> tuple[CbmemEntryRecord, ...]:
@@ -295,8 +326,17 @@ def encode_table(records: Iterable[Record]) -> bytes:
     encoded = [encode_record(r) for r in records]
     body = b"".join(encoded)
     unsummed = HEADER.pack(LB_SIGNATURE, HEADER.size, 0, len(body), ip_checksum(body), len(encoded))
-    return HEADER.pack(LB_SIGNATURE, HEADER.size, ip_checksum(unsummed), len(body),
-                       ip_checksum(body), len(encoded)) + body
+    return (
+        HEADER.pack(
+            LB_SIGNATURE,
+            HEADER.size,
+            ip_checksum(unsummed),
+            len(body),
+            ip_checksum(body),
+            len(encoded),
+        )
+        + body
+    )
 
 
 def decode_header(data: bytes, address: int = 0) -> LbHeader:
@@ -309,12 +349,15 @@ def decode_header(data: bytes, address: int = 0) -> LbHeader:
     header = LbHeader(*fields)
     if header.header_bytes != HEADER.size:
         raise CbtableError(
-            f"coreboot table at {address:#x}: header_bytes is {header.header_bytes}, expected {HEADER.size}")
-    zeroed = data[:8] + b"\0\0\0\0" + data[12:HEADER.size]
+            f"coreboot table at {address:#x}: header_bytes is {header.header_bytes}, "
+            f"expected {HEADER.size}"
+        )
+    zeroed = data[:8] + b"\0\0\0\0" + data[12 : HEADER.size]
     if ip_checksum(zeroed) != header.header_checksum:
         raise CbtableError(
             f"coreboot table at {address:#x}: header checksum {header.header_checksum:#06x} "
-            f"does not match computed {ip_checksum(zeroed):#06x}")
+            f"does not match computed {ip_checksum(zeroed):#06x}"
+        )
     return header
 
 
@@ -322,26 +365,31 @@ def decode_table(data: bytes, address: int = 0) -> CorebootTable:
     """Parse a table from `data` (which starts at its lb_header) without
     following forward records; both checksums are verified."""
     header = decode_header(data, address)
-    body = data[HEADER.size:HEADER.size + header.table_bytes]
+    body = data[HEADER.size : HEADER.size + header.table_bytes]
     if len(body) < header.table_bytes:
         raise CbtableError(
             f"coreboot table at {address:#x} claims {header.table_bytes} bytes of records, "
-            f"only {len(body)} available")
+            f"only {len(body)} available"
+        )
     if ip_checksum(body) != header.table_checksum:
         raise CbtableError(
             f"coreboot table at {address:#x}: table checksum {header.table_checksum:#06x} "
-            f"does not match computed {ip_checksum(body):#06x}")
+            f"does not match computed {ip_checksum(body):#06x}"
+        )
     records = []
     offset = 0
     for index in range(header.table_entries):
         if offset >= len(body):
             raise CbtableError(
                 f"coreboot table at {address:#x}: record {index} of {header.table_entries} "
-                f"starts past the {header.table_bytes} table bytes")
+                f"starts past the {header.table_bytes} table bytes"
+            )
         try:
             record = decode_record(body[offset:])
         except CbtableError as exc:
-            raise CbtableError(f"coreboot table at {address:#x}, offset {offset:#x}: {exc}") from exc
+            raise CbtableError(
+                f"coreboot table at {address:#x}, offset {offset:#x}: {exc}"
+            ) from exc
         records.append(record)
         offset += RECORD_HEADER.unpack_from(body, offset)[1]
     return CorebootTable(address, header, tuple(records))
@@ -364,14 +412,17 @@ def follow_forwards(memory: PhysicalMemory, table: CorebootTable) -> CorebootTab
     while table.forward is not None:
         chain.append(table.address)
         if len(chain) > MAX_FORWARDS:
-            raise CbtableError(f"coreboot tables forward more than {MAX_FORWARDS} times: "
-                               + " -> ".join(f"{a:#x}" for a in chain))
+            raise CbtableError(
+                f"coreboot tables forward more than {MAX_FORWARDS} times: "
+                + " -> ".join(f"{a:#x}" for a in chain)
+            )
         table = read_table(memory, table.forward)
     return CorebootTable(table.address, table.header, table.records, tuple(chain))
 
 
-def find_table(memory: PhysicalMemory,
-               windows: Iterable[tuple[int, int]] = X86_SEARCH_WINDOWS) -> CorebootTable:
+def find_table(
+    memory: PhysicalMemory, windows: Iterable[tuple[int, int]] = X86_SEARCH_WINDOWS
+) -> CorebootTable:
     """Find the coreboot table the way payloads do on x86: the first valid
     LBIO header on a 16-byte boundary in the search windows, then its
     forward records. Windows the memory source cannot read are skipped."""

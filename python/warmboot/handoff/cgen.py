@@ -8,6 +8,7 @@ patch that adds the driver (linuxboot/patches/linux-6.1/). All outputs are
 committed; tests regenerate them in memory and fail when one drifts.
 `warmboot pmt gen` rewrites them, `--check` only compares.
 """
+
 from __future__ import annotations
 
 import enum
@@ -22,14 +23,20 @@ from . import cbtable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
+# The enum values' names for messages: firmware and the payload tools only,
+# so the kernel's copy of pmt.h (and its build) does not change with them.
+NAMES_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt_names.h"
 DOC_PATH = REPO_ROOT / "docs" / "pmt.md"
 # The kernel patch series and the file in it that is pmt.h.
 KERNEL_PATCHES = REPO_ROOT / "linuxboot" / "patches" / "linux-6.1"
 KERNEL_HEADER = "drivers/firmware/warmboot/pmt.h"
 REGENERATE = "warmboot pmt gen"
 
-_C_OWNER_TAG = {spec.Owner.OS: "", spec.Owner.FIRMWARE: " [fw]",
-                spec.Owner.SPLIT: " [bits 16-31: fw]"}
+_C_OWNER_TAG = {
+    spec.Owner.OS: "",
+    spec.Owner.FIRMWARE: " [fw]",
+    spec.Owner.SPLIT: " [bits 16-31: fw]",
+}
 _C_TYPES = {"u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t"}
 
 
@@ -40,13 +47,14 @@ def _c_field(f: Field) -> str:
 
 def _c_layout(layout: Layout) -> list[str]:
     p = layout.c_prefix
-    lines = [f"/* {layout.name}: {layout.size} bytes */",
-             f"#define {p}_V1_SIZE {layout.size}"]
+    lines = [f"/* {layout.name}: {layout.size} bytes */", f"#define {p}_V1_SIZE {layout.size}"]
     if layout.under_crc:
         fw_start, fw_end = layout.firmware_bytes()
-        lines += [f"/* Firmware-owned bytes [{fw_start}, {fw_end}): read as 0 by the CRC. */",
-                  f"#define {p}_FW_START {fw_start}",
-                  f"#define {p}_FW_END {fw_end}"]
+        lines += [
+            f"/* Firmware-owned bytes [{fw_start}, {fw_end}): read as 0 by the CRC. */",
+            f"#define {p}_FW_START {fw_start}",
+            f"#define {p}_FW_END {fw_end}",
+        ]
     lines += [f"#define {p}_OFF_{f.name.upper()} {layout.offsets[f.name]}" for f in layout.fields]
     lines += ["", f"struct {layout.c_struct} {{"]
     width = max(len(_c_field(f).expandtabs(8)) for f in layout.fields)
@@ -55,28 +63,33 @@ def _c_layout(layout: Layout) -> list[str]:
         pad = "\t" * (width // 8 + 1 - len(text.expandtabs(8)) // 8)
         owner = _C_OWNER_TAG[f.owner]
         lines.append(f"{text}{pad}/* {f.doc}{owner} */")
-    lines += ["};", "",
-              f"_Static_assert(sizeof(struct {layout.c_struct}) == {layout.size},",
-              f"\t       \"{layout.c_struct} size\");"]
+    lines += [
+        "};",
+        "",
+        f"_Static_assert(sizeof(struct {layout.c_struct}) == {layout.size},",
+        f'\t       "{layout.c_struct} size");',
+    ]
     for f in layout.fields:
-        lines += [f"_Static_assert(offsetof(struct {layout.c_struct}, {f.name}) == "
-                  f"{layout.offsets[f.name]}",
-                  f"\t       && sizeof(((struct {layout.c_struct} *)0)->{f.name}) == {f.size},",
-                  f"\t       \"{layout.c_struct}.{f.name} offset and size\");"]
-    return lines + [""]
+        lines += [
+            f"_Static_assert(offsetof(struct {layout.c_struct}, {f.name}) == "
+            f"{layout.offsets[f.name]}",
+            f"\t       && sizeof(((struct {layout.c_struct} *)0)->{f.name}) == {f.size},",
+            f'\t       "{layout.c_struct}.{f.name} offset and size");',
+        ]
+    return [*lines, ""]
 
 
 def _c_enum(name: str, prefix: str, members: list[tuple[str, int]], doc: str) -> list[str]:
     lines = [f"/* {doc} */", f"enum {name} {{"]
     lines += [f"\t{prefix}{member} = {value}," for member, value in members]
-    return lines + ["};", ""]
+    return [*lines, "};", ""]
 
 
 def _c_bits(prefix: str, flags: type[enum.IntFlag], doc: str) -> list[str]:
     lines = [f"/* {doc} */"]
     for flag in flags:
         lines.append(f"#define {prefix}{flag.name} (1u << {flag.value.bit_length() - 1})")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _members(enum_type: type[enum.IntEnum]) -> list[tuple[str, int]]:
@@ -89,21 +102,49 @@ def _regs(names: tuple[str, ...]) -> list[tuple[str, int]]:
 
 _C_ENUMS = (
     ("pmt_entry_type", "PMT_ENTRY_", _members(spec.EntryType), "entry.type"),
-    ("pmt_entry_status", "PMT_STATUS_", _members(spec.EntryStatus),
-     "entry.fw_status, written by firmware"),
-    ("pmt_reset_cause", "PMT_RESET_", _members(spec.ResetCause),
-     "header.reset_cause, written by firmware"),
-    ("pmt_cookie_kind", "PMT_COOKIE_", _members(spec.CookieKind),
-     "lb_warmboot_pmt.cookie_kind: where the arm cookie goes"),
-    ("pmt_reject_reason", "PMT_REJECT_", _members(spec.RejectReason),
-     "header.reject_reason; also pmt_validate()'s result"),
-    ("pmt_x86_64_greg", "PMT_X86_64_", _regs(spec.X86_64_GREGS),
-     "x86_64 gregs[] index: elf_gregset_t order"),
-    ("pmt_aarch64_greg", "PMT_AARCH64_", _regs(spec.AARCH64_GREGS),
-     "aarch64 gregs[] index: elf_gregset_t order"),
+    (
+        "pmt_entry_status",
+        "PMT_STATUS_",
+        _members(spec.EntryStatus),
+        "entry.fw_status, written by firmware",
+    ),
+    (
+        "pmt_reset_cause",
+        "PMT_RESET_",
+        _members(spec.ResetCause),
+        "header.reset_cause, written by firmware",
+    ),
+    (
+        "pmt_cookie_kind",
+        "PMT_COOKIE_",
+        _members(spec.CookieKind),
+        "lb_warmboot_pmt.cookie_kind: where the arm cookie goes",
+    ),
+    (
+        "pmt_reject_reason",
+        "PMT_REJECT_",
+        _members(spec.RejectReason),
+        "header.reject_reason; also pmt_validate()'s result",
+    ),
+    (
+        "pmt_x86_64_greg",
+        "PMT_X86_64_",
+        _regs(spec.X86_64_GREGS),
+        "x86_64 gregs[] index: elf_gregset_t order",
+    ),
+    (
+        "pmt_aarch64_greg",
+        "PMT_AARCH64_",
+        _regs(spec.AARCH64_GREGS),
+        "aarch64 gregs[] index: elf_gregset_t order",
+    ),
     ("pmt_x86_64_sysreg", "PMT_X86_64_SYS_", _regs(spec.X86_64_SYSREGS), "x86_64 sysregs[] index"),
-    ("pmt_aarch64_sysreg", "PMT_AARCH64_SYS_", _regs(spec.AARCH64_SYSREGS),
-     "aarch64 sysregs[] index"),
+    (
+        "pmt_aarch64_sysreg",
+        "PMT_AARCH64_SYS_",
+        _regs(spec.AARCH64_SYSREGS),
+        "aarch64 sysregs[] index",
+    ),
 )
 
 
@@ -111,8 +152,11 @@ def render_header(kernel: bool = False) -> str:
     """The full text of payloads/libpmt/pmt.h, or with kernel=True of the
     kernel's copy (kernel includes and include guard, the same definitions)."""
     guard = "_WARMBOOT_PMT_H" if kernel else "WARMBOOT_PMT_H"
-    includes = (["#include <linux/stddef.h>", "#include <linux/types.h>"] if kernel
-                else ["#include <stddef.h>", "#include <stdint.h>"])
+    includes = (
+        ["#include <linux/stddef.h>", "#include <linux/types.h>"]
+        if kernel
+        else ["#include <stddef.h>", "#include <stdint.h>"]
+    )
     lines = [
         "/* SPDX-License-Identifier: GPL-2.0-only */",
         "/*",
@@ -129,7 +173,7 @@ def render_header(kernel: bool = False) -> str:
         "",
         *includes,
         "",
-        f"#define PMT_MAGIC \"{spec.MAGIC.decode('ascii')}\"",
+        f'#define PMT_MAGIC "{spec.MAGIC.decode("ascii")}"',
         f"#define PMT_MAGIC_SIZE {len(spec.MAGIC)}",
         f"#define PMT_MAJOR {spec.MAJOR}",
         f"#define PMT_MINOR {spec.MINOR}",
@@ -161,8 +205,11 @@ def render_header(kernel: bool = False) -> str:
     # The coreboot table record that advertises the anchor (docs/handoff.md).
     lines += [f"#define LB_TAG_WARMBOOT_PMT {cbtable.LB_TAG_WARMBOOT_PMT:#010x}u", ""]
     lines += _c_layout(cbtable.PMT_RECORD_LAYOUT)
-    lines += ["/* Layout 1 of the record ended here; its readers skip the rest by size. */",
-              f"#define LB_WARMBOOT_PMT_LAYOUT1_SIZE {cbtable.PMT_RECORD_LAYOUT1_SIZE}", ""]
+    lines += [
+        "/* Layout 1 of the record ended here; its readers skip the rest by size. */",
+        f"#define LB_WARMBOOT_PMT_LAYOUT1_SIZE {cbtable.PMT_RECORD_LAYOUT1_SIZE}",
+        "",
+    ]
     for c_name, prefix, members, doc in _C_ENUMS:
         lines += _c_enum(c_name, prefix, members, doc)
     lines += _c_bits("PMT_FLAG_", spec.PmtFlags, "header.flags")
@@ -173,9 +220,11 @@ def render_header(kernel: bool = False) -> str:
 
 # --- the kernel's copy, inside the patch that adds the driver -------------
 
-_HUNK = re.compile(r"(?ms)^diff --git a/(?P<path>\S+) b/(?P=path)\nnew file mode \d+\n"
-                   r"index 0+\.\.(?P<index>[0-9a-f]+)\n--- /dev/null\n\+\+\+ b/(?P=path)\n"
-                   r"@@ -0,0 \+1,(?P<count>\d+) @@\n")
+_HUNK = re.compile(
+    r"(?ms)^diff --git a/(?P<path>\S+) b/(?P=path)\nnew file mode \d+\n"
+    r"index 0+\.\.(?P<index>[0-9a-f]+)\n--- /dev/null\n\+\+\+ b/(?P=path)\n"
+    r"@@ -0,0 \+1,(?P<count>\d+) @@\n"
+)
 
 
 def kernel_patch() -> Path | None:
@@ -195,36 +244,40 @@ def _blob_id(text: str) -> str:
 def embed_in_patch(patch: str, path: str, text: str) -> str:
     """patch with the new file `path` carrying `text`: its lines, its hunk
     header, its index line and its line in the diffstat follow."""
-    for m in _HUNK.finditer(patch):
-        if m["path"] != path:
-            continue
-        old_count = int(m["count"])
-        body_start = m.end()
-        body_end = body_start
-        for _ in range(old_count):
-            body_end = patch.index("\n", body_end) + 1
-        lines = text.splitlines()
-        width = len(m["index"])
-        header = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
-                  f"index {'0' * width}..{_blob_id(text)[:width]}\n--- /dev/null\n+++ b/{path}\n"
-                  f"@@ -0,0 +1,{len(lines)} @@\n")
-        out = patch[:m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + \
-            patch[body_end:]
-        stat = re.compile(rf"(?m)^( {re.escape(path)}\s+\| )(\d+) (\+*)$")
-        return stat.sub(lambda s: f"{s[1]}{len(lines)} {'+' * min(len(lines), len(s[3]))}",
-                        out)
-    raise PmtError(f"no new file {path} in the kernel patch")
+    m = next((m for m in _HUNK.finditer(patch) if m["path"] == path), None)
+    if m is None:
+        raise PmtError(f"no new file {path} in the kernel patch")
+    old_count = int(m["count"])
+    body_start = m.end()
+    body_end = body_start
+    for _ in range(old_count):
+        body_end = patch.index("\n", body_end) + 1
+    lines = text.splitlines()
+    width = len(m["index"])
+    header = (
+        f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
+        f"index {'0' * width}..{_blob_id(text)[:width]}\n--- /dev/null\n+++ b/{path}\n"
+        f"@@ -0,0 +1,{len(lines)} @@\n"
+    )
+    out = patch[: m.start()] + header + "".join(f"+{ln}\n" for ln in lines) + patch[body_end:]
+    stat = re.compile(rf"(?m)^( {re.escape(path)}\s+\| )(\d+) (\+*)$")
+    return stat.sub(lambda s: f"{s[1]}{len(lines)} {'+' * min(len(lines), len(s[3]))}", out)
 
 
 # --- docs/pmt.md ---------------------------------------------------------
 
+
 def _md_layout(layout: Layout) -> str:
-    rows = ["| offset | size | type | field | written by | meaning |",
-            "| ---: | ---: | --- | --- | --- | --- |"]
+    rows = [
+        "| offset | size | type | field | written by | meaning |",
+        "| ---: | ---: | --- | --- | --- | --- |",
+    ]
     for f in layout.fields:
         kind = f"{f.kind}[{f.count}]" if f.count > 1 else f.kind
-        rows.append(f"| {layout.offsets[f.name]} | {f.size} | {kind} | `{f.name}` | "
-                    f"{f.owner.value} | {f.doc} |")
+        rows.append(
+            f"| {layout.offsets[f.name]} | {f.size} | {kind} | `{f.name}` | "
+            f"{f.owner.value} | {f.doc} |"
+        )
     rows.append(f"| {layout.size} | | | *end of v1 {layout.name}* | | |")
     return "\n".join(rows)
 
@@ -232,14 +285,17 @@ def _md_layout(layout: Layout) -> str:
 def _md_enum(enum_type: type[enum.Enum], hex_values: bool = False) -> str:
     rows = ["| value | name |", "| ---: | --- |"]
     for m in enum_type:
-        rows.append(f"| {m.value:#x} | `{m.name}` |" if hex_values
-                    else f"| {m.value} | `{m.name}` |")
+        rows.append(
+            f"| {m.value:#x} | `{m.name}` |" if hex_values else f"| {m.value} | `{m.name}` |"
+        )
     return "\n".join(rows)
 
 
 def _md_regs() -> str:
-    rows = ["| index | x86_64 gregs | aarch64 gregs | x86_64 sysregs | aarch64 sysregs |",
-            "| ---: | --- | --- | --- | --- |"]
+    rows = [
+        "| index | x86_64 gregs | aarch64 gregs | x86_64 sysregs | aarch64 sysregs |",
+        "| ---: | --- | --- | --- | --- |",
+    ]
     columns = (spec.X86_64_GREGS, spec.AARCH64_GREGS, spec.X86_64_SYSREGS, spec.AARCH64_SYSREGS)
     for i in range(spec.MAX_GREGS):
         cells = [f"`{c[i]}`" if i < len(c) else "" for c in columns]
@@ -263,8 +319,11 @@ def doc_sections() -> dict[str, str]:
     }
 
 
-_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
-                    r"(<!-- END GENERATED: (?P=name) -->)", re.S)
+_BLOCK = re.compile(
+    r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
+    r"(<!-- END GENERATED: (?P=name) -->)",
+    re.S,
+)
 
 
 def update_doc(text: str) -> str:
@@ -283,8 +342,9 @@ def update_doc(text: str) -> str:
     out = _BLOCK.sub(fill, text)
     missing = sorted(set(sections) - set(seen))
     if missing or len(seen) != len(set(seen)):
-        raise PmtError(f"{DOC_PATH.name}: generated blocks missing or repeated: "
-                       f"{missing or sorted(seen)}")
+        raise PmtError(
+            f"{DOC_PATH.name}: generated blocks missing or repeated: {missing or sorted(seen)}"
+        )
     return out
 
 
@@ -299,8 +359,58 @@ class Output:
         return self.current != self.wanted
 
 
+def _c_string_table(macro: str, names: dict[int, str], doc: str) -> list[str]:
+    """`#define macro { ... }`: names[value] at each index up to the largest, NULL between."""
+    cells = [f'"{names[i]}"' if i in names else "NULL" for i in range(max(names) + 1)]
+    return [f"/* {doc} */", f"#define {macro} {{ \\", *(f"\t{c}, \\" for c in cells), "}", ""]
+
+
+def render_names() -> str:
+    """The full text of payloads/libpmt/pmt_names.h."""
+    untold = set(spec.RejectReason) - set(spec.REJECT_REASON_TEXT)
+    if untold:
+        raise PmtError(f"spec.REJECT_REASON_TEXT lacks {sorted(r.name for r in untold)}")
+
+    def named(enum_type: type[enum.IntEnum]) -> dict[int, str]:
+        return {value: name for name, value in _members(enum_type)}
+
+    tables = (
+        ("PMT_ENTRY_TYPE_NAMES", named(spec.EntryType), "enum pmt_entry_type"),
+        ("PMT_STATUS_NAMES", named(spec.EntryStatus), "enum pmt_entry_status"),
+        ("PMT_RESET_CAUSE_NAMES", named(spec.ResetCause), "enum pmt_reset_cause"),
+        ("PMT_REJECT_NAMES", named(spec.RejectReason), "enum pmt_reject_reason"),
+        (
+            "PMT_REJECT_TEXTS",
+            {int(r): text for r, text in spec.REJECT_REASON_TEXT.items()},
+            "enum pmt_reject_reason, as firmware's console says it",
+        ),
+    )
+    lines = [
+        "/* SPDX-License-Identifier: GPL-2.0-only */",
+        "/*",
+        " * Names of the PMT's enum values (pmt.h), for messages.",
+        " *",
+        f" * GENERATED from python/warmboot/pmt/spec.py by `{REGENERATE}`;",
+        " * do not edit. Each macro initializes an array indexed by value, NULL",
+        " * where no value is defined:",
+        " *   static const char *const names[] = PMT_REJECT_NAMES;",
+        " * Firmware and the payload tools use it; the kernel does not.",
+        " */",
+        "",
+        "#ifndef WARMBOOT_PMT_NAMES_H",
+        "#define WARMBOOT_PMT_NAMES_H",
+        "",
+        "#include <stddef.h>",
+        "",
+    ]
+    for macro, names, doc in tables:
+        lines += _c_string_table(macro, names, doc)
+    return "\n".join([*lines, "#endif /* WARMBOOT_PMT_NAMES_H */", ""])
+
+
 def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[Output]:
     """Each generated file with its committed and its wanted text."""
+
     def read(path: Path) -> str:
         try:
             return path.read_text(encoding="utf-8")
@@ -312,13 +422,18 @@ def outputs(header_path: Path = HEADER_PATH, doc_path: Path = DOC_PATH) -> list[
     if not doc_path.exists():
         raise PmtError(f"{doc_path} does not exist; it holds the spec around the tables")
     doc = read(doc_path)
-    outs = [Output(header_path, read(header_path), render_header()),
-            Output(doc_path, doc, update_doc(doc))]
+    outs = [
+        Output(header_path, read(header_path), render_header()),
+        Output(doc_path, doc, update_doc(doc)),
+    ]
     patch = kernel_patch() if header_path == HEADER_PATH else None
     if patch:
         text = read(patch)
-        outs.append(Output(patch, text,
-                           embed_in_patch(text, KERNEL_HEADER, render_header(kernel=True))))
+        outs.append(
+            Output(patch, text, embed_in_patch(text, KERNEL_HEADER, render_header(kernel=True)))
+        )
+    if header_path == HEADER_PATH:
+        outs.append(Output(NAMES_PATH, read(NAMES_PATH), render_names()))
     return outs
 
 

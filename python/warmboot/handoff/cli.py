@@ -4,6 +4,7 @@
 tables (docs/pmt.md). Handlers raise PmtError (a WarmbootError) for bad
 input; warmboot.cli turns that into a one-line error and exit status 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,33 +42,56 @@ def _range(text: str) -> tuple[int, int]:
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     defaults = pmt.DEFAULT_LIMITS
     group = parser.add_argument_group("reader limits")
-    group.add_argument("--max-entries", type=_int, default=defaults.max_entries,
-                       help="reject tables with more entries (default %(default)s)")
-    group.add_argument("--max-cpus", type=_int, default=defaults.max_cpus,
-                       help="reject a larger cpu_count (default %(default)s)")
-    group.add_argument("--firmware-range", type=_range, action="append", default=[],
-                       metavar="BASE:SIZE",
-                       help="memory firmware needs itself (repeatable)")
-    group.add_argument("--arm-cookie", type=_int, default=0,
-                       help="the registered cookie; a different one is STALE")
+    group.add_argument(
+        "--max-entries",
+        type=_int,
+        default=defaults.max_entries,
+        help="reject tables with more entries (default %(default)s)",
+    )
+    group.add_argument(
+        "--max-cpus",
+        type=_int,
+        default=defaults.max_cpus,
+        help="reject a larger cpu_count (default %(default)s)",
+    )
+    group.add_argument(
+        "--firmware-range",
+        type=_range,
+        action="append",
+        default=[],
+        metavar="BASE:SIZE",
+        help="memory firmware needs itself (repeatable)",
+    )
+    group.add_argument(
+        "--arm-cookie", type=_int, default=0, help="the registered cookie; a different one is STALE"
+    )
 
 
 def _limits(args: argparse.Namespace) -> PmtLimits:
-    return PmtLimits(max_entries=args.max_entries, max_cpus=args.max_cpus,
-                     firmware_ranges=tuple(args.firmware_range), arm_cookie=args.arm_cookie)
+    return PmtLimits(
+        max_entries=args.max_entries,
+        max_cpus=args.max_cpus,
+        firmware_ranges=tuple(args.firmware_range),
+        arm_cookie=args.arm_cookie,
+    )
 
 
 def add_pmt_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "pmt", help="preserved-memory tables: encode, decode, validate, generate C header",
-        description="Work with preserved-memory tables (docs/pmt.md).")
+        "pmt",
+        help="preserved-memory tables: encode, decode, validate, generate C header",
+        description="Work with preserved-memory tables (docs/pmt.md).",
+    )
     actions = parser.add_subparsers(dest="pmt_action", metavar="ACTION", required=True)
 
     encode = actions.add_parser("encode", help="JSON description -> table bytes")
     encode.add_argument("input", type=Path, help="JSON file (as `decode --json` prints)")
     encode.add_argument("-o", "--output", type=Path, required=True, help="table file to write")
-    encode.add_argument("--no-validate", action="store_true",
-                        help="write the table even if it breaks the rules (for test fixtures)")
+    encode.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="write the table even if it breaks the rules (for test fixtures)",
+    )
     _add_limits(encode)
     encode.set_defaults(func=cmd_encode)
 
@@ -83,8 +107,11 @@ def add_pmt_commands(subparsers: argparse._SubParsersAction) -> None:
     validate.set_defaults(func=cmd_validate)
 
     gen = actions.add_parser("gen", help="regenerate payloads/libpmt/pmt.h and docs/pmt.md tables")
-    gen.add_argument("--check", action="store_true",
-                     help="change nothing; exit 1 if a generated file is out of date")
+    gen.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a generated file is out of date",
+    )
     gen.add_argument("--header", type=Path, default=cgen.HEADER_PATH, help=argparse.SUPPRESS)
     gen.add_argument("--doc", type=Path, default=cgen.DOC_PATH, help=argparse.SUPPRESS)
     gen.set_defaults(func=cmd_gen)
@@ -136,9 +163,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise
         print(exc)
         return EXIT_REJECTED
-    print(f"OK: PMT v{table.major}.{table.minor}, {len(table.entries)} entries, "
-          f"{table.total_size} bytes, generation {table.generation:#x}, "
-          f"flags {_flags(table.flags)}")
+    print(
+        f"OK: PMT v{table.major}.{table.minor}, {len(table.entries)} entries, "
+        f"{table.total_size} bytes, generation {table.generation:#x}, "
+        f"flags {_flags(table.flags)}"
+    )
     return 0
 
 
@@ -182,7 +211,9 @@ def format_table(t: pmt.Pmt) -> str:
     for i, e in enumerate(t.entries):
         dest = f"{e.dest:#x}" if e.type == pmt.EntryType.BOOT_COPY else "-"
         cpu = str(e.cpu) if e.type == pmt.EntryType.CRASH_NOTES else "-"
-        lines.append(f"{i:>4}  {_name(e.type, pmt.EntryType):<11}  {e.base:>#18x}  "
-                     f"{e.size:>#12x}  {dest:>18}  {cpu:>4}  "
-                     f"{_name(e.fw_status, pmt.EntryStatus)}")
+        lines.append(
+            f"{i:>4}  {_name(e.type, pmt.EntryType):<11}  {e.base:>#18x}  "
+            f"{e.size:>#12x}  {dest:>18}  {cpu:>4}  "
+            f"{_name(e.fw_status, pmt.EntryStatus)}"
+        )
     return "\n".join(lines)

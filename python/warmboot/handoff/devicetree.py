@@ -13,6 +13,7 @@ reserves what the PMT kept and tells the kernel where the PMT is:
 docs/handoff.md is the binding. Trees are built and edited with pylibfdt;
 the DTS text is the same model printed for people and for dtc.
 """
+
 from __future__ import annotations
 
 import struct
@@ -42,7 +43,7 @@ class ReservedRegion:
     """One /reserved-memory child. `copy_of` is a BOOT_COPY's original base
     (the crashed kernel's address of these bytes); None otherwise."""
 
-    kind: str          # node name before '@'
+    kind: str  # node name before '@'
     base: int
     size: int
     no_map: bool = False
@@ -58,7 +59,7 @@ class DtHandoff:
     regions: tuple[ReservedRegion, ...]
     pmt_addr: int
     pmt_size: int
-    status: tuple[int, int, int, int]   # flags, reject_reason, reset_cause, reject_entry
+    status: tuple[int, int, int, int]  # flags, reject_reason, reset_cause, reject_entry
 
 
 def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
@@ -77,8 +78,11 @@ def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
         if entry.type == EntryType.PRESERVE:
             regions.append(ReservedRegion("warmboot-preserved", entry.base, entry.size, no_map))
         elif entry.type == EntryType.BOOT_COPY:
-            regions.append(ReservedRegion("warmboot-boot-copy", entry.dest, entry.size, no_map,
-                                          copy_of=entry.base))
+            regions.append(
+                ReservedRegion(
+                    "warmboot-boot-copy", entry.dest, entry.size, no_map, copy_of=entry.base
+                )
+            )
     table_end = table.table_addr + table.total_size
     if not any(r.base <= table.table_addr and table_end <= r.base + r.size for r in regions):
         start = table.table_addr - table.table_addr % PAGE_SIZE
@@ -86,10 +90,11 @@ def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
         regions.append(ReservedRegion("warmboot-pmt", start, end - start, no_map))
     # As in the coreboot record: an entry index only for a rejected table
     # (firmware leaves the header's field as the OS wrote it, 0, otherwise).
-    entry = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
-    status = (int(table.flags), table.reject_reason, table.reset_cause, entry)
-    return DtHandoff(tuple(sorted(regions, key=lambda r: r.base)), table.table_addr,
-                     table.total_size, status)
+    rejected = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
+    status = (int(table.flags), table.reject_reason, table.reset_cause, rejected)
+    return DtHandoff(
+        tuple(sorted(regions, key=lambda r: r.base)), table.table_addr, table.total_size, status
+    )
 
 
 def encode_cells(value: int, cells: int) -> bytes:
@@ -107,10 +112,13 @@ def _u32s(values: tuple[int, ...]) -> bytes:
     return struct.pack(f">{len(values)}I", *values)
 
 
-def _region_properties(region: ReservedRegion, address_cells: int,
-                       size_cells: int) -> list[tuple[str, bytes]]:
-    props = [("compatible", COMPATIBLE.encode() + b"\0"),
-             ("reg", _reg(region.base, region.size, address_cells, size_cells))]
+def _region_properties(
+    region: ReservedRegion, address_cells: int, size_cells: int
+) -> list[tuple[str, bytes]]:
+    props = [
+        ("compatible", COMPATIBLE.encode() + b"\0"),
+        ("reg", _reg(region.base, region.size, address_cells, size_cells)),
+    ]
     if region.copy_of is not None:
         props.append((COPY_OF_PROPERTY, encode_cells(region.copy_of, address_cells)))
     if region.no_map:
@@ -118,10 +126,13 @@ def _region_properties(region: ReservedRegion, address_cells: int,
     return props
 
 
-def _chosen_properties(handoff: DtHandoff, address_cells: int,
-                       size_cells: int) -> list[tuple[str, bytes]]:
-    return [(PMT_PROPERTY, _reg(handoff.pmt_addr, handoff.pmt_size, address_cells, size_cells)),
-            (STATUS_PROPERTY, _u32s(handoff.status))]
+def _chosen_properties(
+    handoff: DtHandoff, address_cells: int, size_cells: int
+) -> list[tuple[str, bytes]]:
+    return [
+        (PMT_PROPERTY, _reg(handoff.pmt_addr, handoff.pmt_size, address_cells, size_cells)),
+        (STATUS_PROPERTY, _u32s(handoff.status)),
+    ]
 
 
 def _dts_value(value: bytes) -> str:
@@ -135,15 +146,31 @@ def _dts_value(value: bytes) -> str:
 
 def to_dts(handoff: DtHandoff) -> str:
     """A standalone DTS with the hand-off nodes (root cells 2/2)."""
-    lines = ["/dts-v1/;", "", "/ {", f"\t#address-cells = <{CELLS:#x}>;",
-             f"\t#size-cells = <{CELLS:#x}>;", "", "\tchosen {"]
-    lines += [f"\t\t{name}{_dts_value(v)};" for name, v in _chosen_properties(handoff, CELLS, CELLS)]
-    lines += ["\t};", "", "\treserved-memory {", f"\t\t#address-cells = <{CELLS:#x}>;",
-              f"\t\t#size-cells = <{CELLS:#x}>;", "\t\tranges;"]
+    lines = [
+        "/dts-v1/;",
+        "",
+        "/ {",
+        f"\t#address-cells = <{CELLS:#x}>;",
+        f"\t#size-cells = <{CELLS:#x}>;",
+        "",
+        "\tchosen {",
+    ]
+    lines += [
+        f"\t\t{name}{_dts_value(v)};" for name, v in _chosen_properties(handoff, CELLS, CELLS)
+    ]
+    lines += [
+        "\t};",
+        "",
+        "\treserved-memory {",
+        f"\t\t#address-cells = <{CELLS:#x}>;",
+        f"\t\t#size-cells = <{CELLS:#x}>;",
+        "\t\tranges;",
+    ]
     for region in handoff.regions:
         lines += ["", f"\t\t{region.node_name} {{"]
-        lines += [f"\t\t\t{name}{_dts_value(v)};"
-                  for name, v in _region_properties(region, CELLS, CELLS)]
+        lines += [
+            f"\t\t\t{name}{_dts_value(v)};" for name, v in _region_properties(region, CELLS, CELLS)
+        ]
         lines.append("\t\t};")
     lines += ["\t};", "};", ""]
     return "\n".join(lines)
@@ -195,7 +222,7 @@ def insert_into_dtb(dtb: bytes, handoff: DtHandoff) -> bytes:
     try:
         fdt = libfdt.Fdt(bytearray(dtb))
         fdt.resize(fdt.totalsize() + 1024 + 256 * len(handoff.regions))
-        root_address = _cells(fdt, 0, "#address-cells", 2)   # the DT spec's defaults
+        root_address = _cells(fdt, 0, "#address-cells", 2)  # the DT spec's defaults
         root_size = _cells(fdt, 0, "#size-cells", 1)
 
         chosen, _ = _subnode(fdt, 0, "chosen")

@@ -6,6 +6,7 @@ and reports the PMT's pages and every kept region as EfiReservedMemoryType.
 The OS finds the PMT by scanning EFI_SYSTEM_TABLE.ConfigurationTable for
 the GUID. docs/handoff.md is the normative description.
 """
+
 from __future__ import annotations
 
 import struct
@@ -19,7 +20,8 @@ from .physmem import PhysicalMemory, PhysicalMemoryError
 WARMBOOT_PMT_TABLE_GUID = uuid.UUID("84bca11a-b560-49a1-a693-1eb9cf87ebf7")
 # The C initializer for firmware sources, EFI_GUID {Data1, Data2, Data3, {Data4}}.
 WARMBOOT_PMT_TABLE_GUID_C = (
-    "{ 0x84bca11a, 0xb560, 0x49a1, { 0xa6, 0x93, 0x1e, 0xb9, 0xcf, 0x87, 0xeb, 0xf7 } }")
+    "{ 0x84bca11a, 0xb560, 0x49a1, { 0xa6, 0x93, 0x1e, 0xb9, 0xcf, 0x87, 0xeb, 0xf7 } }"
+)
 
 # EFI_GUID: UINT32 Data1, UINT16 Data2, UINT16 Data3 (little-endian), UINT8 Data4[8].
 EFI_GUID = struct.Struct("<IHH8s")
@@ -66,8 +68,9 @@ def _layout(pointer_size: int) -> struct.Struct:
 def encode_config_table(entry: ConfigurationTable, pointer_size: int = 8) -> bytes:
     layout = _layout(pointer_size)
     if not 0 <= entry.vendor_table < 1 << (8 * pointer_size):
-        raise EfiError(f"VendorTable {entry.vendor_table:#x} does not fit a "
-                       f"{pointer_size}-byte pointer")
+        raise EfiError(
+            f"VendorTable {entry.vendor_table:#x} does not fit a {pointer_size}-byte pointer"
+        )
     return layout.pack(encode_guid(entry.vendor_guid), entry.vendor_table)
 
 
@@ -84,8 +87,9 @@ def pmt_config_table(pmt_addr: int) -> ConfigurationTable:
     return ConfigurationTable(WARMBOOT_PMT_TABLE_GUID, pmt_addr)
 
 
-def find_pmt(memory: PhysicalMemory, config_tables_addr: int, count: int,
-             pointer_size: int = 8) -> int | None:
+def find_pmt(
+    memory: PhysicalMemory, config_tables_addr: int, count: int, pointer_size: int = 8
+) -> int | None:
     """Scan an EFI_SYSTEM_TABLE's ConfigurationTable array (its address and
     NumberOfTableEntries) for the warmboot GUID; the PMT's address, or None."""
     size = _layout(pointer_size).size
@@ -94,7 +98,7 @@ def find_pmt(memory: PhysicalMemory, config_tables_addr: int, count: int,
     except PhysicalMemoryError as exc:
         raise EfiError(f"cannot read the EFI configuration tables: {exc}") from exc
     for index in range(count):
-        entry = decode_config_table(array[index * size:(index + 1) * size], pointer_size)
+        entry = decode_config_table(array[index * size : (index + 1) * size], pointer_size)
         if entry.vendor_guid == WARMBOOT_PMT_TABLE_GUID:
             return entry.vendor_table
     return None

@@ -1,10 +1,11 @@
 """`warmboot handoff ...`: the PMT hand-off in each firmware's form.
 
-  dts / dtb   the device-tree nodes (standalone, or patched into a DTB)
-  cbrecord    the LB_TAG_WARMBOOT_PMT coreboot table record
-  efi         the EFI_CONFIGURATION_TABLE entry
-  cbtable     parse the coreboot table in a memory image or /dev/mem
+dts / dtb   the device-tree nodes (standalone, or patched into a DTB)
+cbrecord    the LB_TAG_WARMBOOT_PMT coreboot table record
+efi         the EFI_CONFIGURATION_TABLE entry
+cbtable     parse the coreboot table in a memory image or /dev/mem
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import WarmbootError
 from .. import pmt as pmtlib
+from ..errors import WarmbootError
 from .cbtable import CorebootTable, PmtRecord, RawRecord, encode_record, find_table
 from .devicetree import handoff_from_pmt, insert_into_dtb, to_dtb, to_dts
 from .efi import WARMBOOT_PMT_TABLE_GUID, encode_config_table, pmt_config_table
@@ -66,20 +67,34 @@ def _write(data: bytes | str, output: Path | None) -> None:
 
 def pmt_record(table: pmtlib.Pmt, anchor_size: int | None = None) -> PmtRecord:
     """The coreboot record for a table firmware processed in its anchor."""
-    return PmtRecord(table.table_addr, anchor_size or table.total_size, int(table.flags),
-                     table.reject_reason, table.reset_cause, table.reject_entry,
-                     table.generation)
+    return PmtRecord(
+        table.table_addr,
+        anchor_size or table.total_size,
+        int(table.flags),
+        table.reject_reason,
+        table.reset_cause,
+        table.reject_entry,
+        table.generation,
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("handoff", help="emit or inspect the PMT hand-off to the next boot")
+    parser = subparsers.add_parser(
+        "handoff", help="emit or inspect the PMT hand-off to the next boot"
+    )
     sub = parser.add_subparsers(dest="handoff_command", metavar="FORM", required=True)
 
     def pmt_command(name: str, help_text: str, binary: bool):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("pmt", type=Path, help="the PMT (its bytes, or JSON)")
-        cmd.add_argument("-o", "--output", type=Path, required=binary,
-                         default=None, help="output file" + ("" if binary else " (default stdout)"))
+        cmd.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            required=binary,
+            default=None,
+            help="output file" + ("" if binary else " (default stdout)"),
+        )
         return cmd
 
     dts = pmt_command("dts", "device-tree source with /reserved-memory and /chosen", False)
@@ -91,15 +106,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dtb.add_argument("--into", type=Path, help="the DTB to add the nodes to")
     dtb.set_defaults(func=cmd_dtb)
 
-    pmt_command("cbrecord", "the LB_TAG_WARMBOOT_PMT coreboot table record", True) \
-        .set_defaults(func=cmd_cbrecord)
+    pmt_command("cbrecord", "the LB_TAG_WARMBOOT_PMT coreboot table record", True).set_defaults(
+        func=cmd_cbrecord
+    )
     efi = pmt_command("efi", "the EFI_CONFIGURATION_TABLE entry (64-bit)", False)
     efi.set_defaults(func=cmd_efi)
 
     cbtable = sub.add_parser("cbtable", help="parse the coreboot table in physical memory")
     cbtable.add_argument("memory", type=Path, help="/dev/mem, a raw memory image, or an ELF dump")
-    cbtable.add_argument("--base", type=int_argument, default=0,
-                         help="physical address of a raw image's first byte (default 0)")
+    cbtable.add_argument(
+        "--base",
+        type=int_argument,
+        default=0,
+        help="physical address of a raw image's first byte (default 0)",
+    )
     cbtable.add_argument("--json", action="store_true")
     cbtable.set_defaults(func=cmd_cbtable)
 
@@ -146,9 +166,11 @@ def _table_json(table: CorebootTable) -> dict:
             records.append({"tag": f"{record.tag:#x}", "size": 8 + len(record.data)})
         else:
             records.append({"record": type(record).__name__, **asdict(record)})
-    return {"address": f"{table.address:#x}",
-            "forwarded_from": [f"{a:#x}" for a in table.forwarded_from],
-            "records": records}
+    return {
+        "address": f"{table.address:#x}",
+        "forwarded_from": [f"{a:#x}" for a in table.forwarded_from],
+        "records": records,
+    }
 
 
 def cmd_cbtable(args: argparse.Namespace) -> int:
@@ -166,10 +188,12 @@ def cmd_cbtable(args: argparse.Namespace) -> int:
         print(f"  cbmem  {e.address:#014x} {e.entry_size:#10x} id {e.id:#010x}")
     record = table.pmt_record
     if record:
-        print(f"  warmboot PMT anchor at {record.anchor_addr:#x}, {record.anchor_size} bytes, "
-              f"flags {record.flags:#x}, reject_reason {record.reject_reason}, "
-              f"reset_cause {record.reset_cause}, boot window "
-              f"{record.boot_window_base:#x}+{record.boot_window_size:#x}")
+        print(
+            f"  warmboot PMT anchor at {record.anchor_addr:#x}, {record.anchor_size} bytes, "
+            f"flags {record.flags:#x}, reject_reason {record.reject_reason}, "
+            f"reset_cause {record.reset_cause}, boot window "
+            f"{record.boot_window_base:#x}+{record.boot_window_size:#x}"
+        )
     else:
         print("  no warmboot PMT record")
     return 0

@@ -5,6 +5,7 @@ PMT) or copies preserved regions into a vmcore reads memory through one tiny
 protocol, PhysicalMemory.read(addr, size), so the same code runs on
 LinuxBoot against /dev/mem and in tests against a QEMU memory dump.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,9 @@ class MemoryImage:
         if start < 0 or start + size > len(self.data):
             raise PhysicalMemoryError(
                 f"{addr:#x}+{size:#x} is outside the image "
-                f"[{self.base:#x}, {self.base + len(self.data):#x})")
-        return self.data[start:start + size]
+                f"[{self.base:#x}, {self.base + len(self.data):#x})"
+            )
+        return self.data[start : start + size]
 
 
 class FileImage:
@@ -82,10 +84,10 @@ class FileImage:
                 chunk = os.pread(self._fd, size - done, offset + done)
             except OSError as exc:
                 raise PhysicalMemoryError(
-                    f"cannot read {self.path} at {addr + done:#x}: {exc.strerror}") from exc
+                    f"cannot read {self.path} at {addr + done:#x}: {exc.strerror}"
+                ) from exc
             if not chunk:
-                raise PhysicalMemoryError(
-                    f"{addr:#x}+{size:#x} runs past the end of {self.path}")
+                raise PhysicalMemoryError(f"{addr:#x}+{size:#x} runs past the end of {self.path}")
             chunks.append(chunk)
             done += len(chunk)
         return b"".join(chunks)
@@ -126,7 +128,8 @@ class ElfCoreMemory:
                 self.ranges = tuple(
                     LoadedRange(seg["p_paddr"], seg["p_vaddr"], seg["p_filesz"], seg["p_offset"])
                     for seg in elf.iter_segments()
-                    if seg["p_type"] == "PT_LOAD" and seg["p_filesz"])
+                    if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]
+                )
         except (ELFError, OSError) as exc:
             self._file.close()
             raise PhysicalMemoryError(f"{self.path} is not a readable ELF core: {exc}") from exc

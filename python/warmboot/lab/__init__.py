@@ -15,21 +15,74 @@ only `warmboot-lab recover` touches that chip next. Every run leaves
 Every failure is a `LabError` subclass (errors.py), or a
 `warmboot.release.ReleaseError` from verification.
 """
-from .config import (BootMarker, BootSettings, FlashromSettings, LabConfig, LabSettings, Place,
-                     PowerSettings, SerialConsole, TcpConsole, load_lab_config, parse_lab_config)
-from .errors import (BackupError, BoardIdentityError, BootCheckError, ConfigError, ConsoleError,
-                     DownloadError, FlashromError, FlashVerifyError, LabError, PlaceBusyError,
-                     PowerError, RunInterruptedError, StorageError, UnfinishedWriteError)
+
+from .config import (
+    BootMarker,
+    BootSettings,
+    FlashromSettings,
+    LabConfig,
+    LabSettings,
+    Place,
+    PowerSettings,
+    SerialConsole,
+    TcpConsole,
+    load_lab_config,
+    parse_lab_config,
+)
+from .errors import (
+    BackupError,
+    BoardIdentityError,
+    BootCheckError,
+    ConfigError,
+    ConsoleError,
+    DownloadError,
+    FlashromError,
+    FlashVerifyError,
+    LabError,
+    PlaceBusyError,
+    PowerError,
+    RunInterruptedError,
+    StorageError,
+    UnfinishedWriteError,
+)
 from .flashrom import ProbedChip, parse_probe_output, select_chip
 from .flow import FlashRequest, RecoverRequest, flash_place, recover_run
 from .record import EXIT_CODES, Outcome, RunRecord
 
 __all__ = [
-    "BackupError", "BoardIdentityError", "BootCheckError", "BootMarker", "BootSettings",
-    "ConfigError", "ConsoleError", "DownloadError", "EXIT_CODES", "FlashRequest",
-    "FlashVerifyError", "FlashromError", "FlashromSettings", "LabConfig", "LabError",
-    "LabSettings", "Outcome", "Place", "PlaceBusyError", "PowerError", "PowerSettings",
-    "ProbedChip", "RecoverRequest", "RunInterruptedError", "RunRecord", "SerialConsole",
-    "StorageError", "TcpConsole", "UnfinishedWriteError", "flash_place", "load_lab_config",
-    "parse_lab_config", "parse_probe_output", "recover_run", "select_chip",
+    "EXIT_CODES",
+    "BackupError",
+    "BoardIdentityError",
+    "BootCheckError",
+    "BootMarker",
+    "BootSettings",
+    "ConfigError",
+    "ConsoleError",
+    "DownloadError",
+    "FlashRequest",
+    "FlashVerifyError",
+    "FlashromError",
+    "FlashromSettings",
+    "LabConfig",
+    "LabError",
+    "LabSettings",
+    "Outcome",
+    "Place",
+    "PlaceBusyError",
+    "PowerError",
+    "PowerSettings",
+    "ProbedChip",
+    "RecoverRequest",
+    "RunInterruptedError",
+    "RunRecord",
+    "SerialConsole",
+    "StorageError",
+    "TcpConsole",
+    "UnfinishedWriteError",
+    "flash_place",
+    "load_lab_config",
+    "parse_lab_config",
+    "parse_probe_output",
+    "recover_run",
+    "select_chip",
 ]

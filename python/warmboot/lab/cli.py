@@ -16,6 +16,7 @@ status of its outcome (record.EXIT_CODES, docs/lab.md) and always writes
 that it could not. `recover` writes a place's last known-good backup back
 after a run died mid-write, with the same statuses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,10 @@ import re
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import WarmbootError
 from ..fsutil import ensure_private_dir
@@ -37,7 +39,7 @@ from .config import BootMarker, LabConfig, Place, load_lab_config
 from .console import ConsoleWatcher
 from .errors import ConfigError, one_line
 from .flashrom import format_size
-from .flow import FlashRequest, RecoverRequest, PlaceRun, flash_run, recover_run
+from .flow import FlashRequest, PlaceRun, RecoverRequest, flash_run, recover_run
 from .journal import FlashState, journal_path, load_journal
 from .lock import hold_place_lock, lock_holder
 from .power import PowerControl
@@ -57,7 +59,7 @@ def _config(args: argparse.Namespace) -> LabConfig:
 
 
 def default_run_dir(runs: Path, place: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return runs / place / f"{stamp}-{os.getpid()}"
 
 
@@ -74,13 +76,18 @@ def _write_error_record(args: argparse.Namespace, message: str, error: BaseExcep
     """A configuration error still leaves a record when --run-dir names where."""
     if not args.run_dir:
         return ""
-    record = RunRecord(place=args.place, board="", release_url=getattr(args, "release", ""),
-                       run_dir=Path(args.run_dir), config=args.config and Path(args.config),
-                       command=args.command)
+    record = RunRecord(
+        place=args.place,
+        board="",
+        release_url=getattr(args, "release", ""),
+        run_dir=Path(args.run_dir),
+        config=args.config and Path(args.config),
+        command=args.command,
+    )
     record.error_type = type(error).__name__
     record.finish(Outcome.ERROR, message)
     if record.path.exists():
-        return f" (record {record.path})"   # the run wrote its own
+        return f" (record {record.path})"  # the run wrote its own
     try:
         ensure_private_dir(record.run_dir)
         record.write()
@@ -90,8 +97,7 @@ def _write_error_record(args: argparse.Namespace, message: str, error: BaseExcep
 
 
 def _run_dir(args: argparse.Namespace, config: LabConfig, place: Place) -> Path:
-    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config.lab.runs,
-                                                                      place.name)
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config.lab.runs, place.name)
     if (run_dir / RECORD_FILE).exists():
         raise ConfigError(f"{run_dir} already holds a result record; use a new --run-dir")
     return run_dir
@@ -136,64 +142,103 @@ def _flash(args: argparse.Namespace) -> int:
         if root is None:
             raise ConfigError("no trusted release root: pass --root or set root in [lab]")
         request = FlashRequest(
-            place=place, release_url=args.release, trusted_root=root,
-            run_dir=_run_dir(args, config, place), lock_dir=config.lab.locks,
+            place=place,
+            release_url=args.release,
+            trusted_root=root,
+            run_dir=_run_dir(args, config, place),
+            lock_dir=config.lab.locks,
             cache_dir=config.lab.cache,
             state_file=Path(args.state) if args.state else config.lab.state,
-            config_path=config.path, allow_expired=args.allow_expired,
+            config_path=config.path,
+            allow_expired=args.allow_expired,
             allow_version_downgrade=args.allow_version_downgrade,
             download_timeout=config.lab.download_timeout,
             download_max_seconds=config.lab.download_max_seconds,
             allow_cross_host_redirects=config.lab.allow_cross_host_redirects,
-            progress=False if args.no_progress else None, report=_report(args),
-            journal=journal_path(config.lab.runs, place.name))
+            progress=False if args.no_progress else None,
+            report=_report(args),
+            journal=journal_path(config.lab.runs, place.name),
+        )
         _quiet_release_logger()
         return flash_run(request)
+
     return _run_and_report(args, start)
 
 
 def _recover(args: argparse.Namespace) -> int:
     def start() -> PlaceRun:
         if (args.backup is None) != (args.sha256 is None):
-            raise ConfigError("--backup and --sha256 go together: the image and the hash "
-                              "it must have")
+            raise ConfigError(
+                "--backup and --sha256 go together: the image and the hash it must have"
+            )
         if args.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.sha256):
             raise ConfigError(f"--sha256 {args.sha256!r} is not a sha256 (64 hex digits)")
         config = _config(args)
         place = config.place(args.place)
-        return recover_run(RecoverRequest(
-            place=place, run_dir=_run_dir(args, config, place), lock_dir=config.lab.locks,
-            journal=journal_path(config.lab.runs, place.name), config_path=config.path,
-            backup=Path(args.backup).absolute() if args.backup else None,
-            backup_sha256=args.sha256, report=_report(args)))
+        return recover_run(
+            RecoverRequest(
+                place=place,
+                run_dir=_run_dir(args, config, place),
+                lock_dir=config.lab.locks,
+                journal=journal_path(config.lab.runs, place.name),
+                config_path=config.path,
+                backup=Path(args.backup).absolute() if args.backup else None,
+                backup_sha256=args.sha256,
+                report=_report(args),
+            )
+        )
+
     return _run_and_report(args, start)
 
 
 def _places(args: argparse.Namespace) -> int:
     config = _config(args)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for place in config.places.values():
         settings = place.flashrom
         journal = load_journal(journal_path(config.lab.runs, place.name), place.name)
-        rows.append({
-            "name": place.name, "board": place.board, "description": place.description,
-            "chip": settings.chip, "size": settings.size, "programmer": settings.programmer,
-            # A labgrid place's console and programmer come from labgrid once acquired.
-            "console": place.labgrid.describe() if place.labgrid else place.console.describe(),
-            "locked_by": lock_holder(config.lab.locks, place.name),
-            "flash": journal.flash.value,
-        })
+        rows.append(
+            {
+                "name": place.name,
+                "board": place.board,
+                "description": place.description,
+                "chip": settings.chip,
+                "size": settings.size,
+                "programmer": settings.programmer,
+                # A labgrid place's console and programmer come from labgrid once acquired.
+                "console": place.labgrid.describe() if place.labgrid else place.console.describe(),
+                "locked_by": lock_holder(config.lab.locks, place.name),
+                "flash": journal.flash.value,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     header = ("PLACE", "BOARD", "CHIP", "SIZE", "CONSOLE", "STATE")
-    table = [header] + [(r["name"], r["board"], r["chip"], format_size(r["size"]), r["console"],
-                         (f"busy: {r['locked_by']}" if r["locked_by"] else "free")
-                         + ("" if r["flash"] == FlashState.GOOD.value
-                            else f", flash {r['flash']}: needs recover")) for r in rows]
+    table = [header] + [
+        (
+            r["name"],
+            r["board"],
+            r["chip"],
+            format_size(r["size"]),
+            r["console"],
+            (f"busy: {r['locked_by']}" if r["locked_by"] else "free")
+            + (
+                ""
+                if r["flash"] == FlashState.GOOD.value
+                else f", flash {r['flash']}: needs recover"
+            ),
+        )
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        *cells, last = row
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            + "  "
+            + last
+        )
     return 0
 
 
@@ -219,8 +264,10 @@ def _console(args: argparse.Namespace) -> int:
             start = watcher.position
             watcher.mark_reference()
             if args.power_cycle:
-                runner = CommandRunner(Path(tempfile.mkdtemp(prefix=f"{PROG}-console-")),
-                                       {"WARMBOOT_LAB_PLACE": place.name})
+                runner = CommandRunner(
+                    Path(tempfile.mkdtemp(prefix=f"{PROG}-console-")),
+                    {"WARMBOOT_LAB_PLACE": place.name},
+                )
                 PowerControl(place.power, runner, place.name).cycle()
             if marker:
                 watcher.wait_for(marker, start)
@@ -231,8 +278,7 @@ def _console(args: argparse.Namespace) -> int:
     try:
         if args.power_cycle:
             # Power-cycling a board that another run is flashing would ruin that run.
-            with hold_place_lock(config.lab.locks, place.name,
-                                 f"{PROG} console --power-cycle"):
+            with hold_place_lock(config.lab.locks, place.name, f"{PROG} console --power-cycle"):
                 return watch()
         return watch()
     except KeyboardInterrupt:
@@ -244,27 +290,43 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", metavar="LAB.toml",
-                       help=f"lab configuration (default ${CONFIG_ENV})")
+        p.add_argument(
+            "--config", metavar="LAB.toml", help=f"lab configuration (default ${CONFIG_ENV})"
+        )
 
     flash = sub.add_parser("flash", help="verify a release and flash it onto a place's board")
     add_config(flash)
     flash.add_argument("--place", required=True, help="the place (board) to flash")
-    flash.add_argument("--release", required=True, metavar="URL",
-                       help="the release directory, http(s)://…/dist/<board>/<version>/")
-    flash.add_argument("--root", metavar="ROOT.json",
-                       help="trusted release root (default: root in [lab])")
-    flash.add_argument("--state", metavar="STATE.json",
-                       help="rollback state file (default: state in [lab]); advanced only "
-                            "after the board booted the release")
-    flash.add_argument("--run-dir", metavar="DIR",
-                       help="where the record, logs, backup and console logs go (default "
-                            "<runs>/<place>/<time>-<pid>)")
-    flash.add_argument("--allow-expired", action="store_true",
-                       help="accept an expired release or root (logged)")
-    flash.add_argument("--allow-version-downgrade", action="store_true",
-                       help="accept a lower version than the state recorded (logged; never "
-                            "a lower security_version)")
+    flash.add_argument(
+        "--release",
+        required=True,
+        metavar="URL",
+        help="the release directory, http(s)://…/dist/<board>/<version>/",
+    )
+    flash.add_argument(
+        "--root", metavar="ROOT.json", help="trusted release root (default: root in [lab])"
+    )
+    flash.add_argument(
+        "--state",
+        metavar="STATE.json",
+        help="rollback state file (default: state in [lab]); advanced only "
+        "after the board booted the release",
+    )
+    flash.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="where the record, logs, backup and console logs go (default "
+        "<runs>/<place>/<time>-<pid>)",
+    )
+    flash.add_argument(
+        "--allow-expired", action="store_true", help="accept an expired release or root (logged)"
+    )
+    flash.add_argument(
+        "--allow-version-downgrade",
+        action="store_true",
+        help="accept a lower version than the state recorded (logged; never "
+        "a lower security_version)",
+    )
     flash.add_argument("--no-progress", action="store_true", help="no download progress bar")
     flash.add_argument("-v", "--verbose", action="store_true", help="one line per step on stderr")
     flash.set_defaults(func=_flash)
@@ -274,27 +336,40 @@ def build_parser() -> argparse.ArgumentParser:
     places.add_argument("--json", action="store_true", help="machine-readable output")
     places.set_defaults(func=_places)
 
-    recover = sub.add_parser("recover", help="write a place's last known-good backup back "
-                                             "after a run died mid-write, and boot-check it")
+    recover = sub.add_parser(
+        "recover",
+        help="write a place's last known-good backup back "
+        "after a run died mid-write, and boot-check it",
+    )
     add_config(recover)
     recover.add_argument("--place", required=True, help="the place (board) to recover")
-    recover.add_argument("--run-dir", metavar="DIR",
-                         help="where the record and logs go (default <runs>/<place>/<time>-<pid>)")
-    recover.add_argument("--backup", metavar="FILE",
-                         help="write this image instead of the recorded known-good backup "
-                              "(needs --sha256)")
+    recover.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="where the record and logs go (default <runs>/<place>/<time>-<pid>)",
+    )
+    recover.add_argument(
+        "--backup",
+        metavar="FILE",
+        help="write this image instead of the recorded known-good backup (needs --sha256)",
+    )
     recover.add_argument("--sha256", metavar="HEX", help="the sha256 --backup must have")
-    recover.add_argument("-v", "--verbose", action="store_true",
-                         help="one line per step on stderr")
+    recover.add_argument("-v", "--verbose", action="store_true", help="one line per step on stderr")
     recover.set_defaults(func=_recover)
 
     console = sub.add_parser("console", help="print a place's serial console")
     add_config(console)
     console.add_argument("--place", required=True)
-    console.add_argument("--power-cycle", action="store_true",
-                         help="power-cycle the board first (takes the place's lock)")
-    console.add_argument("--until", metavar="REGEX", help="stop when this appears (status 0), "
-                                                         "or fail after --timeout")
+    console.add_argument(
+        "--power-cycle",
+        action="store_true",
+        help="power-cycle the board first (takes the place's lock)",
+    )
+    console.add_argument(
+        "--until",
+        metavar="REGEX",
+        help="stop when this appears (status 0), or fail after --timeout",
+    )
     console.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     console.add_argument("--log", metavar="FILE", help="also write the console to FILE")
     console.set_defaults(func=_console)

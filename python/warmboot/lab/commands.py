@@ -7,6 +7,7 @@ process running in the background (QEMU) would otherwise keep the pipe open
 and hang the run. A log that cannot be created (a full run directory) does not
 stop the program: a rollback matters more than its log.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsutil import PathError, open_new
@@ -27,8 +28,9 @@ from ..fsutil import PathError, open_new
 # must not wait for it without end.
 REAP_SECONDS = 10.0
 
+
 def utc_timestamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -40,12 +42,12 @@ class CommandRun:
     argv: tuple[str, ...]
     started: str
     seconds: float
-    exit_code: int | None      # None: it could not start, or was killed after its timeout
+    exit_code: int | None  # None: it could not start, or was killed after its timeout
     log: Path
     timed_out: bool = False
     start_error: str | None = None
-    log_error: str | None = None   # the log could not be written (the output is lost)
-    pid: int | None = None         # and process group (None: it did not start)
+    log_error: str | None = None  # the log could not be written (the output is lost)
+    pid: int | None = None  # and process group (None: it did not start)
 
     @property
     def ok(self) -> bool:
@@ -57,8 +59,9 @@ class CommandRun:
         except OSError:
             return ""
 
-    def describe_failure(self, name: str | None = None,
-                         telling: re.Pattern[str] | None = None) -> str:
+    def describe_failure(
+        self, name: str | None = None, telling: re.Pattern[str] | None = None
+    ) -> str:
         """A short reason: the start error, the timeout, or the exit status and the
         output line that says most (the first `telling` one, else the last)."""
         name = name or self.argv[0]
@@ -72,9 +75,15 @@ class CommandRun:
         return f"{name} exited with status {self.exit_code}: {line}"
 
     def as_record(self) -> dict:
-        record = {"label": self.label, "argv": list(self.argv), "started": self.started,
-                  "seconds": round(self.seconds, 3), "exit_code": self.exit_code,
-                  "timed_out": self.timed_out, "log": str(self.log)}
+        record = {
+            "label": self.label,
+            "argv": list(self.argv),
+            "started": self.started,
+            "seconds": round(self.seconds, 3),
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "log": str(self.log),
+        }
         if self.log_error:
             record["log_error"] = self.log_error
         return record
@@ -88,8 +97,12 @@ def last_line(text: str) -> str:
 class CommandRunner:
     """Runs programs with numbered logs in `log_dir`, reporting each run to `on_run`."""
 
-    def __init__(self, log_dir: Path, env: Mapping[str, str] | None = None,
-                 on_run: Callable[[CommandRun], None] | None = None):
+    def __init__(
+        self,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        on_run: Callable[[CommandRun], None] | None = None,
+    ):
         self.log_dir = Path(log_dir)
         self.env = {**os.environ, "LC_ALL": "C", **(env or {})}
         self.on_run = on_run
@@ -108,10 +121,16 @@ class CommandRunner:
             return fd, f"{log}: {exc.strerror}"
         return fd, None
 
-    def run(self, label: str, argv: Sequence[str], timeout: float,
-            stdin: bytes | None = None, env: Mapping[str, str] | None = None,
-            pass_fds: Sequence[int] = (),
-            on_start: Callable[[int], None] | None = None) -> CommandRun:
+    def run(
+        self,
+        label: str,
+        argv: Sequence[str],
+        timeout: float,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+        on_start: Callable[[int], None] | None = None,
+    ) -> CommandRun:
         """Run `argv` for at most `timeout` seconds; `pass_fds` are inherited (the lock);
         `on_start` gets the process group id as soon as the program runs."""
         self._count += 1
@@ -123,15 +142,20 @@ class CommandRunner:
         try:
             try:
                 proc = subprocess.Popen(
-                    list(argv), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                    env={**self.env, **(env or {})}, pass_fds=tuple(pass_fds))
+                    list(argv),
+                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**self.env, **(env or {})},
+                    pass_fds=tuple(pass_fds),
+                )
             except OSError as exc:
                 start_error = exc.strerror or str(exc)
             else:
                 pid = proc.pid
                 if on_start:
-                    on_start(proc.pid)   # its own session: its pid is its process group
+                    on_start(proc.pid)  # its own session: its pid is its process group
                 try:
                     proc.communicate(input=stdin, timeout=timeout)
                     exit_code = proc.returncode
@@ -144,8 +168,18 @@ class CommandRunner:
                         proc.wait(REAP_SECONDS)
         finally:
             os.close(out)
-        run = CommandRun(label, tuple(argv), started, time.monotonic() - begin, exit_code, log,
-                         timed_out, start_error, log_error, pid)
+        run = CommandRun(
+            label,
+            tuple(argv),
+            started,
+            time.monotonic() - begin,
+            exit_code,
+            log,
+            timed_out,
+            start_error,
+            log_error,
+            pid,
+        )
         if self.on_run:
             self.on_run(run)
         return run

@@ -11,6 +11,7 @@ exists while the board runs must hold its output until a client connects
 Serial devices are opened with termios in raw mode (8N1, no flow control,
 no echo or line editing) at the configured baud rate; no extra dependency.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,15 +75,15 @@ def open_console(settings: ConsoleSettings, connect_timeout: float = 1.0) -> _Co
 @dataclass(frozen=True)
 class MarkerHit:
     name: str
-    seconds: float     # since the watcher's reference time (the power cycle)
-    line: str          # the console line it appeared in
-    end: int           # where to look for the next marker
+    seconds: float  # since the watcher's reference time (the power cycle)
+    line: str  # the console line it appeared in
+    end: int  # where to look for the next marker
 
 
 def _line_around(buffer: bytes | bytearray, start: int, end: int) -> str:
     first = buffer.rfind(b"\n", 0, start) + 1
     last = buffer.find(b"\n", end)
-    line = bytes(buffer[first:last if last >= 0 else len(buffer)])
+    line = bytes(buffer[first : last if last >= 0 else len(buffer)])
     return line.decode(errors="replace").strip("\r\n ")[:300]
 
 
@@ -94,8 +95,13 @@ class ConsoleWatcher:
     costs only the log (`log_error`), never the boot check.
     """
 
-    def __init__(self, settings: ConsoleSettings, log_path: Path,
-                 echo: Callable[[bytes], None] | None = None, run_log: bool = False):
+    def __init__(
+        self,
+        settings: ConsoleSettings,
+        log_path: Path,
+        echo: Callable[[bytes], None] | None = None,
+        run_log: bool = False,
+    ):
         self.settings = settings
         self.log_path = Path(log_path)
         self.echo = echo
@@ -117,7 +123,7 @@ class ConsoleWatcher:
             if self.run_log:
                 self._log = os.fdopen(open_new(self.log_path), "wb")
             else:
-                self._log = open(self.log_path, "wb")
+                self._log = open(self.log_path, "wb")  # noqa: SIM115 -- open until close()
         except (OSError, PathError) as exc:
             reason = str(exc) if isinstance(exc, PathError) else f"{self.log_path}: {exc.strerror}"
             if not self.run_log:
@@ -136,7 +142,7 @@ class ConsoleWatcher:
                 self._log.close()
             self._log = None
 
-    def start(self) -> "ConsoleWatcher":
+    def start(self) -> ConsoleWatcher:
         self._open_log()
         self._thread = threading.Thread(target=self._pump, name="lab-console", daemon=True)
         self._thread.start()
@@ -150,7 +156,7 @@ class ConsoleWatcher:
             with contextlib.suppress(OSError):
                 self._log.close()
 
-    def __enter__(self) -> "ConsoleWatcher":
+    def __enter__(self) -> ConsoleWatcher:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -206,13 +212,21 @@ class ConsoleWatcher:
         self.reference = time.monotonic()
 
     def _last_line(self) -> str:
-        lines = [line for line in self._buffer[-4096:].decode(errors="replace").splitlines()
-                 if line.strip()]
+        lines = [
+            line
+            for line in self._buffer[-4096:].decode(errors="replace").splitlines()
+            if line.strip()
+        ]
         return lines[-1].strip()[:200] if lines else "(nothing)"
 
-    def wait_for(self, marker: BootMarker, start: int, failures: Sequence[re.Pattern[bytes]] = (),
-                 should_stop: Callable[[], bool] = lambda: False,
-                 after: str = "the power cycle") -> MarkerHit:
+    def wait_for(
+        self,
+        marker: BootMarker,
+        start: int,
+        failures: Sequence[re.Pattern[bytes]] = (),
+        should_stop: Callable[[], bool] = lambda: False,
+        after: str = "the power cycle",
+    ) -> MarkerHit:
         """Wait until `marker` appears after offset `start`, at most its timeout.
 
         BootCheckError when the timeout passes or a failure pattern appears
@@ -227,16 +241,22 @@ class ConsoleWatcher:
                 first_failure = min(failed, key=lambda m: m.start(), default=None)
                 if first_failure and (found is None or first_failure.start() < found.start()):
                     line = _line_around(self._buffer, first_failure.start(), first_failure.end())
-                    raise BootCheckError(f"the console printed the failure pattern "
-                                         f"{first_failure.re.pattern.decode()!r} before "
-                                         f"marker {marker.name!r}: {line!r}")
+                    raise BootCheckError(
+                        f"the console printed the failure pattern "
+                        f"{first_failure.re.pattern.decode()!r} before "
+                        f"marker {marker.name!r}: {line!r}"
+                    )
                 if found:
-                    return MarkerHit(marker.name, time.monotonic() - self.reference,
-                                     _line_around(self._buffer, found.start(), found.end()),
-                                     found.end())
+                    return MarkerHit(
+                        marker.name,
+                        time.monotonic() - self.reference,
+                        _line_around(self._buffer, found.start(), found.end()),
+                        found.end(),
+                    )
                 if should_stop():
-                    raise RunInterruptedError(f"interrupted while waiting for marker "
-                                              f"{marker.name!r}")
+                    raise RunInterruptedError(
+                        f"interrupted while waiting for marker {marker.name!r}"
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise BootCheckError(self._timeout_message(marker, after))
@@ -245,8 +265,12 @@ class ConsoleWatcher:
     def _timeout_message(self, marker: BootMarker, after: str) -> str:
         where = self.settings.describe()
         if self.connections == 0:
-            return (f"marker {marker.name!r} did not appear within {marker.timeout:g} s after "
-                    f"{after}: the console {where} never answered ({self.last_error})")
-        return (f"marker {marker.name!r} ({marker.describe()}) did not appear within "
-                f"{marker.timeout:g} s after {after}; last console line: "
-                f"{self._last_line()!r}")
+            return (
+                f"marker {marker.name!r} did not appear within {marker.timeout:g} s after "
+                f"{after}: the console {where} never answered ({self.last_error})"
+            )
+        return (
+            f"marker {marker.name!r} ({marker.describe()}) did not appear within "
+            f"{marker.timeout:g} s after {after}; last console line: "
+            f"{self._last_line()!r}"
+        )

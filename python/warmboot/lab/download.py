@@ -28,6 +28,7 @@ is recorded with the file's final URL.
 
 The staged directory is then verified in full by `verify_release`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,7 +60,7 @@ from ..release.verify import check_release_before_image
 from .errors import DownloadError, RunInterruptedError, StorageError
 
 CHUNK = 1 << 16
-POLL_SECONDS = 0.1          # how often the waiting thread looks at the deadline and signals
+POLL_SECONDS = 0.1  # how often the waiting thread looks at the deadline and signals
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -71,13 +72,19 @@ class FetchedFile:
     sha256: str
     from_cache: bool
     seconds: float
-    url: str | None = None         # what was asked for (None: from the cache)
-    final_url: str | None = None   # where the bytes came from, after redirects
+    url: str | None = None  # what was asked for (None: from the cache)
+    final_url: str | None = None  # where the bytes came from, after redirects
 
     def as_record(self) -> dict[str, Any]:
-        return {"name": self.name, "length": self.length, "sha256": self.sha256,
-                "from_cache": self.from_cache, "seconds": round(self.seconds, 3),
-                "url": self.url, "final_url": self.final_url}
+        return {
+            "name": self.name,
+            "length": self.length,
+            "sha256": self.sha256,
+            "from_cache": self.from_cache,
+            "seconds": round(self.seconds, 3),
+            "url": self.url,
+            "final_url": self.final_url,
+        }
 
 
 @dataclass(frozen=True)
@@ -150,8 +157,13 @@ class _Transfer(threading.Thread):
     the caller's thread receives events from `events` and can abandon it at
     any moment (cancel())."""
 
-    def __init__(self, session: requests.Session, url: str, timeout: float,
-                 check_redirect: Callable[[str, str], None]):
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        timeout: float,
+        check_redirect: Callable[[str, str], None],
+    ):
         super().__init__(name="lab-download", daemon=True)
         self.session = session
         self.url = url
@@ -173,7 +185,8 @@ class _Transfer(threading.Thread):
             url = self.url
             for _ in range(MAX_REDIRECTS + 1):
                 self.response = response = self.session.get(
-                    url, stream=True, timeout=(self.timeout, self.timeout), allow_redirects=False)
+                    url, stream=True, timeout=(self.timeout, self.timeout), allow_redirects=False
+                )
                 location = response.headers.get("Location")
                 if response.status_code not in REDIRECT_STATUSES or not location:
                     break
@@ -185,15 +198,20 @@ class _Transfer(threading.Thread):
                 url = target
             else:
                 raise DownloadError(f"{self.url}: more than {MAX_REDIRECTS} redirects")
-            if not self._put("response", url, response.status_code, response.reason,
-                             response.headers.get("Content-Length", "")):
+            if not self._put(
+                "response",
+                url,
+                response.status_code,
+                response.reason,
+                response.headers.get("Content-Length", ""),
+            ):
                 return
             if response.status_code == 200:
                 for chunk in self._chunks(response):
                     if not self._put("chunk", chunk):
                         return
             self._put("end")
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
             self._put("error", exc)
         finally:
             if self.response is not None:
@@ -215,16 +233,23 @@ class _Transfer(threading.Thread):
         # Wake a read blocked on a silent peer; shutdown (unlike close) is safe
         # while another thread uses the socket.
         with contextlib.suppress(Exception):
-            self.response.raw.connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            sock = self.response.raw.connection.sock  # type: ignore[union-attr]  # None: suppressed too
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class ReleaseDownloader:
     """GETs files of one release directory URL with caps, a deadline and a progress bar."""
 
-    def __init__(self, url: str, *, timeout: float, max_seconds: float,
-                 progress: bool | None = None,
-                 should_stop: Callable[[], bool] = lambda: False,
-                 allow_cross_host_redirects: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        max_seconds: float,
+        progress: bool | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        allow_cross_host_redirects: bool = False,
+    ):
         if urlsplit(url).scheme not in ("http", "https"):
             raise DownloadError(f"release URL {url!r} is not http:// or https://")
         self.base = url if url.endswith("/") else url + "/"
@@ -248,8 +273,10 @@ class ReleaseDownloader:
         if old.scheme == "https" and new.scheme == "http":
             raise DownloadError(f"{source} redirects from https to http ({target}); refused")
         if new.hostname != urlsplit(self.base).hostname and not self.allow_cross_host_redirects:
-            raise DownloadError(f"{source} redirects to another host ({target}); set "
-                                "allow_cross_host_redirects = true in [lab] to follow it")
+            raise DownloadError(
+                f"{source} redirects to another host ({target}); set "
+                "allow_cross_host_redirects = true in [lab] to follow it"
+            )
 
     def _next_event(self, transfer: _Transfer, url: str, received: int) -> tuple[Any, ...]:
         while True:
@@ -257,14 +284,17 @@ class ReleaseDownloader:
                 raise RunInterruptedError(f"interrupted while downloading {url}")
             left = self.deadline.left()
             if left <= 0:
-                raise DownloadError(f"{url}: the download did not finish within "
-                                    f"download_max_seconds ({self.deadline.seconds:g} s; "
-                                    f"{received} bytes of this file received)")
+                raise DownloadError(
+                    f"{url}: the download did not finish within "
+                    f"download_max_seconds ({self.deadline.seconds:g} s; "
+                    f"{received} bytes of this file received)"
+                )
             with contextlib.suppress(queue.Empty):
                 return transfer.events.get(timeout=min(POLL_SECONDS, left))
 
-    def _stream(self, name: str, cap: int, sink: Callable[[bytes], None],
-                show_progress: bool) -> tuple[int, str]:
+    def _stream(
+        self, name: str, cap: int, sink: Callable[[bytes], None], show_progress: bool
+    ) -> tuple[int, str]:
         """Stream `name` into `sink`; (bytes received, the final URL)."""
         url = final = self.url(name)
         received, total = 0, None
@@ -280,8 +310,10 @@ class ReleaseDownloader:
                 elif kind == "error":
                     error = event[1]
                     if isinstance(error, (requests.RequestException, HTTPError, OSError)):
-                        raise DownloadError(f"{final}: download failed after {received} bytes "
-                                            f"({type(error).__name__}); nothing was kept")
+                        raise DownloadError(
+                            f"{final}: download failed after {received} bytes "
+                            f"({type(error).__name__}); nothing was kept"
+                        )
                     raise error
                 elif kind == "response":
                     _, final, status, reason, declared = event
@@ -291,24 +323,36 @@ class ReleaseDownloader:
                         raise DownloadError(f"{final}: HTTP {status} {reason}")
                     total = int(declared) if declared.isdigit() else None
                     if total is not None and total > cap:
-                        raise DownloadError(f"{final} is {total} bytes, more than the {cap} "
-                                            "bytes its signed length allows")
+                        raise DownloadError(
+                            f"{final} is {total} bytes, more than the {cap} "
+                            "bytes its signed length allows"
+                        )
                     # None lets tqdm decide: a bar on a terminal, nothing in CI logs.
                     disable = True if not show_progress or self.progress is False else None
-                    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                               desc=name, file=sys.stderr, leave=False, disable=disable)
+                    bar = tqdm(
+                        total=total,
+                        unit="B",
+                        unit_scale=True,
+                        unit_divisor=1024,
+                        desc=name,
+                        file=sys.stderr,
+                        leave=False,
+                        disable=disable,
+                    )
                 elif kind == "chunk":
                     received += len(event[1])
                     if received > cap:
-                        raise DownloadError(f"{final} is longer than the {cap} bytes its "
-                                            "signed length allows")
+                        raise DownloadError(
+                            f"{final} is longer than the {cap} bytes its signed length allows"
+                        )
                     sink(event[1])
                     if bar is not None:
                         bar.update(len(event[1]))
                 else:  # "end"
                     if total is not None and received != total:
-                        raise DownloadError(f"{final}: download cut short after {received} of "
-                                            f"{total} bytes")
+                        raise DownloadError(
+                            f"{final}: download cut short after {received} of {total} bytes"
+                        )
                     return received, final
         finally:
             transfer.cancel()
@@ -326,28 +370,33 @@ class ReleaseDownloader:
         except _NotFound:
             return None
 
-    def fetch_into_cache(self, name: str, length: int, sha256: str,
-                         cache: DownloadCache) -> str:
+    def fetch_into_cache(self, name: str, length: int, sha256: str, cache: DownloadCache) -> str:
         """Stream `name` into the cache; it enters only with exactly `length` bytes and
         `sha256`. Returns the final URL."""
         digest = hashlib.sha256()
         with cache.new_entry(sha256) as entry:
+
             def sink(chunk: bytes) -> None:
                 entry.write(chunk)
                 digest.update(chunk)
+
             try:
                 received, final = self._stream(name, length, sink, show_progress=True)
             except _NotFound:
-                raise DownloadError(f"{self.url(name)}: HTTP 404, the release is "
-                                    "incomplete") from None
+                raise DownloadError(
+                    f"{self.url(name)}: HTTP 404, the release is incomplete"
+                ) from None
             except PathError as exc:  # a full cache: the partial entry is deleted on exit
                 raise StorageError(f"download cache: {exc}") from None
             if received != length:
-                raise DownloadError(f"{final} is {received} bytes, not the signed "
-                                    f"{length}; nothing was kept")
+                raise DownloadError(
+                    f"{final} is {received} bytes, not the signed {length}; nothing was kept"
+                )
             if digest.hexdigest() != sha256:
-                raise DownloadError(f"{final} does not match its signed sha256 {sha256}; the "
-                                    "file was altered or replaced, nothing was kept")
+                raise DownloadError(
+                    f"{final} does not match its signed sha256 {sha256}; the "
+                    "file was altered or replaced, nothing was kept"
+                )
             try:
                 entry.commit()
             except PathError as exc:
@@ -365,30 +414,57 @@ def _stage(path: Path, data: bytes) -> None:
         raise StorageError(f"staging the release: {exc}") from None
 
 
-def fetch_release(url: str, staging: Path, trusted: SignedRoot, *, board: str,
-                  flash_size: int | None, state: RollbackState, now: datetime,
-                  allow_expired: bool, allow_version_downgrade: bool, cache: DownloadCache,
-                  timeout: float, max_seconds: float, progress: bool | None = None,
-                  should_stop: Callable[[], bool] = lambda: False,
-                  allow_cross_host_redirects: bool = False) -> FetchedRelease:
+def fetch_release(
+    url: str,
+    staging: Path,
+    trusted: SignedRoot,
+    *,
+    board: str,
+    flash_size: int | None,
+    state: RollbackState,
+    now: datetime,
+    allow_expired: bool,
+    allow_version_downgrade: bool,
+    cache: DownloadCache,
+    timeout: float,
+    max_seconds: float,
+    progress: bool | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    allow_cross_host_redirects: bool = False,
+) -> FetchedRelease:
     """Download the release at `url` into `staging` (release.json, roots/, image, manifest)
     within `max_seconds` in all."""
-    downloader = ReleaseDownloader(url, timeout=timeout, max_seconds=max_seconds,
-                                   progress=progress, should_stop=should_stop,
-                                   allow_cross_host_redirects=allow_cross_host_redirects)
+    downloader = ReleaseDownloader(
+        url,
+        timeout=timeout,
+        max_seconds=max_seconds,
+        progress=progress,
+        should_stop=should_stop,
+        allow_cross_host_redirects=allow_cross_host_redirects,
+    )
     files: list[FetchedFile] = []
 
     def fetched(name: str, data: bytes, final: str, started: float) -> None:
         _stage(staging / name, data)
-        files.append(FetchedFile(name, len(data), hashlib.sha256(data).hexdigest(), False,
-                                 time.monotonic() - started, downloader.url(name), final))
+        files.append(
+            FetchedFile(
+                name,
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                False,
+                time.monotonic() - started,
+                downloader.url(name),
+                final,
+            )
+        )
 
     started = time.monotonic()
     try:
         envelope, final = downloader.fetch_small(RELEASE_ENVELOPE_FILE, MAX_ENVELOPE_BYTES)
     except _NotFound:
-        raise DownloadError(f"no release at {downloader.base}: {RELEASE_ENVELOPE_FILE} is "
-                            "missing (HTTP 404)") from None
+        raise DownloadError(
+            f"no release at {downloader.base}: {RELEASE_ENVELOPE_FILE} is missing (HTTP 404)"
+        ) from None
     fetched(RELEASE_ENVELOPE_FILE, envelope, final, started)
 
     def fetch_root(version: int) -> bytes | None:
@@ -401,14 +477,22 @@ def fetch_release(url: str, staging: Path, trusted: SignedRoot, *, board: str,
 
     root = walk_root_chain(trusted, fetch_root)
     opened, _warnings = check_release_before_image(
-        lambda: envelope, root, board=board, flash_size=flash_size, state=state, now=now,
-        allow_expired=allow_expired, allow_version_downgrade=allow_version_downgrade)
+        lambda: envelope,
+        root,
+        board=board,
+        flash_size=flash_size,
+        state=state,
+        now=now,
+        allow_expired=allow_expired,
+        allow_version_downgrade=allow_version_downgrade,
+    )
     payload = opened.payload
 
     cache.prepare()
-    for name, length, sha256 in ((ROM_FILE, payload.image.length, payload.image.sha256),
-                                 (MANIFEST_FILE, payload.manifest.length,
-                                  payload.manifest.sha256)):
+    for name, length, sha256 in (
+        (ROM_FILE, payload.image.length, payload.image.sha256),
+        (MANIFEST_FILE, payload.manifest.length, payload.manifest.sha256),
+    ):
         started = time.monotonic()
         data = cache.lookup(sha256, length)
         url_asked = final_url = None
@@ -417,10 +501,21 @@ def fetch_release(url: str, staging: Path, trusted: SignedRoot, *, board: str,
             final_url = downloader.fetch_into_cache(name, length, sha256, cache)
             data = cache.lookup(sha256, length)
             if data is None:
-                raise StorageError(f"download cache: {cache.path(sha256)} vanished after "
-                                   "it was written")
+                raise StorageError(
+                    f"download cache: {cache.path(sha256)} vanished after it was written"
+                )
         _stage(staging / name, data)
-        files.append(FetchedFile(name, length, sha256, url_asked is None,
-                                 time.monotonic() - started, url_asked, final_url))
-    return FetchedRelease(staging, downloader.base, payload, root.version, tuple(files),
-                          tuple(downloader.redirects))
+        files.append(
+            FetchedFile(
+                name,
+                length,
+                sha256,
+                url_asked is None,
+                time.monotonic() - started,
+                url_asked,
+                final_url,
+            )
+        )
+    return FetchedRelease(
+        staging, downloader.base, payload, root.version, tuple(files), tuple(downloader.redirects)
+    )

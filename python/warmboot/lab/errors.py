@@ -5,6 +5,7 @@ of them means REFUSED (nothing was written), except ConfigError and
 StorageError (ERROR), PlaceBusyError (BUSY) and RunInterruptedError
 (CANCELLED); after the write started every failure leads to a rollback.
 """
+
 from __future__ import annotations
 
 from ..errors import WarmbootError

@@ -19,6 +19,7 @@ checked against its recorded sha256, and then boot-checks it. The backup is
 recorded only from a chip in the "good" state, so a suspect chip's read-back
 never becomes a backup.
 """
+
 from __future__ import annotations
 
 import enum
@@ -37,10 +38,10 @@ JOURNAL_FORMAT_VERSION = 1
 MAX_JOURNAL_BYTES = 1 << 16
 
 
-class FlashState(str, enum.Enum):
-    GOOD = "good"          # not written by the lab, or written, verified and booted
-    WRITING = "writing"    # a write began and its run has not said how it ended
-    SUSPECT = "suspect"    # a run ended unable to restore a booting image (BRICKED)
+class FlashState(enum.StrEnum):
+    GOOD = "good"  # not written by the lab, or written, verified and booted
+    WRITING = "writing"  # a write began and its run has not said how it ended
+    SUSPECT = "suspect"  # a run ended unable to restore a booting image (BRICKED)
 
 
 @dataclass(frozen=True)
@@ -54,37 +55,57 @@ class GoodBackup:
     taken: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "length": self.length,
-                "run_dir": self.run_dir, "taken": self.taken}
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "length": self.length,
+            "run_dir": self.run_dir,
+            "taken": self.taken,
+        }
 
 
 @dataclass(frozen=True)
 class PlaceJournal:
     place: str
     flash: FlashState = FlashState.GOOD
-    run_dir: str | None = None     # the run that last changed `flash`
-    step: str | None = None        # with WRITING: the step that was writing
+    run_dir: str | None = None  # the run that last changed `flash`
+    step: str | None = None  # with WRITING: the step that was writing
     since: str | None = None
-    reason: str | None = None      # with SUSPECT: why
+    reason: str | None = None  # with SUSPECT: why
     good_backup: GoodBackup | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"format": JOURNAL_FORMAT, "format_version": JOURNAL_FORMAT_VERSION,
-                "place": self.place, "flash": self.flash.value, "run_dir": self.run_dir,
-                "step": self.step, "since": self.since, "reason": self.reason,
-                "good_backup": self.good_backup.as_json() if self.good_backup else None}
+        return {
+            "format": JOURNAL_FORMAT,
+            "format_version": JOURNAL_FORMAT_VERSION,
+            "place": self.place,
+            "flash": self.flash.value,
+            "run_dir": self.run_dir,
+            "step": self.step,
+            "since": self.since,
+            "reason": self.reason,
+            "good_backup": self.good_backup.as_json() if self.good_backup else None,
+        }
 
-    def with_flash(self, flash: FlashState, *, run_dir: str, since: str,
-                   step: str | None = None, reason: str | None = None) -> "PlaceJournal":
-        return replace(self, flash=flash, run_dir=run_dir, step=step, since=since,
-                       reason=reason)
+    def with_flash(
+        self,
+        flash: FlashState,
+        *,
+        run_dir: str,
+        since: str,
+        step: str | None = None,
+        reason: str | None = None,
+    ) -> PlaceJournal:
+        return replace(self, flash=flash, run_dir=run_dir, step=step, since=since, reason=reason)
 
     def describe(self) -> str:
         """Why the chip is not trusted, for the refusal message."""
         if self.flash is FlashState.WRITING:
-            return (f"run {self.run_dir} ended during its {self.step or 'write'} step "
-                    f"(started {self.since}) without recording how it ended: the chip may "
-                    "hold a half-written image")
+            return (
+                f"run {self.run_dir} ended during its {self.step or 'write'} step "
+                f"(started {self.since}) without recording how it ended: the chip may "
+                "hold a half-written image"
+            )
         return f"run {self.run_dir} could not restore a booting image: {self.reason}"
 
 
@@ -109,20 +130,37 @@ def load_journal(path: Path, place: str) -> PlaceJournal:
         raise StorageError(f"place journal {exc}") from None
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT \
-                or data.get("format_version") != JOURNAL_FORMAT_VERSION:
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != JOURNAL_FORMAT
+            or data.get("format_version") != JOURNAL_FORMAT_VERSION
+        ):
             raise ValueError("not a warmboot-lab place journal, version 1")
-        flash = FlashState(data.get("flash"))
+        named: Any = data.get("flash")  # None is refused as "not a valid FlashState"
+        flash = FlashState(named)
     except ValueError as exc:
         raise StorageError(f"place journal {path}: {exc}") from None
     backup = _field(data, "good_backup", dict, path)
-    good = None if backup is None else GoodBackup(
-        _field(backup, "path", str, path, False), _field(backup, "sha256", str, path, False),
-        _field(backup, "length", int, path, False), _field(backup, "run_dir", str, path, False),
-        _field(backup, "taken", str, path, False))
-    return PlaceJournal(place, flash, _field(data, "run_dir", str, path),
-                        _field(data, "step", str, path), _field(data, "since", str, path),
-                        _field(data, "reason", str, path), good)
+    good = (
+        None
+        if backup is None
+        else GoodBackup(
+            _field(backup, "path", str, path, False),
+            _field(backup, "sha256", str, path, False),
+            _field(backup, "length", int, path, False),
+            _field(backup, "run_dir", str, path, False),
+            _field(backup, "taken", str, path, False),
+        )
+    )
+    return PlaceJournal(
+        place,
+        flash,
+        _field(data, "run_dir", str, path),
+        _field(data, "step", str, path),
+        _field(data, "since", str, path),
+        _field(data, "reason", str, path),
+        good,
+    )
 
 
 def save_journal(path: Path, journal: PlaceJournal) -> None:

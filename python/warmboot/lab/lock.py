@@ -17,6 +17,7 @@ that opened it); it holds the holder's pid, start time and what it is (a run
 and its directory), which a refused run reports. It is opened without
 following symbolic links, in a directory only this user may write to.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,7 +27,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsutil import PathError, ensure_private_dir, open_nofollow, read_one_line
@@ -36,8 +37,8 @@ from .errors import PlaceBusyError, StorageError
 @dataclass(frozen=True)
 class PlaceLock:
     path: Path
-    fd: int       # inherited by the chip's programs, so the lock outlives none of them
-    holder: str   # the file's first line
+    fd: int  # inherited by the chip's programs, so the lock outlives none of them
+    holder: str  # the file's first line
 
     def _write(self, text: str) -> None:
         # Best effort: the inherited descriptor still holds the lock if this fails.
@@ -107,8 +108,10 @@ def _describe_holder(fd: int) -> str:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return (f"{holder}; that process is gone, but a flashrom it started still holds "
-                    "the lock and may still be using the chip: wait for it to end")
+            return (
+                f"{holder}; that process is gone, but a flashrom it started still holds "
+                "the lock and may still be using the chip: wait for it to end"
+            )
         except PermissionError:
             pass
     return holder
@@ -145,15 +148,19 @@ def hold_place_lock(lock_dir: Path, place: str, holder: str) -> Iterator[PlaceLo
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PlaceBusyError(f"place {place} is being flashed by another run "
-                                 f"({_describe_holder(fd)}); lock {path}") from None
+            raise PlaceBusyError(
+                f"place {place} is being flashed by another run "
+                f"({_describe_holder(fd)}); lock {path}"
+            ) from None
         child = _surviving_child(fd)
         if child is not None:
-            raise PlaceBusyError(f"place {place}: a program that can touch its chip (process "
-                                 f"group {child}), started by an earlier run "
-                                 f"({read_one_line(fd)}), is still running: wait for it to "
-                                 f"end; lock {path}")
-        since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            raise PlaceBusyError(
+                f"place {place}: a program that can touch its chip (process "
+                f"group {child}), started by an earlier run "
+                f"({read_one_line(fd)}), is still running: wait for it to "
+                f"end; lock {path}"
+            )
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         lock = PlaceLock(path, fd, f"pid {os.getpid()} since {since} {holder}")
         lock._write(lock.holder + "\n")
         try:
@@ -186,8 +193,10 @@ def lock_holder(lock_dir: Path, place: str) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         child = _surviving_child(fd)
         if child is not None:
-            return (f"{read_one_line(fd)}; that run is gone, but its chip program (process "
-                    f"group {child}) still runs")
+            return (
+                f"{read_one_line(fd)}; that run is gone, but its chip program (process "
+                f"group {child}) still runs"
+            )
         return None
     finally:
         os.close(fd)

@@ -1,4 +1,5 @@
 """Power control: the place's on, off and cycle commands, run with a timeout."""
+
 from __future__ import annotations
 
 import time
@@ -15,11 +16,14 @@ class PowerControl:
         self.place = place
 
     def _run(self, action: str, argv: tuple[str, ...], label: str) -> None:
-        run = self.runner.run(label, argv, self.settings.timeout,
-                              env={"WARMBOOT_LAB_POWER": action})
+        run = self.runner.run(
+            label, argv, self.settings.timeout, env={"WARMBOOT_LAB_POWER": action}
+        )
         if not run.ok:
-            raise PowerError(f"place {self.place}: power {action} failed: "
-                             f"{run.describe_failure()} (log {run.log})")
+            raise PowerError(
+                f"place {self.place}: power {action} failed: "
+                f"{run.describe_failure()} (log {run.log})"
+            )
 
     def on(self, label: str = "power-on") -> None:
         self._run("on", self.settings.on, label)

@@ -5,6 +5,7 @@ every step, and a last time with the outcome, each time atomically (temp
 file + rename): a run killed by SIGKILL or a power loss still leaves a
 record that says which step was running, e.g. "write".
 """
+
 from __future__ import annotations
 
 import enum
@@ -24,15 +25,15 @@ RECORD_FORMAT_VERSION = 1
 RECORD_FILE = "result.json"
 
 
-class Outcome(str, enum.Enum):
-    RUNNING = "RUNNING"          # the run has not finished (or was killed)
-    OK = "OK"                    # flashed, verified, booted to every marker
-    REFUSED = "REFUSED"          # a check failed before the write; nothing was written
-    BUSY = "BUSY"                # another run holds the place; nothing was done
-    CANCELLED = "CANCELLED"      # a signal stopped the run before the write
+class Outcome(enum.StrEnum):
+    RUNNING = "RUNNING"  # the run has not finished (or was killed)
+    OK = "OK"  # flashed, verified, booted to every marker
+    REFUSED = "REFUSED"  # a check failed before the write; nothing was written
+    BUSY = "BUSY"  # another run holds the place; nothing was done
+    CANCELLED = "CANCELLED"  # a signal stopped the run before the write
     ROLLED_BACK = "ROLLED_BACK"  # the new image failed; the old one is back, verified, booted
-    BRICKED = "BRICKED"          # the rollback failed: the board may not boot
-    ERROR = "ERROR"              # configuration or internal error; nothing was written
+    BRICKED = "BRICKED"  # the rollback failed: the board may not boot
+    ERROR = "ERROR"  # configuration or internal error; nothing was written
 
 
 # Exit statuses of `warmboot-lab flash`, one per outcome (2 is argparse's usage error).
@@ -51,15 +52,20 @@ EXIT_CODES = {
 class StepRecord:
     name: str
     started: str
-    status: str = "running"       # running | ok | failed
+    status: str = "running"  # running | ok | failed
     seconds: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "started": self.started,
-                "seconds": None if self.seconds is None else round(self.seconds, 3),
-                "detail": self.detail, "error": self.error}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "started": self.started,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+            "detail": self.detail,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -69,7 +75,7 @@ class RunRecord:
     release_url: str
     run_dir: Path
     config: Path | None
-    command: str = "flash"       # or "recover"
+    command: str = "flash"  # or "recover"
     started: str = field(default_factory=utc_timestamp)
     outcome: Outcome = Outcome.RUNNING
     message: str = ""
@@ -84,7 +90,7 @@ class RunRecord:
     backup: dict[str, Any] | None = None
     rollback: dict[str, Any] | None = None
     recovery: dict[str, Any] | None = None
-    labgrid: dict[str, Any] | None = None   # a labgrid place: coordinator, place, resources
+    labgrid: dict[str, Any] | None = None  # a labgrid place: coordinator, place, resources
     next_steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
@@ -108,20 +114,30 @@ class RunRecord:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "format": RECORD_FORMAT, "format_version": RECORD_FORMAT_VERSION,
+            "format": RECORD_FORMAT,
+            "format_version": RECORD_FORMAT_VERSION,
             "tool": {"name": "warmboot-lab", "version": __version__},
-            "command": self.command, "place": self.place, "board": self.board,
+            "command": self.command,
+            "place": self.place,
+            "board": self.board,
             "release_url": self.release_url,
             "config": None if self.config is None else str(self.config),
             "run_dir": str(self.run_dir),
-            "started": self.started, "finished": self.finished,
+            "started": self.started,
+            "finished": self.finished,
             "seconds": None if self.seconds is None else round(self.seconds, 3),
-            "outcome": self.outcome.value, "exit_code": self.exit_code,
-            "message": self.message, "error_type": self.error_type,
-            "failed_step": self.failed_step, "interrupted_by": self.interrupted_by,
+            "outcome": self.outcome.value,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "error_type": self.error_type,
+            "failed_step": self.failed_step,
+            "interrupted_by": self.interrupted_by,
             "write_started": self.write_started,
-            "release": self.release, "chip": self.chip, "backup": self.backup,
-            "rollback": self.rollback, "recovery": self.recovery,
+            "release": self.release,
+            "chip": self.chip,
+            "backup": self.backup,
+            "rollback": self.rollback,
+            "recovery": self.recovery,
             "labgrid": self.labgrid,
             "next_steps": self.next_steps,
             "warnings": self.warnings,

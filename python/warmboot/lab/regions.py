@@ -15,6 +15,7 @@ release, the place and the chip must agree, or the run is REFUSED:
   a board with another descriptor (a me_cleaner-shrunk ME, a bigger BIOS
   region) would get the image's bytes at the wrong offsets.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,12 +23,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .. import flashregion
 from ..boards import FlashSpec
 from ..errors import WarmbootError
 from ..fsutil import PathError, read_capped_nofollow
 from ..release import VerifiedRelease
 from ..release.layout import MANIFEST_FILE, MAX_MANIFEST_BYTES
-from .. import flashregion
 from .config import Place
 from .errors import RegionError
 
@@ -42,9 +43,13 @@ class RegionPlan:
 
     def as_record(self) -> dict[str, Any]:
         region = self.region
-        return {"layout": self.spec.layout, "region": region.name,
-                "start": region.start, "end": region.end,
-                "regions": [r.as_json() for r in self.spec.regions]}
+        return {
+            "layout": self.spec.layout,
+            "region": region.name,
+            "start": region.start,
+            "end": region.end,
+            "regions": [r.as_json() for r in self.spec.regions],
+        }
 
 
 def signed_flash_spec(verified: VerifiedRelease) -> FlashSpec | None:
@@ -60,7 +65,7 @@ def signed_flash_spec(verified: VerifiedRelease) -> FlashSpec | None:
         manifest = json.loads(data)
         board = manifest["board"] if isinstance(manifest, dict) else None
     except (ValueError, KeyError):
-        return None   # not a warmboot build manifest: a whole-chip image
+        return None  # not a warmboot build manifest: a whole-chip image
     if not isinstance(board, dict) or "flash" not in board:
         return None
     try:
@@ -77,22 +82,29 @@ def plan_region_write(verified: VerifiedRelease, place: Place) -> RegionPlan | N
     if spec is None:
         return None
     region = spec.region(spec.write[0])
-    what = (f"release {verified.payload.version} fills only the {region.name} region "
-            f"({region.start:#x}-{region.end:#x}) of the {verified.payload.board.flash_size}"
-            "-byte flash (its signed manifest says so)")
+    what = (
+        f"release {verified.payload.version} fills only the {region.name} region "
+        f"({region.start:#x}-{region.end:#x}) of the {verified.payload.board.flash_size}"
+        "-byte flash (its signed manifest says so)"
+    )
     others = ", ".join(r.name for r in spec.regions if r.name != region.name)
     if settings.layout == "full":
-        raise RegionError(f"{what}, but place {place.name} writes the whole chip, which would "
-                          f"erase the board's {others}: "
-                          f'set layout = "{spec.layout}" and regions = ["{region.name}"] in its '
-                          "[flashrom] table")
+        raise RegionError(
+            f"{what}, but place {place.name} writes the whole chip, which would "
+            f"erase the board's {others}: "
+            f'set layout = "{spec.layout}" and regions = ["{region.name}"] in its '
+            "[flashrom] table"
+        )
     if settings.layout != spec.layout or tuple(settings.regions) != spec.write:
-        raise RegionError(f"{what}, but place {place.name} writes layout {settings.layout!r} "
-                          f"regions {list(settings.regions)}: it must write layout "
-                          f'"{spec.layout}" regions ["{region.name}"] only')
+        raise RegionError(
+            f"{what}, but place {place.name} writes layout {settings.layout!r} "
+            f"regions {list(settings.regions)}: it must write layout "
+            f'"{spec.layout}" regions ["{region.name}"] only'
+        )
     try:
-        flashregion.check_region_image(verified.image, spec, verified.payload.board.flash_size,
-                                       "the release image")
+        flashregion.check_region_image(
+            verified.image, spec, verified.payload.board.flash_size, "the release image"
+        )
     except WarmbootError as exc:
         raise RegionError(str(exc)) from None
     return RegionPlan(spec)
@@ -104,14 +116,17 @@ def check_chip_descriptor(plan: RegionPlan, flash: bytes, place: str) -> dict[st
     try:
         found = flashregion.descriptor_regions(flash)
     except WarmbootError as exc:
-        raise RegionError(f"place {place}: {exc}: flashrom --ifd could not find the "
-                          f"{plan.region.name} region") from None
+        raise RegionError(
+            f"place {place}: {exc}: flashrom --ifd could not find the {plan.region.name} region"
+        ) from None
     region = plan.region
     have = found.get(region.name)
     if have != (region.start, region.end):
         where = "none" if have is None else f"{have[0]:#x}-{have[1]:#x}"
-        raise RegionError(f"place {place}: the chip's flash descriptor puts the "
-                          f"{region.name} region at {where}, the image at {region.start:#x}-"
-                          f"{region.end:#x}: written by --ifd, the image would land at the "
-                          "wrong offsets (another descriptor, e.g. a shrunk ME region)")
+        raise RegionError(
+            f"place {place}: the chip's flash descriptor puts the "
+            f"{region.name} region at {where}, the image at {region.start:#x}-"
+            f"{region.end:#x}: written by --ifd, the image would land at the "
+            "wrong offsets (another descriptor, e.g. a shrunk ME region)"
+        )
     return {name: {"start": start, "end": end} for name, (start, end) in found.items()}

@@ -10,6 +10,7 @@ Children (flashrom, power commands) run in their own sessions, so the terminal's
 Ctrl-C reaches only this process. SIGKILL cannot be deferred: the result
 record then still says RUNNING, and names the step that was running.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,7 @@ class DeferredSignals:
         # inside a print to stderr, and buffered I/O is not reentrant.
         os.write(2, f"{self.prog}: {name} received: {message}\n".encode())
 
-    def __enter__(self) -> "DeferredSignals":
+    def __enter__(self) -> DeferredSignals:
         # Handlers can only be installed from the main thread (tests may call
         # the flow from another one; it then just runs without them).
         if threading.current_thread() is threading.main_thread():
@@ -58,5 +59,5 @@ class DeferredSignals:
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)  # type: ignore[arg-type]  # as getsignal gave it
         self._previous.clear()

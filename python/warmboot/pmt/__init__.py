@@ -16,28 +16,67 @@ normative spec.
 What most callers need is importable from here; layouts and register tables
 come from warmboot.pmt.spec.
 """
+
 from __future__ import annotations
 
 from .decode import decode, decode_cpu_record, decode_cpu_records, validate
 from .encode import compute_crc, encode, encode_cpu_record, encode_cpu_records
 from .jsonform import from_dict, to_dict
 from .model import DEFAULT_LIMITS, CpuRecord, Pmt, PmtEntry, PmtLimits
-from .spec import (CPU_RECORD_SIZE, EM_AARCH64, EM_X86_64, ENTRY_SIZE, HEADER_SIZE, MAGIC,
-                   MEMORY_TYPES, NO_ENTRY, PAGE_SIZE, CpuRecordFlags, EntryStatus, EntryType,
-                   PmtError, PmtFlags, RejectReason, ResetCause)
+from .spec import (
+    CPU_RECORD_SIZE,
+    EM_AARCH64,
+    EM_X86_64,
+    ENTRY_SIZE,
+    HEADER_SIZE,
+    MAGIC,
+    MEMORY_TYPES,
+    NO_ENTRY,
+    PAGE_SIZE,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    PmtError,
+    PmtFlags,
+    RejectReason,
+    ResetCause,
+)
 
-__all__ = [
+__all__ = [  # noqa: RUF022 -- grouped by topic, as the comments say
     # errors, enums and flags
-    "PmtError", "EntryType", "EntryStatus", "PmtFlags", "ResetCause", "RejectReason",
+    "PmtError",
+    "EntryType",
+    "EntryStatus",
+    "PmtFlags",
+    "ResetCause",
+    "RejectReason",
     "CpuRecordFlags",
     # the model
-    "Pmt", "PmtEntry", "CpuRecord", "PmtLimits", "DEFAULT_LIMITS",
+    "Pmt",
+    "PmtEntry",
+    "CpuRecord",
+    "PmtLimits",
+    "DEFAULT_LIMITS",
     # bytes
-    "encode", "decode", "validate", "compute_crc", "encode_cpu_record", "encode_cpu_records",
-    "decode_cpu_record", "decode_cpu_records",
+    "encode",
+    "decode",
+    "validate",
+    "compute_crc",
+    "encode_cpu_record",
+    "encode_cpu_records",
+    "decode_cpu_record",
+    "decode_cpu_records",
     # JSON
-    "to_dict", "from_dict",
+    "to_dict",
+    "from_dict",
     # the constants callers use most
-    "MAGIC", "HEADER_SIZE", "ENTRY_SIZE", "CPU_RECORD_SIZE", "PAGE_SIZE", "NO_ENTRY",
-    "EM_X86_64", "EM_AARCH64", "MEMORY_TYPES",
+    "MAGIC",
+    "HEADER_SIZE",
+    "ENTRY_SIZE",
+    "CPU_RECORD_SIZE",
+    "PAGE_SIZE",
+    "NO_ENTRY",
+    "EM_X86_64",
+    "EM_AARCH64",
+    "MEMORY_TYPES",
 ]

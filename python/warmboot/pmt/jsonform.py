@@ -1,13 +1,22 @@
 """The JSON form of a table (`warmboot pmt encode|decode --json`):
 addresses as hex strings, enums and flags by name."""
+
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, cast
 
 from .model import PMT_FIELDS, Pmt, PmtEntry
-from .spec import (HEADER, MACHINE_NAMES, EntryStatus, EntryType, PmtError, PmtFlags,
-                   RejectReason, ResetCause)
+from .spec import (
+    HEADER,
+    MACHINE_NAMES,
+    EntryStatus,
+    EntryType,
+    PmtError,
+    PmtFlags,
+    RejectReason,
+    ResetCause,
+)
 
 
 def _json_int(value: object, what: str) -> int:
@@ -20,7 +29,7 @@ def _json_int(value: object, what: str) -> int:
             return int(value, 0)
         except ValueError:
             pass
-    raise PmtError(f"{what}: expected an integer or \"0x...\" string, got {value!r}")
+    raise PmtError(f'{what}: expected an integer or "0x..." string, got {value!r}')
 
 
 def _json_enum(value: object, enum_type: type[enum.IntEnum], what: str) -> int:
@@ -38,8 +47,9 @@ def _json_flags(value: object, flag_type: type[enum.IntFlag], what: str) -> int:
             elif isinstance(name, int) and not isinstance(name, bool):
                 bits |= name  # bits without a name, as to_dict() writes them
             else:
-                raise PmtError(f"{what}: unknown flag {name!r}; known: "
-                               f"{', '.join(flag_type.__members__)}")
+                raise PmtError(
+                    f"{what}: unknown flag {name!r}; known: {', '.join(flag_type.__members__)}"
+                )
         return bits
     return _json_int(value, what)
 
@@ -81,11 +91,17 @@ def to_dict(pmt: Pmt) -> dict[str, Any]:
         else:
             out[name] = value
     out["entries"] = [
-        {"type": enum_name(e.type, EntryType), "base": f"{e.base:#x}",
-         "size": f"{e.size:#x}", "dest": f"{e.dest:#x}", "cpu": e.cpu,
-         "fw_status": enum_name(e.fw_status, EntryStatus),
-         **({"extra": e.extra.hex()} if e.extra else {})}
-        for e in pmt.entries]
+        {
+            "type": enum_name(e.type, EntryType),
+            "base": f"{e.base:#x}",
+            "size": f"{e.size:#x}",
+            "dest": f"{e.dest:#x}",
+            "cpu": e.cpu,
+            "fw_status": enum_name(e.fw_status, EntryStatus),
+            **({"extra": e.extra.hex()} if e.extra else {}),
+        }
+        for e in pmt.entries
+    ]
     if pmt.header_extra:
         out["header_extra"] = pmt.header_extra.hex()
     if pmt.trailer:
@@ -107,13 +123,15 @@ def _entry_from_dict(i: int, obj: object) -> PmtEntry:
         if key not in obj:
             raise PmtError(f"{what}: missing {key!r}")
     return PmtEntry(
-        type=_json_enum(obj["type"], EntryType, f"{what}.type"),
+        # An unknown type stays an int, as decode() keeps it, for validate() to refuse.
+        type=cast(EntryType, _json_enum(obj["type"], EntryType, f"{what}.type")),
         base=_json_int(obj["base"], f"{what}.base"),
         size=_json_int(obj["size"], f"{what}.size"),
         dest=_json_int(obj.get("dest", 0), f"{what}.dest"),
         cpu=_json_int(obj.get("cpu", 0), f"{what}.cpu"),
         fw_status=_json_enum(obj.get("fw_status", 0), EntryStatus, f"{what}.fw_status"),
-        extra=_json_bytes(obj.get("extra", ""), f"{what}.extra"))
+        extra=_json_bytes(obj.get("extra", ""), f"{what}.extra"),
+    )
 
 
 def from_dict(obj: object) -> Pmt:
@@ -145,7 +163,9 @@ def from_dict(obj: object) -> Pmt:
             fields[name] = machines[value]
         else:
             fields[name] = _json_int(value, name)
-    return Pmt(entries=tuple(_entry_from_dict(i, e) for i, e in enumerate(obj["entries"])),
-               header_extra=_json_bytes(obj.get("header_extra", ""), "header_extra"),
-               trailer=_json_bytes(obj.get("trailer", ""), "trailer"),
-               **fields)
+    return Pmt(
+        entries=tuple(_entry_from_dict(i, e) for i, e in enumerate(obj["entries"])),
+        header_extra=_json_bytes(obj.get("header_extra", ""), "header_extra"),
+        trailer=_json_bytes(obj.get("trailer", ""), "trailer"),
+        **fields,
+    )

@@ -4,25 +4,48 @@ Pmt and PmtEntry hold a table (sizes and the CRC are derived when it is
 encoded), CpuRecord one CPU's saved registers, and PmtLimits what a reader
 accepts beyond the format itself.
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-from .spec import (CPU_RECORD, CPU_RECORD_SIZE, CPU_RECORD_VERSION, ENTRY, ENTRY_SIZE,
-                   GREGS_BY_MACHINE, HEADER, HEADER_SIZE, MACHINE_NAMES, MAJOR, MAX_GREGS,
-                   MAX_SYSREGS, MINOR, SIZE_GRANULE, SYSREGS_BY_MACHINE, U64_LIMIT,
-                   CpuRecordFlags, EntryStatus, EntryType, Layout, PmtError, PmtFlags,
-                   RejectReason, ResetCause)
+from .spec import (
+    CPU_RECORD,
+    CPU_RECORD_SIZE,
+    CPU_RECORD_VERSION,
+    ENTRY,
+    ENTRY_SIZE,
+    GREGS_BY_MACHINE,
+    HEADER,
+    HEADER_SIZE,
+    MACHINE_NAMES,
+    MAJOR,
+    MAX_GREGS,
+    MAX_SYSREGS,
+    MINOR,
+    SIZE_GRANULE,
+    SYSREGS_BY_MACHINE,
+    U64_LIMIT,
+    CpuRecordFlags,
+    EntryStatus,
+    EntryType,
+    Layout,
+    PmtError,
+    PmtFlags,
+    RejectReason,
+    ResetCause,
+)
 
 
 def _check_fits(layout: Layout, obj: object, names: Iterable[str]) -> None:
     for name in names:
         value = getattr(obj, name)
         if not isinstance(value, int) or not layout.fits(name, value):
-            raise PmtError(f"{layout.name} field {name}={value!r} does not fit its "
-                           f"{layout.field(name).kind}")
+            raise PmtError(
+                f"{layout.name} field {name}={value!r} does not fit its {layout.field(name).kind}"
+            )
 
 
 def _check_extra(what: str, extra: bytes) -> None:
@@ -37,6 +60,7 @@ ENTRY_FIELDS = tuple(f.name for f in ENTRY.fields)
 @dataclass(frozen=True)
 class PmtEntry:
     """One entry. `extra` holds bytes a newer minor version appended."""
+
     type: EntryType
     base: int
     size: int
@@ -58,8 +82,7 @@ class PmtEntry:
 
 
 # Header fields the model holds; the rest are derived by encode().
-_DERIVED = frozenset({"magic", "header_size", "entry_size", "entry_count", "total_size",
-                      "crc32"})
+_DERIVED = frozenset({"magic", "header_size", "entry_size", "entry_count", "total_size", "crc32"})
 PMT_FIELDS = tuple(f.name for f in HEADER.fields if f.name not in _DERIVED)
 
 
@@ -68,6 +91,7 @@ class Pmt:
     """A preserved-memory table. Sizes and the CRC are derived on encode;
     `header_extra`, entries' `extra` and `trailer` keep bytes a newer minor
     version added, so decode -> encode is lossless."""
+
     e_machine: int
     cpu_count: int
     table_addr: int
@@ -130,19 +154,24 @@ class PmtLimits:
     land there, and CPU_STATE may not live there. arm_cookie, when not 0,
     must equal the table's (firmware's copy from registration).
     """
+
     max_entries: int = 1024
     max_cpus: int = 4096
     firmware_ranges: tuple[tuple[int, int], ...] = ()
     arm_cookie: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "firmware_ranges", tuple(
-            (int(b), int(s)) for b, s in self.firmware_ranges))
+        object.__setattr__(
+            self, "firmware_ranges", tuple((int(b), int(s)) for b, s in self.firmware_ranges)
+        )
         for base, size in self.firmware_ranges:
             if base < 0 or size <= 0 or base + size > U64_LIMIT:
                 raise PmtError(f"bad firmware range {base:#x}+{size:#x}")
-        if not (0 <= self.max_entries < 1 << 32 and 0 <= self.max_cpus < 1 << 32
-                and 0 <= self.arm_cookie < U64_LIMIT):
+        if not (
+            0 <= self.max_entries < 1 << 32
+            and 0 <= self.max_cpus < 1 << 32
+            and 0 <= self.arm_cookie < U64_LIMIT
+        ):
             raise PmtError("limits do not fit their fields")
 
 
@@ -153,6 +182,7 @@ DEFAULT_LIMITS = PmtLimits()
 class CpuRecord:
     """One CPU's saved registers. gregs are in elf_gregset_t order for the
     table's e_machine (X86_64_GREGS / AARCH64_GREGS); len(gregs) is nregs."""
+
     cpu_id: int
     flags: CpuRecordFlags = CpuRecordFlags(0)
     gregs: tuple[int, ...] = ()
@@ -165,10 +195,10 @@ class CpuRecord:
         object.__setattr__(self, "sysregs", tuple(self.sysregs))
         object.__setattr__(self, "flags", CpuRecordFlags(self.flags))
         if len(self.gregs) > MAX_GREGS or len(self.sysregs) > MAX_SYSREGS:
-            raise PmtError(f"a CPU record holds at most {MAX_GREGS} gregs and "
-                           f"{MAX_SYSREGS} sysregs")
-        if not all(isinstance(r, int) and 0 <= r < U64_LIMIT
-                   for r in self.gregs + self.sysregs):
+            raise PmtError(
+                f"a CPU record holds at most {MAX_GREGS} gregs and {MAX_SYSREGS} sysregs"
+            )
+        if not all(isinstance(r, int) and 0 <= r < U64_LIMIT for r in self.gregs + self.sysregs):
             raise PmtError("CPU registers must be unsigned 64-bit integers")
         _check_fits(CPU_RECORD, self, ("cpu_id", "flags", "timestamp", "version"))
 
@@ -182,13 +212,14 @@ class CpuRecord:
         if names is None:
             raise PmtError(f"no register layout for e_machine {e_machine}")
         if len(self.gregs) > len(names):
-            raise PmtError(f"{len(self.gregs)} registers, but {MACHINE_NAMES[e_machine]} "
-                           f"has {len(names)}")
+            raise PmtError(
+                f"{len(self.gregs)} registers, but {MACHINE_NAMES[e_machine]} has {len(names)}"
+            )
         regs = self.gregs + (0,) * (len(names) - len(self.gregs))
         return struct.pack(f"<{len(names)}Q", *regs)
 
     def named_gregs(self, e_machine: int) -> dict[str, int]:
-        return dict(zip(GREGS_BY_MACHINE.get(e_machine, ()), self.gregs))
+        return dict(zip(GREGS_BY_MACHINE.get(e_machine, ()), self.gregs, strict=False))
 
     def named_sysregs(self, e_machine: int) -> dict[str, int]:
-        return dict(zip(SYSREGS_BY_MACHINE.get(e_machine, ()), self.sysregs))
+        return dict(zip(SYSREGS_BY_MACHINE.get(e_machine, ()), self.sysregs, strict=False))

@@ -6,25 +6,44 @@ point: roots/, coreboot.rom and manifest.json first, the envelope last and
 never over an existing one, so a directory without release.json is an
 unfinished release and one with it is complete.
 """
+
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .encoding import format_timestamp
-from .envelope import (MAX_ENVELOPE_BYTES, RELEASE_PAYLOAD_TYPE, Envelope, add_signatures,
-                       encode_envelope, read_envelope_file)
+from .envelope import (
+    MAX_ENVELOPE_BYTES,
+    RELEASE_PAYLOAD_TYPE,
+    Envelope,
+    add_signatures,
+    encode_envelope,
+    read_envelope_file,
+)
 from .errors import PayloadFormatError, ReleaseExistsError, SignerNotInRootError
 from .files import read_capped, write_atomic, write_new
 from .keys import Signer
-from .payload import (ReleasePayload, ReleaseVersion, build_release_payload, check_board_name,
-                      decode_release_payload, encode_release_payload)
+from .layout import (
+    MANIFEST_FILE,
+    MAX_IMAGE_BYTES,
+    MAX_MANIFEST_BYTES,
+    RELEASE_ENVELOPE_FILE,
+    ROM_FILE,
+    ROOTS_DIRECTORY,
+)
+from .payload import (
+    ReleasePayload,
+    ReleaseVersion,
+    build_release_payload,
+    check_board_name,
+    decode_release_payload,
+    encode_release_payload,
+)
 from .root import SignedRoot, load_root_file, root_file_name, update_root
-from .layout import (MANIFEST_FILE, MAX_IMAGE_BYTES, MAX_MANIFEST_BYTES,
-                     RELEASE_ENVELOPE_FILE, ROM_FILE, ROOTS_DIRECTORY)
 
 
 @dataclass(frozen=True)
@@ -34,8 +53,8 @@ class CreatedRelease:
     release_dir: Path
     envelope_path: Path
     payload: ReleasePayload
-    signed_by: tuple[str, ...]     # key ids of the envelope's signatures (not re-verified)
-    root: SignedRoot | None        # newest root of the chain given, if any
+    signed_by: tuple[str, ...]  # key ids of the envelope's signatures (not re-verified)
+    root: SignedRoot | None  # newest root of the chain given, if any
 
     @property
     def threshold_met(self) -> bool | None:
@@ -63,8 +82,11 @@ def load_root_chain(paths: Sequence[Path]) -> list[SignedRoot]:
         if not chain:
             chain.append(load_root_file(Path(path)))
         else:
-            chain.append(update_root(chain[-1], read_capped(Path(path), MAX_ENVELOPE_BYTES,
-                                                            "root"), str(path)))
+            chain.append(
+                update_root(
+                    chain[-1], read_capped(Path(path), MAX_ENVELOPE_BYTES, "root"), str(path)
+                )
+            )
     return chain
 
 
@@ -73,8 +95,10 @@ def _check_signers(signers: Sequence[Signer], root: SignedRoot | None) -> None:
         return
     for signer in signers:
         if signer.key_id not in root.metadata.release.key_ids:
-            raise SignerNotInRootError(f"key {signer.key_id} is not a release key of root "
-                                       f"version {root.version}; its signature would not count")
+            raise SignerNotInRootError(
+                f"key {signer.key_id} is not a release key of root "
+                f"version {root.version}; its signature would not count"
+            )
 
 
 def _place(data: bytes, source: Path, target: Path) -> None:
@@ -83,10 +107,19 @@ def _place(data: bytes, source: Path, target: Path) -> None:
         write_atomic(target, data)
 
 
-def create_release(release_dir: Path, *, rom: Path, manifest: Path, board: str, version: str,
-                   security_version: int, expires: datetime, signers: Sequence[Signer],
-                   root_chain: Sequence[Path] = (), now: datetime | None = None
-                   ) -> CreatedRelease:
+def create_release(
+    release_dir: Path,
+    *,
+    rom: Path,
+    manifest: Path,
+    board: str,
+    version: str,
+    security_version: int,
+    expires: datetime,
+    signers: Sequence[Signer],
+    root_chain: Sequence[Path] = (),
+    now: datetime | None = None,
+) -> CreatedRelease:
     """Write a signed release of `rom` (with its build `manifest`) into `release_dir`.
 
     root_chain: the root files 1..N (oldest first); they are verified,
@@ -94,7 +127,7 @@ def create_release(release_dir: Path, *, rom: Path, manifest: Path, board: str, 
     the newest. Signing with fewer keys than the threshold is allowed (others
     co-sign later with sign_release); CreatedRelease.threshold_met says.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if expires <= now:
         raise PayloadFormatError(f"expires {format_timestamp(expires)} is not in the future")
     if not signers:
@@ -102,8 +135,10 @@ def create_release(release_dir: Path, *, rom: Path, manifest: Path, board: str, 
     release_dir = Path(release_dir)
     envelope_path = release_dir / RELEASE_ENVELOPE_FILE
     if envelope_path.exists():
-        raise ReleaseExistsError(f"{envelope_path} already exists; a published release is "
-                                 "never rewritten (bump the version)")
+        raise ReleaseExistsError(
+            f"{envelope_path} already exists; a published release is "
+            "never rewritten (bump the version)"
+        )
     chain = load_root_chain(root_chain)
     newest = chain[-1] if chain else None
     _check_signers(signers, newest)
@@ -111,30 +146,40 @@ def create_release(release_dir: Path, *, rom: Path, manifest: Path, board: str, 
     image = read_capped(Path(rom), MAX_IMAGE_BYTES, "image")
     manifest_bytes = read_capped(Path(manifest), MAX_MANIFEST_BYTES, "build manifest")
     # Everything that can refuse the release (FMAP, names, versions) runs before any write.
-    payload = build_release_payload(image=image, manifest=manifest_bytes, board=board,
-                                    version=version, security_version=security_version,
-                                    expires=expires)
-    envelope = add_signatures(Envelope(RELEASE_PAYLOAD_TYPE, encode_release_payload(payload)),
-                              signers)
+    payload = build_release_payload(
+        image=image,
+        manifest=manifest_bytes,
+        board=board,
+        version=version,
+        security_version=security_version,
+        expires=expires,
+    )
+    envelope = add_signatures(
+        Envelope(RELEASE_PAYLOAD_TYPE, encode_release_payload(payload)), signers
+    )
     release_dir.mkdir(parents=True, exist_ok=True)
     _place(image, Path(rom), release_dir / ROM_FILE)
     _place(manifest_bytes, Path(manifest), release_dir / MANIFEST_FILE)
     if chain:
         (release_dir / ROOTS_DIRECTORY).mkdir(exist_ok=True)
         for root in chain:
-            write_atomic(release_dir / ROOTS_DIRECTORY / root_file_name(root.version),
-                         root.envelope_bytes)
+            write_atomic(
+                release_dir / ROOTS_DIRECTORY / root_file_name(root.version), root.envelope_bytes
+            )
     try:
         write_new(envelope_path, encode_envelope(envelope))
     except FileExistsError:
-        raise ReleaseExistsError(f"{envelope_path} appeared while the release was being "
-                                 "written; not overwriting it") from None
-    return CreatedRelease(release_dir, envelope_path, payload,
-                          tuple(s.key_id for s in envelope.signatures), newest)
+        raise ReleaseExistsError(
+            f"{envelope_path} appeared while the release was being written; not overwriting it"
+        ) from None
+    return CreatedRelease(
+        release_dir, envelope_path, payload, tuple(s.key_id for s in envelope.signatures), newest
+    )
 
 
-def sign_release(release_dir: Path, signers: Sequence[Signer],
-                 root_chain: Sequence[Path] = ()) -> CreatedRelease:
+def sign_release(
+    release_dir: Path, signers: Sequence[Signer], root_chain: Sequence[Path] = ()
+) -> CreatedRelease:
     """Add signatures to an existing release (co-signing); the payload is unchanged."""
     envelope_path = Path(release_dir) / RELEASE_ENVELOPE_FILE
     envelope = read_envelope_file(envelope_path, RELEASE_PAYLOAD_TYPE)
@@ -143,6 +188,10 @@ def sign_release(release_dir: Path, signers: Sequence[Signer],
     _check_signers(signers, newest)
     signed = add_signatures(envelope, signers)
     write_atomic(envelope_path, encode_envelope(signed))
-    return CreatedRelease(Path(release_dir), envelope_path,
-                          decode_release_payload(signed.payload, str(envelope_path)),
-                          tuple(s.key_id for s in signed.signatures), newest)
+    return CreatedRelease(
+        Path(release_dir),
+        envelope_path,
+        decode_release_payload(signed.payload, str(envelope_path)),
+        tuple(s.key_id for s in signed.signatures),
+        newest,
+    )

@@ -14,6 +14,7 @@ always of prime order; the identity has no 65-byte uncompressed form.
 
 The arithmetic runs on public data only, so it need not be constant-time.
 """
+
 from __future__ import annotations
 
 # --- Ed25519 (edwards25519: -x^2 + y^2 = 1 + d x^2 y^2 over GF(p)) -----------
@@ -79,8 +80,7 @@ def ed25519_public_key_problem(raw: bytes) -> str | None:
         x = p - x
     point = (x, y, 1, x * y % p)
     if _is_identity(_multiply(ED25519_COFACTOR, point)):
-        return ("a small-order Ed25519 point: a weak key under which anyone can forge "
-                "signatures")
+        return "a small-order Ed25519 point: a weak key under which anyone can forge signatures"
     if not _is_identity(_multiply(ED25519_L, point)):
         return "an Ed25519 point with a small-order component (outside the prime-order subgroup)"
     return None

@@ -11,6 +11,7 @@ anchor, walking newer roots and checking release signatures with the same
 rules as `warmboot verify`. Embedding happens before the release is signed,
 so the image hash in release.json covers the embedded root too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,5 +35,16 @@ def release_root_cbfs_file(root_envelope: bytes) -> bytes:
 
 def cbfstool_add_release_root_argv(cbfstool: Path, rom: Path, root_file: Path) -> list[str]:
     """The cbfstool command line that adds `root_file` to `rom` (edits rom in place)."""
-    return [str(cbfstool), str(rom), "add", "-r", RELEASE_ROOT_CBFS_REGION,
-            "-t", RELEASE_ROOT_CBFS_TYPE, "-n", RELEASE_ROOT_CBFS_NAME, "-f", str(root_file)]
+    return [
+        str(cbfstool),
+        str(rom),
+        "add",
+        "-r",
+        RELEASE_ROOT_CBFS_REGION,
+        "-t",
+        RELEASE_ROOT_CBFS_TYPE,
+        "-n",
+        RELEASE_ROOT_CBFS_NAME,
+        "-f",
+        str(root_file),
+    ]

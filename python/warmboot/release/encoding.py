@@ -4,6 +4,7 @@ Decoding is deliberately unforgiving: duplicate object keys, unknown fields,
 non-canonical base64 and loose timestamps are errors. Two parsers (ours, and
 LinuxBoot's later) must never read one signed document two ways.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ReleaseError
@@ -36,21 +37,26 @@ def strict_integer(value: Any, minimum: int = 0, maximum: int = MAX_UINT64) -> i
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError("must be an integer")
     if not minimum <= value <= maximum:
-        raise ValueError(f"must be {minimum}, not {value}" if minimum == maximum else
-                         f"must be between {minimum} and {maximum}, not {value}")
+        raise ValueError(
+            f"must be {minimum}, not {value}"
+            if minimum == maximum
+            else f"must be between {minimum} and {maximum}, not {value}"
+        )
     return value
 
 
 def canonical_json(value: Any) -> bytes:
     """The one byte encoding of a payload: sorted keys, no spaces, ASCII."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True, allow_nan=False).encode("ascii")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
 
 
 def readable_json(value: Any) -> bytes:
     """The one byte encoding of a file people read: sorted, indented, ASCII."""
-    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=True,
-                       allow_nan=False) + "\n").encode("ascii")
+    return (
+        json.dumps(value, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
+    ).encode("ascii")
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -74,8 +80,12 @@ def parse_json(data: bytes, what: str, error: type[ReleaseError]) -> Any:
     """Parse UTF-8 JSON with no duplicate keys, no floats and no NaN."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_reject_duplicates,
-                          parse_constant=_reject_constant, parse_float=_reject_float)
+        return json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_reject_float,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{what} is not valid JSON: {exc}") from None
 
@@ -90,10 +100,14 @@ def parse_canonical_json(data: bytes, what: str, error: type[ReleaseError]) -> A
     value = parse_json(data, what, error)
     canonical = canonical_json(value)
     if canonical != data:
-        differs = next((i for i, (a, b) in enumerate(zip(data, canonical)) if a != b),
-                       min(len(data), len(canonical)))
-        raise error(f"{what} is not in canonical form (sorted keys, no whitespace, ASCII, "
-                    f"shortest escapes; first difference at byte {differs})")
+        differs = next(
+            (i for i, (a, b) in enumerate(zip(data, canonical, strict=False)) if a != b),
+            min(len(data), len(canonical)),
+        )
+        raise error(
+            f"{what} is not in canonical form (sorted keys, no whitespace, ASCII, "
+            f"shortest escapes; first difference at byte {differs})"
+        )
     return value
 
 
@@ -105,14 +119,14 @@ def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with whole seconds, e.g. 2026-05-01T00:00:00Z."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_timestamp(text: str) -> datetime:
     """Parse the format_timestamp form; raise ValueError on anything else."""
     if not _TIMESTAMP_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not of the form YYYY-MM-DDTHH:MM:SSZ")
-    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -146,15 +160,15 @@ class SchemaReader:
             raise self.fail(where, "must be a JSON array")
         return value
 
-    def integer(self, value: Any, where: str, minimum: int = 0,
-                maximum: int = MAX_UINT64) -> int:
+    def integer(self, value: Any, where: str, minimum: int = 0, maximum: int = MAX_UINT64) -> int:
         try:
             return strict_integer(value, minimum, maximum)
         except ValueError as exc:
             raise self.fail(where, str(exc)) from None
 
-    def string(self, value: Any, where: str, pattern: re.Pattern[str] | None = None,
-               meaning: str = "") -> str:
+    def string(
+        self, value: Any, where: str, pattern: re.Pattern[str] | None = None, meaning: str = ""
+    ) -> str:
         if not isinstance(value, str):
             raise self.fail(where, "must be a string")
         if pattern is not None and not pattern.fullmatch(value):

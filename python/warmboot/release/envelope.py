@@ -11,6 +11,7 @@ signature can never pass as a release signature or the other way round.
 The envelope file is itself in one canonical spelling (sorted keys, two-space
 indent, trailing newline, canonical base64); any other spelling is rejected.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .encoding import SchemaReader, encode_base64, parse_json, readable_json
-from .errors import (BadSignatureError, EnvelopeFormatError, PayloadTypeError,
-                     SignedByUnknownKeysError, ThresholdNotMetError)
+from .errors import (
+    BadSignatureError,
+    EnvelopeFormatError,
+    PayloadTypeError,
+    SignedByUnknownKeysError,
+    ThresholdNotMetError,
+)
 from .files import read_capped
 from .keys import PublicKey, Signer, low_s_signature
 
@@ -59,7 +65,7 @@ class Role:
 class SignatureCheck:
     """The outcome of a successful threshold check."""
 
-    signed_by: tuple[str, ...]        # distinct role keys whose signatures verified
+    signed_by: tuple[str, ...]  # distinct role keys whose signatures verified
     ignored_key_ids: tuple[str, ...]  # signatures by keys outside the role
 
 
@@ -70,12 +76,15 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
-    return readable_json({
-        "payload": encode_base64(envelope.payload),
-        "payloadType": envelope.payload_type,
-        "signatures": [{"keyid": s.key_id, "sig": encode_base64(s.sig)}
-                       for s in envelope.signatures],
-    })
+    return readable_json(
+        {
+            "payload": encode_base64(envelope.payload),
+            "payloadType": envelope.payload_type,
+            "signatures": [
+                {"keyid": s.key_id, "sig": encode_base64(s.sig)} for s in envelope.signatures
+            ],
+        }
+    )
 
 
 def decode_envelope(data: bytes, what: str = "envelope") -> Envelope:
@@ -83,8 +92,9 @@ def decode_envelope(data: bytes, what: str = "envelope") -> Envelope:
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeFormatError(f"{what} is larger than {MAX_ENVELOPE_BYTES} bytes")
     read = SchemaReader(EnvelopeFormatError, what)
-    document = read.object(parse_json(data, what, EnvelopeFormatError), _ENVELOPE_FIELDS,
-                           "the envelope")
+    document = read.object(
+        parse_json(data, what, EnvelopeFormatError), _ENVELOPE_FIELDS, "the envelope"
+    )
     entries = read.array(document["signatures"], "signatures")
     if len(entries) > MAX_SIGNATURES:
         raise EnvelopeFormatError(f"{what} has more than {MAX_SIGNATURES} signatures")
@@ -92,25 +102,33 @@ def decode_envelope(data: bytes, what: str = "envelope") -> Envelope:
     for index, entry in enumerate(entries):
         where = f"signatures[{index}]"
         entry = read.object(entry, _SIGNATURE_FIELDS, where)
-        signatures.append(Signature(
-            key_id=read.string(entry["keyid"], f"{where}.keyid", _KEY_ID_RE,
-                               "64 lowercase hex digits"),
-            sig=read.base64(entry["sig"], f"{where}.sig")))
-    envelope = Envelope(payload_type=read.string(document["payloadType"], "payloadType"),
-                        payload=read.base64(document["payload"], "payload"),
-                        signatures=tuple(signatures))
+        signatures.append(
+            Signature(
+                key_id=read.string(
+                    entry["keyid"], f"{where}.keyid", _KEY_ID_RE, "64 lowercase hex digits"
+                ),
+                sig=read.base64(entry["sig"], f"{where}.sig"),
+            )
+        )
+    envelope = Envelope(
+        payload_type=read.string(document["payloadType"], "payloadType"),
+        payload=read.base64(document["payload"], "payload"),
+        signatures=tuple(signatures),
+    )
     if encode_envelope(envelope) != data:
         raise EnvelopeFormatError(
             f"{what} is not in canonical form (sorted keys, two-space indent, "
-            "trailing newline); it was edited by hand or altered")
+            "trailing newline); it was edited by hand or altered"
+        )
     return envelope
 
 
 def require_payload_type(envelope: Envelope, payload_type: str, what: str) -> Envelope:
     """`envelope`, if it carries `payload_type`; a root is never a release or vice versa."""
     if envelope.payload_type != payload_type:
-        raise PayloadTypeError(f"{what} has payload type {envelope.payload_type!r}, "
-                               f"expected {payload_type!r}")
+        raise PayloadTypeError(
+            f"{what} has payload type {envelope.payload_type!r}, expected {payload_type!r}"
+        )
     return envelope
 
 
@@ -127,15 +145,20 @@ def add_signatures(envelope: Envelope, signers: Iterable[Signer]) -> Envelope:
     for signer in signers:
         signatures = [s for s in signatures if s.key_id != signer.key_id]
         # A token may return either ECDSA form; only low S verifies, so store that.
-        signatures.append(Signature(signer.key_id,
-                                    low_s_signature(signer.algorithm, signer.sign(message))))
+        signatures.append(
+            Signature(signer.key_id, low_s_signature(signer.algorithm, signer.sign(message)))
+        )
     return Envelope(envelope.payload_type, envelope.payload, tuple(signatures))
 
 
-def verify_signatures(envelope: Envelope, payload_type: str, keys: Mapping[str, PublicKey],
-                      role: Role, what: str,
-                      threshold_error: type[ThresholdNotMetError] | None = None,
-                      ) -> SignatureCheck:
+def verify_signatures(
+    envelope: Envelope,
+    payload_type: str,
+    keys: Mapping[str, PublicKey],
+    role: Role,
+    what: str,
+    threshold_error: type[ThresholdNotMetError] | None = None,
+) -> SignatureCheck:
     """Check that a threshold of distinct keys of `role` signed `envelope`.
 
     Signatures by keys outside the role are ignored (and reported). A
@@ -154,15 +177,19 @@ def verify_signatures(envelope: Envelope, payload_type: str, keys: Mapping[str, 
         if not keys[signature.key_id].verify(signature.sig, message):
             raise BadSignatureError(
                 f"{what}: the signature by {role.name} key {signature.key_id} does not "
-                "verify; the envelope was altered or the signature is corrupt")
+                "verify; the envelope was altered or the signature is corrupt"
+            )
         if signature.key_id not in signed_by:  # a key counts once however often it signs
             signed_by.append(signature.key_id)
     if len(signed_by) < role.threshold:
-        message_text = (f"{what} is signed by {len(signed_by)} of the {role.threshold} "
-                        f"required {role.name} keys")
+        message_text = (
+            f"{what} is signed by {len(signed_by)} of the {role.threshold} "
+            f"required {role.name} keys"
+        )
         if ignored:
-            message_text += (f"; ignored signatures by keys that are not {role.name} keys: "
-                             + ", ".join(ignored))
+            message_text += (
+                f"; ignored signatures by keys that are not {role.name} keys: " + ", ".join(ignored)
+            )
         error = threshold_error or (SignedByUnknownKeysError if ignored else ThresholdNotMetError)
         raise error(message_text)
     return SignatureCheck(tuple(signed_by), tuple(ignored))

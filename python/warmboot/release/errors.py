@@ -5,17 +5,18 @@ commands) return for it, so a lab script can tell "tampered" from "too old"
 without parsing messages. The statuses are part of the documented interface
 (docs/releases.md, "Exit status").
 """
+
 from __future__ import annotations
 
 from ..errors import WarmbootError
 
 # Exit statuses, by category; 1 is the top-level CLI's generic failure.
-EXIT_INVALID = 1      # unreadable or malformed input, refused overwrite
-EXIT_UNTRUSTED = 10   # signatures, thresholds, root chain
-EXIT_EXPIRED = 11     # release or root past its expiry
-EXIT_ROLLBACK = 12    # older than what this host already accepted
+EXIT_INVALID = 1  # unreadable or malformed input, refused overwrite
+EXIT_UNTRUSTED = 10  # signatures, thresholds, root chain
+EXIT_EXPIRED = 11  # release or root past its expiry
+EXIT_ROLLBACK = 12  # older than what this host already accepted
 EXIT_WRONG_BOARD = 13  # signed for another board or flash size
-EXIT_MISMATCH = 14    # files differ from what the signed payload records
+EXIT_MISMATCH = 14  # files differ from what the signed payload records
 
 
 class ReleaseError(WarmbootError):
@@ -25,6 +26,7 @@ class ReleaseError(WarmbootError):
 
 
 # --- malformed or unusable input --------------------------------------------
+
 
 class FmapError(ReleaseError):
     """The ROM's flash map is missing, ambiguous or inconsistent."""
@@ -68,6 +70,7 @@ class OptionError(ReleaseError):
 
 # --- trust ------------------------------------------------------------------
 
+
 class TrustError(ReleaseError):
     """The signatures do not establish trust."""
 
@@ -104,6 +107,7 @@ class RootVersionError(TrustError):
 
 # --- time -------------------------------------------------------------------
 
+
 class ExpiredError(ReleaseError):
     """Signed metadata is past its expiry."""
 
@@ -119,6 +123,7 @@ class RootExpiredError(ExpiredError):
 
 
 # --- rollback ---------------------------------------------------------------
+
 
 class RollbackError(ReleaseError):
     """The release or root is older than what this host already accepted."""
@@ -140,6 +145,7 @@ class StaleRootError(RollbackError):
 
 # --- wrong target -----------------------------------------------------------
 
+
 class WrongBoardError(ReleaseError):
     """The release is signed for another board (or flash size)."""
 
@@ -147,6 +153,7 @@ class WrongBoardError(ReleaseError):
 
 
 # --- content ----------------------------------------------------------------
+
 
 class MismatchError(ReleaseError):
     """A file differs from what the signed payload records."""

@@ -5,6 +5,7 @@ renamed (or hard-linked, to refuse overwriting) into place, so a reader sees
 either the old file or the whole new one. Reads are capped, so an attacker who
 controls a file cannot make the verifier read without end.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import fsutil
+from ..fsutil import PathError
 from .errors import ReleaseFileError
 
 
@@ -45,15 +48,12 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one step (temp file + rename)."""
-    path = Path(path)
-    temp = _write_temp(path.parent, data, mode)
+    """Replace `path` with `data` in one step (fsutil's temp file + rename),
+    failing with a ReleaseFileError."""
     try:
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ReleaseFileError(f"cannot write {path}: {exc.strerror}") from None
-    _fsync_directory(path.parent)
+        fsutil.write_atomic(Path(path), data, mode)
+    except PathError as exc:
+        raise ReleaseFileError(f"cannot write {exc}") from None
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -95,7 +95,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive flock on `path`.lock for a read-modify-write of `path`."""
     lock_path = Path(f"{path}.lock")
     try:
-        handle = open(lock_path, "a")
+        handle = open(lock_path, "a")  # noqa: SIM115 -- `with handle` below; only open() is caught
     except OSError as exc:
         raise ReleaseFileError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
     with handle:

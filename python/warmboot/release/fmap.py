@@ -13,6 +13,7 @@ coreboot's is_valid_fmap() judges one (signature, major version 1, a size
 that holds the areas, a printable NUL-terminated name), because strings in
 coreboot's code also contain "__FMAP__".
 """
+
 from __future__ import annotations
 
 import struct
@@ -97,19 +98,23 @@ def parse_fmap(image: bytes, what: str = "image") -> Fmap:
     if not offsets:
         raise FmapNotFoundError(
             f"{what} has no FMAP (no '__FMAP__' signature with a valid header); "
-            "is it a coreboot image built with a flash map?")
+            "is it a coreboot image built with a flash map?"
+        )
     if len(offsets) > 1:
         # coreboot's binary and linear searches could pick different ones.
         listed = ", ".join(f"{offset:#x}" for offset in offsets)
-        raise FmapError(f"{what} has {len(offsets)} valid FMAP headers (at {listed}); "
-                        "which one the firmware uses is ambiguous")
+        raise FmapError(
+            f"{what} has {len(offsets)} valid FMAP headers (at {listed}); "
+            "which one the firmware uses is ambiguous"
+        )
     offset = offsets[0]
     _sig, major, minor, base, size, raw_name, nareas = _HEADER.unpack_from(image, offset)
     areas = []
     names: set[str] = set()
     for index in range(nareas):
         area_offset, area_size, raw_area_name, flags = _AREA.unpack_from(
-            image, offset + _HEADER.size + index * _AREA.size)
+            image, offset + _HEADER.size + index * _AREA.size
+        )
         name = _fmap_string(raw_area_name)
         if name is None:
             raise FmapError(f"{what}: FMAP area {index} has no valid NUL-terminated name")
@@ -118,11 +123,19 @@ def parse_fmap(image: bytes, what: str = "image") -> Fmap:
         if area_offset + area_size > len(image):
             raise FmapError(
                 f"{what}: FMAP region {name!r} ({area_offset:#x}+{area_size:#x}) "
-                f"extends beyond the image ({len(image):#x} bytes)")
+                f"extends beyond the image ({len(image):#x} bytes)"
+            )
         names.add(name)
         areas.append(FmapArea(name=name, offset=area_offset, size=area_size, flags=flags))
-    return Fmap(offset=offset, base=base, size=size, name=_fmap_string(raw_name) or "",
-                areas=tuple(areas), ver_major=major, ver_minor=minor)
+    return Fmap(
+        offset=offset,
+        base=base,
+        size=size,
+        name=_fmap_string(raw_name) or "",
+        areas=tuple(areas),
+        ver_major=major,
+        ver_minor=minor,
+    )
 
 
 def _encode_name(name: str) -> bytes:
@@ -134,8 +147,17 @@ def _encode_name(name: str) -> bytes:
 
 def encode_fmap(fmap: Fmap) -> bytes:
     """The bytes of `fmap` as stored in a ROM (struct fmap followed by its areas)."""
-    header = _HEADER.pack(FMAP_SIGNATURE, fmap.ver_major, fmap.ver_minor, fmap.base,
-                          fmap.size, _encode_name(fmap.name), len(fmap.areas))
-    areas = b"".join(_AREA.pack(area.offset, area.size, _encode_name(area.name), area.flags)
-                     for area in fmap.areas)
+    header = _HEADER.pack(
+        FMAP_SIGNATURE,
+        fmap.ver_major,
+        fmap.ver_minor,
+        fmap.base,
+        fmap.size,
+        _encode_name(fmap.name),
+        len(fmap.areas),
+    )
+    areas = b"".join(
+        _AREA.pack(area.offset, area.size, _encode_name(area.name), area.flags)
+        for area in fmap.areas
+    )
     return header + areas

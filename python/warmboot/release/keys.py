@@ -12,6 +12,7 @@ A PublicKey cannot hold a weak key (see `curves`), and ECDSA signatures are
 made and accepted in low-S form only, so each signer has one signature per
 message.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,10 +24,16 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature, encode_dss_signature)
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
-from .curves import (ed25519_public_key_problem, p256_low_s, p256_public_key_problem,
-                     p256_signature_problem)
+from .curves import (
+    ed25519_public_key_problem,
+    p256_low_s,
+    p256_public_key_problem,
+    p256_signature_problem,
+)
 from .errors import KeyExistsError, KeyFileError, ReleaseFileError
 from .files import read_capped, write_new
 
@@ -53,8 +60,13 @@ class PublicKey:
 
     def __post_init__(self) -> None:
         # Fail on construction, so a root can never list an unusable or weak key.
-        problem = (ed25519_public_key_problem(self.raw) if self.algorithm == ED25519 else
-                   p256_public_key_problem(self.raw) if self.algorithm == ECDSA_P256 else None)
+        problem = (
+            ed25519_public_key_problem(self.raw)
+            if self.algorithm == ED25519
+            else p256_public_key_problem(self.raw)
+            if self.algorithm == ECDSA_P256
+            else None
+        )
         if problem is not None:
             raise ValueError(problem)
         self._crypto_key()
@@ -68,8 +80,9 @@ class PublicKey:
             return ed25519.Ed25519PublicKey.from_public_bytes(self.raw)
         if self.algorithm == ECDSA_P256:
             return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), self.raw)
-        raise ValueError(f"unsupported algorithm {self.algorithm!r} "
-                         f"(supported: {', '.join(ALGORITHMS)})")
+        raise ValueError(
+            f"unsupported algorithm {self.algorithm!r} (supported: {', '.join(ALGORITHMS)})"
+        )
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True if `signature` is this key's signature of `message`."""
@@ -91,23 +104,33 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         return self._crypto_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
 
-def public_key_of(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey,
-                  what: str = "key") -> PublicKey:
+def public_key_of(
+    key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey, what: str = "key"
+) -> PublicKey:
     """The PublicKey of a `cryptography` key object, public or private (`what` names it)."""
     if isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         key = key.public_key()
     if isinstance(key, ed25519.Ed25519PublicKey):
-        algorithm, raw = ED25519, key.public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw)
+        algorithm, raw = (
+            ED25519,
+            key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+        )
     elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        algorithm, raw = ECDSA_P256, key.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        algorithm, raw = (
+            ECDSA_P256,
+            key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            ),
+        )
     else:
-        raise KeyFileError(f"{what}: unsupported key type {type(key).__name__} "
-                           f"(supported: {', '.join(ALGORITHMS)})")
+        raise KeyFileError(
+            f"{what}: unsupported key type {type(key).__name__} "
+            f"(supported: {', '.join(ALGORITHMS)})"
+        )
     try:
         return PublicKey(algorithm, raw)
     except ValueError as exc:
@@ -166,8 +189,10 @@ def low_s_signature(algorithm: str, signature: bytes) -> bytes:
     """
     if algorithm != ECDSA_P256 or len(signature) != 2 * _P256_COORDINATE:
         return signature
-    return ecdsa_wire_signature(int.from_bytes(signature[:_P256_COORDINATE], "big"),
-                                int.from_bytes(signature[_P256_COORDINATE:], "big"))
+    return ecdsa_wire_signature(
+        int.from_bytes(signature[:_P256_COORDINATE], "big"),
+        int.from_bytes(signature[_P256_COORDINATE:], "big"),
+    )
 
 
 def generate_private_key(algorithm: str = ED25519) -> PrivateKey:
@@ -204,12 +229,14 @@ def write_key_pair(prefix: Path, algorithm: str = ED25519) -> KeyPairFiles:
         if path.exists() or path.is_symlink():
             raise KeyExistsError(f"{path} already exists; refusing to overwrite it")
     key = generate_private_key(algorithm)
-    private_pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = public_key_of(key)
-    for path, data, mode in ((private_path, private_pem, 0o600),
-                             (public_path, public.to_pem(), 0o644)):
+    for path, data, mode in (
+        (private_path, private_pem, 0o600),
+        (public_path, public.to_pem(), 0o644),
+    ):
         try:
             write_new(path, data, mode)
         except FileExistsError:  # created by someone else since the check above
@@ -245,4 +272,4 @@ def load_public_key(path: Path) -> PublicKey:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not a PEM public key: {exc}") from None
-    return public_key_of(key, str(path))  # type: ignore[arg-type]
+    return public_key_of(key, str(path))  # type: ignore[arg-type]  # it refuses other types

@@ -1,4 +1,5 @@
 """The release directory, dist/<board>/<version>/, and the size limits of its files."""
+
 from __future__ import annotations
 
 ROM_FILE = "coreboot.rom"

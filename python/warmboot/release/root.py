@@ -11,6 +11,7 @@ Rotation follows TUF: root N+1 must be signed by a threshold of root N's
 root keys and a threshold of its own; a verifier walks 1 -> 2 -> ... -> N from
 the root it trusts, and only the newest root's expiry matters.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,12 +21,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .encoding import (SchemaReader, canonical_json, encode_base64, format_timestamp,
-                       parse_canonical_json)
-from .envelope import (MAX_ENVELOPE_BYTES, ROOT_PAYLOAD_TYPE, Envelope, Role, SignatureCheck,
-                       decode_envelope, require_payload_type, verify_signatures)
-from .errors import (PayloadFormatError, RootExpiredError, RootRotationError,
-                     RootVersionError, StaleRootError)
+from .encoding import (
+    SchemaReader,
+    canonical_json,
+    encode_base64,
+    format_timestamp,
+    parse_canonical_json,
+)
+from .envelope import (
+    MAX_ENVELOPE_BYTES,
+    ROOT_PAYLOAD_TYPE,
+    Envelope,
+    Role,
+    SignatureCheck,
+    decode_envelope,
+    require_payload_type,
+    verify_signatures,
+)
+from .errors import (
+    PayloadFormatError,
+    RootExpiredError,
+    RootRotationError,
+    RootVersionError,
+    StaleRootError,
+)
 from .files import read_capped
 from .keys import PublicKey
 
@@ -71,41 +90,61 @@ def _role(name: str, keys: Sequence[PublicKey], threshold: int) -> Role:
         raise PayloadFormatError(f"the {name} role lists one key twice")
     if not 1 <= threshold <= len(key_ids):
         raise PayloadFormatError(
-            f"the {name} threshold must be between 1 and {len(key_ids)}, not {threshold}")
+            f"the {name} threshold must be between 1 and {len(key_ids)}, not {threshold}"
+        )
     return Role(name, tuple(key_ids), threshold)
 
 
-def build_root(*, version: int, expires: datetime, root_keys: Sequence[PublicKey],
-               root_threshold: int, release_keys: Sequence[PublicKey],
-               release_threshold: int) -> RootMetadata:
+def build_root(
+    *,
+    version: int,
+    expires: datetime,
+    root_keys: Sequence[PublicKey],
+    root_threshold: int,
+    release_keys: Sequence[PublicKey],
+    release_threshold: int,
+) -> RootMetadata:
     """A root from its parts, checked the way decode_root checks a file."""
     if version < 1:
         raise PayloadFormatError(f"root version must be at least 1, not {version}")
     keys = {key.key_id: key for key in (*root_keys, *release_keys)}
-    metadata = RootMetadata(version=version, expires=expires, keys=keys,
-                            root=_role(ROOT_ROLE, root_keys, root_threshold),
-                            release=_role(RELEASE_ROLE, release_keys, release_threshold))
+    metadata = RootMetadata(
+        version=version,
+        expires=expires,
+        keys=keys,
+        root=_role(ROOT_ROLE, root_keys, root_threshold),
+        release=_role(RELEASE_ROLE, release_keys, release_threshold),
+    )
     # Round-trip through the strict decoder so both paths enforce one schema.
     return decode_root(encode_root(metadata))
 
 
 def encode_root(metadata: RootMetadata) -> bytes:
     """The canonical payload bytes of a root."""
-    return canonical_json({
-        "spec_version": ROOT_SPEC_VERSION,
-        "version": metadata.version,
-        "expires": format_timestamp(metadata.expires),
-        "keys": {key_id: {"algorithm": key.algorithm, "public": encode_base64(key.raw)}
-                 for key_id, key in metadata.keys.items()},
-        "roles": {role.name: {"keyids": list(role.key_ids), "threshold": role.threshold}
-                  for role in (metadata.root, metadata.release)},
-    })
+    return canonical_json(
+        {
+            "spec_version": ROOT_SPEC_VERSION,
+            "version": metadata.version,
+            "expires": format_timestamp(metadata.expires),
+            "keys": {
+                key_id: {"algorithm": key.algorithm, "public": encode_base64(key.raw)}
+                for key_id, key in metadata.keys.items()
+            },
+            "roles": {
+                role.name: {"keyids": list(role.key_ids), "threshold": role.threshold}
+                for role in (metadata.root, metadata.release)
+            },
+        }
+    )
 
 
 def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
     read = SchemaReader(PayloadFormatError, what)
-    document = read.object(parse_canonical_json(payload, what, PayloadFormatError),
-                           {"spec_version", "version", "expires", "keys", "roles"}, "payload")
+    document = read.object(
+        parse_canonical_json(payload, what, PayloadFormatError),
+        {"spec_version", "version", "expires", "keys", "roles"},
+        "payload",
+    )
     read.integer(document["spec_version"], "spec_version", ROOT_SPEC_VERSION, ROOT_SPEC_VERSION)
     keys: dict[str, PublicKey] = {}
     for key_id, entry in read.mapping(document["keys"], "keys").items():
@@ -113,8 +152,10 @@ def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
         read.string(key_id, "a key id", _KEY_ID_RE, "64 lowercase hex digits")
         entry = read.object(entry, {"algorithm", "public"}, where)
         try:
-            key = PublicKey(read.string(entry["algorithm"], f"{where}.algorithm"),
-                            read.base64(entry["public"], f"{where}.public"))
+            key = PublicKey(
+                read.string(entry["algorithm"], f"{where}.algorithm"),
+                read.base64(entry["public"], f"{where}.public"),
+            )
         except ValueError as exc:
             raise read.fail(where, f"is not a usable public key: {exc}") from None
         if key.key_id != key_id:
@@ -125,8 +166,10 @@ def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
     for name, entry in roles_json.items():
         where = f"roles.{name}"
         entry = read.object(entry, {"keyids", "threshold"}, where)
-        key_ids = [read.string(k, f"{where}.keyids[]", _KEY_ID_RE, "a key id")
-                   for k in read.array(entry["keyids"], f"{where}.keyids")]
+        key_ids = [
+            read.string(k, f"{where}.keyids[]", _KEY_ID_RE, "a key id")
+            for k in read.array(entry["keyids"], f"{where}.keyids")
+        ]
         if key_ids != sorted(set(key_ids)):
             raise read.fail(f"{where}.keyids", "must be sorted and without duplicates")
         for key_id in key_ids:
@@ -139,9 +182,13 @@ def decode_root(payload: bytes, what: str = "root") -> RootMetadata:
     unused = sorted(set(keys) - set(roles[ROOT_ROLE].key_ids) - set(roles[RELEASE_ROLE].key_ids))
     if unused:
         raise read.fail("keys", f"lists key(s) no role uses: {', '.join(unused)}")
-    return RootMetadata(version=read.integer(document["version"], "version", 1),
-                        expires=read.timestamp(document["expires"], "expires"),
-                        keys=keys, root=roles[ROOT_ROLE], release=roles[RELEASE_ROLE])
+    return RootMetadata(
+        version=read.integer(document["version"], "version", 1),
+        expires=read.timestamp(document["expires"], "expires"),
+        keys=keys,
+        root=roles[ROOT_ROLE],
+        release=roles[RELEASE_ROLE],
+    )
 
 
 def unsigned_root_envelope(metadata: RootMetadata) -> Envelope:
@@ -153,10 +200,16 @@ def _decode_root_envelope(data: bytes, what: str) -> tuple[Envelope, RootMetadat
     return envelope, decode_root(envelope.payload, what)
 
 
-def _check_own_root_signatures(metadata: RootMetadata, envelope: Envelope,
-                               what: str) -> SignatureCheck:
-    return verify_signatures(envelope, ROOT_PAYLOAD_TYPE, metadata.keys, metadata.root,
-                             f"{what} (version {metadata.version})")
+def _check_own_root_signatures(
+    metadata: RootMetadata, envelope: Envelope, what: str
+) -> SignatureCheck:
+    return verify_signatures(
+        envelope,
+        ROOT_PAYLOAD_TYPE,
+        metadata.keys,
+        metadata.root,
+        f"{what} (version {metadata.version})",
+    )
 
 
 def load_trusted_root(data: bytes, what: str = "trusted root") -> SignedRoot:
@@ -175,15 +228,24 @@ def update_root(trusted: SignedRoot, data: bytes, what: str = "new root") -> Sig
     envelope, metadata = _decode_root_envelope(data, what)
     # The unverified version is used only to reject, never to trust.
     if metadata.version <= trusted.version:
-        raise StaleRootError(f"{what} has version {metadata.version}, which is not newer "
-                             f"than the trusted root version {trusted.version}")
+        raise StaleRootError(
+            f"{what} has version {metadata.version}, which is not newer "
+            f"than the trusted root version {trusted.version}"
+        )
     if metadata.version != trusted.version + 1:
-        raise RootVersionError(f"{what} has version {metadata.version}; after trusted "
-                               f"root version {trusted.version} comes {trusted.version + 1}")
-    verify_signatures(envelope, ROOT_PAYLOAD_TYPE, trusted.metadata.keys, trusted.metadata.root,
-                      f"{what} (version {trusted.version + 1}), checked against the root keys "
-                      f"of trusted root version {trusted.version},",
-                      threshold_error=RootRotationError)
+        raise RootVersionError(
+            f"{what} has version {metadata.version}; after trusted "
+            f"root version {trusted.version} comes {trusted.version + 1}"
+        )
+    verify_signatures(
+        envelope,
+        ROOT_PAYLOAD_TYPE,
+        trusted.metadata.keys,
+        trusted.metadata.root,
+        f"{what} (version {trusted.version + 1}), checked against the root keys "
+        f"of trusted root version {trusted.version},",
+        threshold_error=RootRotationError,
+    )
     _check_own_root_signatures(metadata, envelope, what)
     return SignedRoot(metadata, data, envelope.payload)
 
@@ -210,11 +272,13 @@ def walk_root_chain(trusted: SignedRoot, fetch: Callable[[int], bytes | None]) -
 
 def roots_directory_fetcher(directory: Path) -> Callable[[int], bytes | None]:
     """fetch() for walk_root_chain reading DIRECTORY/N.root.json."""
+
     def fetch(version: int) -> bytes | None:
         path = Path(directory) / root_file_name(version)
         if not path.exists():
             return None
         return read_capped(path, MAX_ENVELOPE_BYTES, "root")
+
     return fetch
 
 
@@ -223,18 +287,19 @@ def check_root_not_stale(root: SignedRoot, minimum_version: int) -> None:
     if root.version < minimum_version:
         raise StaleRootError(
             f"the root chain ends at version {root.version}, but this host has already "
-            f"accepted root version {minimum_version}; a newer root is missing")
+            f"accepted root version {minimum_version}; a newer root is missing"
+        )
 
 
 def root_expiry_error(root: SignedRoot, now: datetime) -> RootExpiredError | None:
     """The error for an expired root, or None while it is valid."""
     if now < root.metadata.expires:
         return None
-    return RootExpiredError(f"root version {root.version} expired at "
-                            f"{format_timestamp(root.metadata.expires)}")
+    return RootExpiredError(
+        f"root version {root.version} expired at {format_timestamp(root.metadata.expires)}"
+    )
 
 
 def load_root_file(path: Path) -> SignedRoot:
     """load_trusted_root on a file."""
     return load_trusted_root(read_capped(Path(path), MAX_ENVELOPE_BYTES, "root"), str(path))
-

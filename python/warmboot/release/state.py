@@ -8,6 +8,7 @@ It only ever moves forward (each field is the maximum ever accepted), is
 written atomically, and is updated only after a release verified completely
 and only when the caller asks (commit_state / --commit-state).
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .encoding import SchemaReader, parse_json, readable_json
-from .errors import (PayloadFormatError, ReleaseFileError, SecurityVersionRollbackError,
-                     StateFileError, VersionRollbackError)
+from .errors import (
+    PayloadFormatError,
+    ReleaseFileError,
+    SecurityVersionRollbackError,
+    StateFileError,
+    VersionRollbackError,
+)
 from .files import read_capped, write_atomic
 from .payload import MAX_SECURITY_VERSION, ReleasePayload, ReleaseVersion, check_board_name
 
@@ -41,23 +47,31 @@ class RollbackState:
 
 
 def encode_state(state: RollbackState) -> bytes:
-    return readable_json({
-        "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION,
-        "root_version": state.root_version,
-        "boards": {name: {"version": str(board.version),
-                          "security_version": board.security_version}
-                   for name, board in sorted(state.boards.items())},
-    })
+    return readable_json(
+        {
+            "format": STATE_FORMAT,
+            "format_version": STATE_FORMAT_VERSION,
+            "root_version": state.root_version,
+            "boards": {
+                name: {"version": str(board.version), "security_version": board.security_version}
+                for name, board in sorted(state.boards.items())
+            },
+        }
+    )
 
 
 def decode_state(data: bytes, what: str = "state file") -> RollbackState:
     read = SchemaReader(StateFileError, what)
-    document = read.object(parse_json(data, what, StateFileError),
-                           {"format", "format_version", "root_version", "boards"}, "the file")
+    document = read.object(
+        parse_json(data, what, StateFileError),
+        {"format", "format_version", "root_version", "boards"},
+        "the file",
+    )
     if document["format"] != STATE_FORMAT:
         raise read.fail("format", f"must be {STATE_FORMAT!r}")
-    read.integer(document["format_version"], "format_version", STATE_FORMAT_VERSION,
-                 STATE_FORMAT_VERSION)
+    read.integer(
+        document["format_version"], "format_version", STATE_FORMAT_VERSION, STATE_FORMAT_VERSION
+    )
     boards = {}
     for name, entry in read.mapping(document["boards"], "boards").items():
         entry = read.object(entry, {"version", "security_version"}, f"boards[{name}]")
@@ -66,9 +80,14 @@ def decode_state(data: bytes, what: str = "state file") -> RollbackState:
             version = ReleaseVersion.parse(read.string(entry["version"], f"boards[{name}]"))
         except (ValueError, PayloadFormatError) as exc:
             raise read.fail(f"boards[{name}]", str(exc)) from None
-        boards[name] = BoardState(version, read.integer(entry["security_version"],
-                                                        f"boards[{name}].security_version",
-                                                        maximum=MAX_SECURITY_VERSION))
+        boards[name] = BoardState(
+            version,
+            read.integer(
+                entry["security_version"],
+                f"boards[{name}].security_version",
+                maximum=MAX_SECURITY_VERSION,
+            ),
+        )
     return RollbackState(read.integer(document["root_version"], "root_version"), boards)
 
 
@@ -88,8 +107,9 @@ def save_state(path: Path, state: RollbackState) -> None:
     write_atomic(Path(path), encode_state(state), mode=0o644)
 
 
-def check_rollback(state: RollbackState, payload: ReleasePayload,
-                   allow_version_downgrade: bool = False) -> list[str]:
+def check_rollback(
+    state: RollbackState, payload: ReleasePayload, allow_version_downgrade: bool = False
+) -> list[str]:
     """Reject a release older than what `state` accepted; return override warnings.
 
     security_version can never go down. A lower version within the same
@@ -103,10 +123,13 @@ def check_rollback(state: RollbackState, payload: ReleasePayload,
         raise SecurityVersionRollbackError(
             f"release {payload.version} for {payload.board.name} has security_version "
             f"{payload.security_version}, lower than the {accepted.security_version} this "
-            "host already accepted; it may carry fixed vulnerabilities")
+            "host already accepted; it may carry fixed vulnerabilities"
+        )
     if payload.version < accepted.version:
-        message = (f"release {payload.version} for {payload.board.name} is older than "
-                   f"version {accepted.version}, which this host already accepted")
+        message = (
+            f"release {payload.version} for {payload.board.name} is older than "
+            f"version {accepted.version}, which this host already accepted"
+        )
         if not allow_version_downgrade:
             raise VersionRollbackError(message)
         warning = f"{message}; accepted because a version downgrade was explicitly allowed"
@@ -115,8 +138,9 @@ def check_rollback(state: RollbackState, payload: ReleasePayload,
     return []
 
 
-def advance_state(state: RollbackState, payload: ReleasePayload,
-                  root_version: int) -> RollbackState:
+def advance_state(
+    state: RollbackState, payload: ReleasePayload, root_version: int
+) -> RollbackState:
     """The state after accepting `payload` under root `root_version` (never lower)."""
     boards = dict(state.boards)
     previous = boards.get(payload.board.name)
@@ -125,5 +149,6 @@ def advance_state(state: RollbackState, payload: ReleasePayload,
     else:
         boards[payload.board.name] = BoardState(
             max(previous.version, payload.version),
-            max(previous.security_version, payload.security_version))
+            max(previous.security_version, payload.security_version),
+        )
     return RollbackState(max(state.root_version, root_version), boards)

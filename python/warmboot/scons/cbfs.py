@@ -5,6 +5,7 @@ whose Makefile expands '$' inside CONFIG_LINUX_COMMAND_LINE. An x86 board's
 payload is the bzImage with its initramfs and command line; an arm64
 board's is the FIT built by the fit tool.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ from SCons.Action import Action
 from warmboot.release import cbfstool_add_release_root_argv, release_root_cbfs_file
 from warmboot.scons.common import scons_step, tool
 from warmboot.steps.run import StepError, fresh_log, run_logged, say
-
 
 PAYLOAD_NAME = "fallback/payload"
 
@@ -42,22 +42,43 @@ def _add_payload(target, source, env):
             # The FIT holds the kernel, the initramfs and the device tree
             # (whose /chosen/bootargs is the command line); cbfstool stores it
             # as is, and coreboot's FIT loader places its parts at boot.
-            run_logged("cbfs", f"adding {PAYLOAD_NAME} (FIT {kernel.name})",
-                       [str(cbfstool), str(tmp), "add-payload", "-n", PAYLOAD_NAME,
-                        "-f", str(kernel)], log)
+            run_logged(
+                "cbfs",
+                f"adding {PAYLOAD_NAME} (FIT {kernel.name})",
+                [str(cbfstool), str(tmp), "add-payload", "-n", PAYLOAD_NAME, "-f", str(kernel)],
+                log,
+            )
         else:
             initramfs = Path(str(source[3]))
-            run_logged("cbfs", f"adding {PAYLOAD_NAME} (kernel {kernel.name}, initramfs, "
-                               f"cmdline {cmdline!r})",
-                       [str(cbfstool), str(tmp), "add-payload", "-n", PAYLOAD_NAME,
-                        "-f", str(kernel), "-I", str(initramfs), "-C", cmdline], log)
+            run_logged(
+                "cbfs",
+                f"adding {PAYLOAD_NAME} (kernel {kernel.name}, initramfs, cmdline {cmdline!r})",
+                [
+                    str(cbfstool),
+                    str(tmp),
+                    "add-payload",
+                    "-n",
+                    PAYLOAD_NAME,
+                    "-f",
+                    str(kernel),
+                    "-I",
+                    str(initramfs),
+                    "-C",
+                    cmdline,
+                ],
+                log,
+            )
         root = env["WB_RELEASE_ROOT_FILE"]
         if root:
             # The release root, so LinuxBoot can verify what it boots (docs/releases.md).
             embedded = Path(env.subst("$WB_BUILD")) / "release-root.json"
             embedded.write_bytes(release_root_cbfs_file(Path(root).read_bytes()))
-            run_logged("cbfs", f"embedding the release root {root}",
-                       cbfstool_add_release_root_argv(cbfstool, tmp, embedded), log)
+            run_logged(
+                "cbfs",
+                f"embedding the release root {root}",
+                cbfstool_add_release_root_argv(cbfstool, tmp, embedded),
+                log,
+            )
         with open(log, "a") as out:
             out.write(cbfs_print(cbfstool, tmp))
         os.replace(tmp, rom_out)
@@ -75,17 +96,26 @@ def cbfs_image(env, board, coreboot, kernel, initramfs, release_root: str = ""):
     the FIT already holds it."""
     base_rom, cbfstool = coreboot[0], coreboot[1]
     fmt = board.payload.format
-    settings = {"cmdline": board.linux.cmdline, "payload": PAYLOAD_NAME,
-                "release_root": bool(release_root)}
+    settings = {
+        "cmdline": board.linux.cmdline,
+        "payload": PAYLOAD_NAME,
+        "release_root": bool(release_root),
+    }
     if fmt != "bzimage":
         settings["format"] = fmt
     payload = [kernel[0]] if fmt == "fit" else [kernel[0], initramfs]
     return env.Command(
         "$WB_BUILD/coreboot.rom",
-        [base_rom, cbfstool, *payload, *([release_root] if release_root else []),
-         env.Value(json.dumps(settings, sort_keys=True))],
+        [
+            base_rom,
+            cbfstool,
+            *payload,
+            *([release_root] if release_root else []),
+            env.Value(json.dumps(settings, sort_keys=True)),
+        ],
         Action(_add_payload, "[cbfs] assembling $TARGET"),
-        WB_CMDLINE=board.linux.cmdline, WB_RELEASE_ROOT_FILE=release_root,
+        WB_CMDLINE=board.linux.cmdline,
+        WB_RELEASE_ROOT_FILE=release_root,
         WB_PAYLOAD_FORMAT=fmt,
     )
 

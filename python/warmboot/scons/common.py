@@ -1,6 +1,7 @@
 """What every warmboot SCons tool uses: scons_step, which turns our errors
 into one clean build error, and tool, which makes a tool's generate() apply
 the tools it needs first and run once per construction environment."""
+
 from __future__ import annotations
 
 import functools
@@ -22,9 +23,12 @@ def scons_step(fn):
             return fn(target, source, env)
         except WarmbootError as exc:
             print(f"\nwarmboot: error: {exc}", file=sys.stderr, flush=True)
-            raise SCons.Errors.BuildError(node=target[0] if target else None,
-                                          errstr=str(exc).splitlines()[0], exitstatus=2,
-                                          action=None) from None
+            raise SCons.Errors.BuildError(
+                node=target[0] if target else None,
+                errstr=str(exc).splitlines()[0],
+                exitstatus=2,
+                action=None,
+            ) from None
 
     action.__name__ = fn.__name__
     action.__doc__ = fn.__doc__

@@ -14,6 +14,7 @@ The FIT is written with libfdt (what mkimage would produce from an .its
 file, without hashes or a timestamp, which coreboot ignores), so two builds
 are bit-identical.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,19 @@ from warmboot.scons.common import scons_step, tool
 from warmboot.steps.run import StepError, fresh_log, host_env, run_logged, say
 from warmboot.toolchain import tool_version
 
-
 FIT_ARCH = {"aarch64": "arm64"}
-DTB_PAD = 4096          # libfdt needs room to add /chosen/bootargs
+DTB_PAD = 4096  # libfdt needs room to add /chosen/bootargs
 
 
 def compile_dts(dts: Path, out: Path, log: Path) -> bytes:
     """dtc DTS -> DTB; warnings go to the log, errors fail the step."""
-    run_logged("fit", f"compiling {dts.name} with dtc",
-               ["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)], log, env=host_env())
+    run_logged(
+        "fit",
+        f"compiling {dts.name} with dtc",
+        ["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)],
+        log,
+        env=host_env(),
+    )
     return out.read_bytes()
 
 
@@ -54,8 +59,9 @@ def with_bootargs(dtb: bytes, cmdline: str) -> bytes:
         raise StepError(f"fit: cannot set /chosen/bootargs: {exc}") from exc
 
 
-def _image(sw, name: str, description: str, data: bytes, kind: str, fit_arch: str,
-           os_name: str | None) -> None:
+def _image(
+    sw, name: str, description: str, data: bytes, kind: str, fit_arch: str, os_name: str | None
+) -> None:
     """One /images node: the data stored as is (compression "none")."""
     with sw.add_node(name):
         sw.property_string("description", description)
@@ -81,8 +87,9 @@ def make_fit(kernel: bytes, initramfs: bytes, dtb: bytes, arch: str, description
             sw.property_u32("#address-cells", 1)
             with sw.add_node("images"):
                 _image(sw, "kernel", "LinuxBoot kernel", kernel, "kernel", fit_arch, "linux")
-                _image(sw, "ramdisk", "LinuxBoot initramfs", initramfs, "ramdisk", fit_arch,
-                       "linux")
+                _image(
+                    sw, "ramdisk", "LinuxBoot initramfs", initramfs, "ramdisk", fit_arch, "linux"
+                )
                 _image(sw, "fdt", "board device tree", dtb, "flat_dt", fit_arch, None)
             with sw.add_node("configurations"):
                 sw.property_string("default", "linuxboot")
@@ -108,13 +115,21 @@ def _build_fit(target, source, env):
     dtb = with_bootargs(compile_dts(board.payload.devicetree, raw, log), board.linux.cmdline)
     raw.unlink(missing_ok=True)
     dtb_out.write_bytes(dtb)
-    fit = make_fit(kernel.read_bytes(), initramfs.read_bytes(), dtb, board.arch,
-                   f"warmboot LinuxBoot for {board.name}")
+    fit = make_fit(
+        kernel.read_bytes(),
+        initramfs.read_bytes(),
+        dtb,
+        board.arch,
+        f"warmboot LinuxBoot for {board.name}",
+    )
     tmp = fit_out.with_name(f".{fit_out.name}.tmp")
     tmp.write_bytes(fit)
     os.replace(tmp, fit_out)
-    say("fit", f"{fit_out} ({len(fit)} bytes: kernel {kernel.stat().st_size}, initramfs "
-               f"{initramfs.stat().st_size}, device tree {len(dtb)})")
+    say(
+        "fit",
+        f"{fit_out} ({len(fit)} bytes: kernel {kernel.stat().st_size}, initramfs "
+        f"{initramfs.stat().st_size}, device tree {len(dtb)})",
+    )
     return 0
 
 
@@ -122,12 +137,19 @@ def fit_image(env, board, kernel, initramfs):
     """Targets: payload/linuxboot.fit and the device tree inside it, payload/board.dtb."""
     if board.payload.devicetree is None:
         raise StepError(f"fit: board {board.name} has no [payload] devicetree")
-    settings = {"cmdline": board.linux.cmdline, "arch": board.arch,
-                "dtc": tool_version(["dtc", "--version"])}
+    settings = {
+        "cmdline": board.linux.cmdline,
+        "arch": board.arch,
+        "dtc": tool_version(["dtc", "--version"]),
+    }
     return env.Command(
         ["$WB_BUILD/payload/linuxboot.fit", "$WB_BUILD/payload/board.dtb"],
-        [kernel[0], initramfs, str(board.payload.devicetree),
-         env.Value(json.dumps(settings, sort_keys=True))],
+        [
+            kernel[0],
+            initramfs,
+            str(board.payload.devicetree),
+            env.Value(json.dumps(settings, sort_keys=True)),
+        ],
         Action(_build_fit, "[fit] assembling the LinuxBoot FIT for $WB_BOARD"),
     )
 

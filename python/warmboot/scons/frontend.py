@@ -1,5 +1,6 @@
 """What SConstruct dispatches to: checks the board and the host first, sets up
 the construction environment, and wires one board's build graph together."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,20 @@ import SCons.Script as S
 from warmboot import toolchain
 from warmboot.boards import BoardError, known_boards, load_board
 from warmboot.errors import WarmbootError
-from warmboot.scons import (cbfs, coreboot, fit, flashlayout, initramfs, linux, manifest, payloads,
-                            qemu, sign, sources, testos)
+from warmboot.scons import (
+    cbfs,
+    coreboot,
+    fit,
+    flashlayout,
+    initramfs,
+    linux,
+    manifest,
+    payloads,
+    qemu,
+    sign,
+    sources,
+    testos,
+)
 from warmboot.sources.cache import SourceCache
 from warmboot.steps import coreboot as coreboot_step
 from warmboot.steps import hostbin
@@ -20,8 +33,20 @@ from warmboot.steps import kernel as kernel_step
 
 # The tools a board's graph uses; each applies the tools it needs itself, so
 # their order here does not matter.
-TOOLS = (sources, coreboot, linux, payloads, initramfs, fit, cbfs, manifest, sign, testos, qemu,
-         flashlayout)
+TOOLS = (
+    sources,
+    coreboot,
+    linux,
+    payloads,
+    initramfs,
+    fit,
+    cbfs,
+    manifest,
+    sign,
+    testos,
+    qemu,
+    flashlayout,
+)
 TOP = Path(__file__).resolve().parents[3]
 
 
@@ -52,9 +77,14 @@ def help_text(variables_help: str) -> str:
             lines.append(f"  {name:12s}{load_board(TOP, name).description}")
         except BoardError as exc:
             lines.append(f"  {name:12s}(broken: {exc})")
-    lines += ["", "variables:", variables_help,
-              "environment: COREBOOT_SRC, LINUX_SRC, TFA_SRC (local source trees), WARMBOOT_CACHE,",
-              "             WARMBOOT_MIRRORS (base URLs of source mirrors), WARMBOOT_ACCEL", ""]
+    lines += [
+        "",
+        "variables:",
+        variables_help,
+        "environment: COREBOOT_SRC, LINUX_SRC, TFA_SRC (local source trees), WARMBOOT_CACHE,",
+        "             WARMBOOT_MIRRORS (base URLs of source mirrors), WARMBOOT_ACCEL",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -64,8 +94,9 @@ def fail(message: str) -> None:
 
 
 def _commit() -> str:
-    out = subprocess.run(["git", "-C", str(TOP), "rev-parse", "HEAD"], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ["git", "-C", str(TOP), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
@@ -81,8 +112,9 @@ def configure(env):
     try:
         toolchain.check(toolchain.BUILD)
         if "run" in S.COMMAND_LINE_TARGETS:
-            toolchain.check(toolchain.RUN_X86_64 if board.arch == "x86_64"
-                            else toolchain.RUN_AARCH64)
+            toolchain.check(
+                toolchain.RUN_X86_64 if board.arch == "x86_64" else toolchain.RUN_AARCH64
+            )
         if board.linux.cross_compile:
             toolchain.check(toolchain.cross_requirements(board.linux.cross_compile))
         if board.payload.format == "fit":
@@ -101,9 +133,11 @@ def configure(env):
         WB_LOGS=str(build / "logs"),
         WB_CACHE=str(cache.root),
         WB_COMMIT=_commit(),
-        WB_TOOL_VERSIONS={"coreboot": coreboot_step.tool_versions(),
-                          "linux": kernel_step.tool_versions(),
-                          "initramfs": {"lz4": toolchain.tool_version(["lz4", "--version"])}},
+        WB_TOOL_VERSIONS={
+            "coreboot": coreboot_step.tool_versions(),
+            "linux": kernel_step.tool_versions(),
+            "initramfs": {"lz4": toolchain.tool_version(["lz4", "--version"])},
+        },
     )
     # Content signatures. content-timestamp would skip re-hashing files whose
     # mtime looks unchanged, and so miss an edit made within the same second.
@@ -131,8 +165,9 @@ def _image(env, board):
     kernel = env.LinuxBuild(board)
     tools = env.PayloadTools(board)
     # LinuxBoot captures the crash, disarms the table and boots the OS.
-    initramfs = env.InitramfsBuild(board, extra=[(f"/bin/{name}", tools[name]) for name in
-                                                 ("dumpcap", "pmtctl", "wbkexec")])
+    initramfs = env.InitramfsBuild(
+        board, extra=[(f"/bin/{name}", tools[name]) for name in ("dumpcap", "pmtctl", "wbkexec")]
+    )
     roots = _roots(env)
     root = str(Path(roots[-1]).resolve()) if roots else ""
     if board.payload.format == "fit":
@@ -140,8 +175,13 @@ def _image(env, board):
         rom = env.CbfsImage(board, coreboot, fit, None, release_root=root)
     else:
         rom = env.CbfsImage(board, coreboot, kernel, initramfs, release_root=root)
-    outputs = {"coreboot.rom": rom[0], "kernel": kernel[0], "initramfs": initramfs[0],
-               "coreboot.config": coreboot[2], "linux.config": kernel[1]}
+    outputs = {
+        "coreboot.rom": rom[0],
+        "kernel": kernel[0],
+        "initramfs": initramfs[0],
+        "coreboot.config": coreboot[2],
+        "linux.config": kernel[1],
+    }
     layout = []
     if board.flash:
         # A region-only image (lenovo-x230): checked, with its flashrom layout file.
@@ -150,31 +190,49 @@ def _image(env, board):
     manifest = env.BuildManifest(
         board,
         outputs=outputs,
-        sources=["coreboot", "linux", board.busybox_source,
-                 *([board.coreboot.bl31_source] if board.coreboot.bl31_source else [])],
-        configs={"coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
-                 **{f"linux_fragment:{p.name}": str(p.relative_to(TOP))
-                    for p in board.linux.config},
-                 **({"devicetree": str(board.payload.devicetree.relative_to(TOP))}
-                    if board.payload.devicetree else {})},
+        sources=[
+            "coreboot",
+            "linux",
+            board.busybox_source,
+            *([board.coreboot.bl31_source] if board.coreboot.bl31_source else []),
+        ],
+        configs={
+            "coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
+            **{f"linux_fragment:{p.name}": str(p.relative_to(TOP)) for p in board.linux.config},
+            **(
+                {"devicetree": str(board.payload.devicetree.relative_to(TOP))}
+                if board.payload.devicetree
+                else {}
+            ),
+        },
     )
     env.QemuRun(board, rom)
     env.Clean(rom, env.subst("$WB_BUILD"))
     if board.testos:
-        os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos",
-                                   vmlinux=True)
-        host_tools = [(dest, env.File(str(src))) for name in board.testos.host_tools
-                      for dest, src in hostbin.with_libraries(name)]
-        os_initramfs = env.InitramfsBuild(board, extra=[("/bin/pmtctl", tools["pmtctl"]),
-                                                        *host_tools],
-                                          variant="testos-initramfs",
-                                          rootfs=board.testos.rootfs)
+        os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos", vmlinux=True)
+        host_tools = [
+            (dest, env.File(str(src)))
+            for name in board.testos.host_tools
+            for dest, src in hostbin.with_libraries(name)
+        ]
+        os_initramfs = env.InitramfsBuild(
+            board,
+            extra=[("/bin/pmtctl", tools["pmtctl"]), *host_tools],
+            variant="testos-initramfs",
+            rootfs=board.testos.rootfs,
+        )
         disk = env.TestOsDisk(board, os_kernel[0], os_initramfs)
         env.Alias("testos", [disk, os_kernel])
     if "release" in S.COMMAND_LINE_TARGETS:
-        env.Release(board, rom[0], manifest[0], version=env.get("version", ""),
-                    security_version=env.get("security_version", ""),
-                    keys=env.get("keys", ""), roots=roots,
-                    dist=env.get("dist", "") or str(TOP / "dist"),
-                    expires_days=env.get("expires_days", "365"))
+        env.Release(
+            board,
+            rom[0],
+            manifest[0],
+            version=env.get("version", ""),
+            security_version=env.get("security_version", ""),
+            keys=env.get("keys", ""),
+            roots=roots,
+            dist=env.get("dist", "") or str(TOP / "dist"),
+            expires_days=env.get("expires_days", "365"),
+        )
     return [rom, manifest, *layout]

@@ -4,6 +4,7 @@ The archive is written by the kernel's own usr/gen_init_cpio (built from the
 pinned Linux tree): entries in a fixed order, uid/gid 0, one fixed mtime. It
 is compressed with lz4 (steps/initramfs.py says why).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def _build_gen_init_cpio(target, source, env):
     out = Path(str(target[0]))
     out.parent.mkdir(parents=True, exist_ok=True)
     log = fresh_log(Path(env.subst("$WB_LOGS")) / "gen_init_cpio.log")
-    run_logged("initramfs", "compiling the kernel's gen_init_cpio",
-               ["gcc", "-O2", "-o", str(out), str(src)], log)
+    run_logged(
+        "initramfs",
+        "compiling the kernel's gen_init_cpio",
+        ["gcc", "-O2", "-o", str(out), str(src)],
+        log,
+    )
     return 0
 
 
@@ -43,18 +48,30 @@ def _build_initramfs(target, source, env):
     stage = out.parent / "stage"
     if stage.exists():
         shutil.rmtree(stage)
-    listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox,
-                        top / env["WB_INITRAMFS_ROOTFS"], extra, stage)
+    listing = cpio_list(
+        top / "linuxboot/initramfs/skeleton.list",
+        busybox,
+        top / env["WB_INITRAMFS_ROOTFS"],
+        extra,
+        stage,
+    )
     logs = Path(env.subst("$WB_LOGS"))
     log = fresh_log(logs / f"{variant}.log")
     (logs / f"{variant}.list").write_text(listing)
     say("initramfs", f"packing {listing.count(chr(10))} entries (list: {logs / variant}.list)")
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "wb") as packed, open(log, "ab") as err:
-        gen_proc = subprocess.Popen([str(gen), "-t", MTIME, "/dev/stdin"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, env=host_env())
-        compressor = subprocess.Popen(COMPRESS_ARGS, stdin=gen_proc.stdout, stdout=packed,
-                                      stderr=err, env=host_env())
+        gen_proc = subprocess.Popen(
+            [str(gen), "-t", MTIME, "/dev/stdin"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=host_env(),
+        )
+        compressor = subprocess.Popen(
+            COMPRESS_ARGS, stdin=gen_proc.stdout, stdout=packed, stderr=err, env=host_env()
+        )
+        assert gen_proc.stdout and gen_proc.stdin  # both are PIPEs
         gen_proc.stdout.close()
         gen_proc.stdin.write(listing.encode())
         gen_proc.stdin.close()
@@ -69,13 +86,20 @@ def _build_initramfs(target, source, env):
 def _gen_init_cpio(env):
     if "WB_GEN_INIT_CPIO" not in env:
         env["WB_GEN_INIT_CPIO"] = env.Command(
-            "$WB_BUILD/host/gen_init_cpio", env.PinnedSource("linux"),
-            Action(_build_gen_init_cpio, "[initramfs] building gen_init_cpio"))
+            "$WB_BUILD/host/gen_init_cpio",
+            env.PinnedSource("linux"),
+            Action(_build_gen_init_cpio, "[initramfs] building gen_init_cpio"),
+        )
     return env["WB_GEN_INIT_CPIO"]
 
 
-def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
-                    variant: str = "initramfs", rootfs: str = "linuxboot/initramfs/rootfs"):
+def initramfs_build(
+    env,
+    board,
+    extra: list[tuple[str, object]] | None = None,
+    variant: str = "initramfs",
+    rootfs: str = "linuxboot/initramfs/rootfs",
+):
     """Target: <variant>/initramfs.cpio.lz4 holding the skeleton, busybox, the
     files under rootfs (relative to the checkout) and extra: (path in the
     initramfs, SCons node) pairs."""
@@ -84,17 +108,33 @@ def initramfs_build(env, board, extra: list[tuple[str, object]] | None = None,
     rootfs_files = sorted(p for p in (top / rootfs).rglob("*") if p.is_file())
     extra = extra or []
     modes = {str(p.relative_to(top)): oct(p.stat().st_mode & 0o777) for p in rootfs_files}
-    settings = {"compress": COMPRESS_ARGS, "mtime": MTIME, "modes": modes,
-                "extra": [dest for dest, _ in extra], "busybox": board.busybox_source}
+    settings = {
+        "compress": COMPRESS_ARGS,
+        "mtime": MTIME,
+        "modes": modes,
+        "extra": [dest for dest, _ in extra],
+        "busybox": board.busybox_source,
+    }
     return env.Command(
         f"$WB_BUILD/{variant}/initramfs.cpio.lz4",
-        [gen, env.PinnedSource(board.busybox_source),
-         str(top / "linuxboot/initramfs/skeleton.list"), *map(str, rootfs_files),
-         *[node for _, node in extra], env.Value(json.dumps(settings, sort_keys=True))],
+        [
+            gen,
+            env.PinnedSource(board.busybox_source),
+            str(top / "linuxboot/initramfs/skeleton.list"),
+            *map(str, rootfs_files),
+            *[node for _, node in extra],
+            env.Value(json.dumps(settings, sort_keys=True)),
+        ],
         Action(_build_initramfs, f"[initramfs] packing {variant} for $WB_BOARD"),
-        WB_INITRAMFS_VARIANT=variant, WB_INITRAMFS_ROOTFS=rootfs,
-        WB_INITRAMFS_EXTRA=[(dest, env.File(node).abspath if not isinstance(node, list)
-                             else env.File(node[0]).abspath) for dest, node in extra],
+        WB_INITRAMFS_VARIANT=variant,
+        WB_INITRAMFS_ROOTFS=rootfs,
+        WB_INITRAMFS_EXTRA=[
+            (
+                dest,
+                env.File(node).abspath if not isinstance(node, list) else env.File(node[0]).abspath,
+            )
+            for dest, node in extra
+        ],
     )
 
 

@@ -6,6 +6,7 @@ applies when only a fragment changes. After merge_config.sh, every option a
 fragment asked for is checked, because Kconfig silently drops options whose
 dependencies are unmet.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,23 @@ def _build_kernel(target, source, env):
     log = fresh_log(Path(env.subst("$WB_LOGS")) / f"{variant}.log")
     src = env.SourceTree("linux").path
     if spec.patches:
-        src = patched_copy("linux", "the pinned linux tree", src,
-                           Path(env.subst("$WB_BUILD")) / variant / "src", list(spec.patches), log)
+        src = patched_copy(
+            "linux",
+            "the pinned linux tree",
+            src,
+            Path(env.subst("$WB_BUILD")) / variant / "src",
+            list(spec.patches),
+            log,
+        )
     make_env = host_env(KBUILD_ENV)
     configure_kernel(src, obj, spec, log, make_env)
-    seconds = run_logged("linux", f"building {spec.target} ({spec.arch}) with {jobs()} jobs",
-                         [*kernel_make(src, obj, spec), f"-j{jobs()}", spec.target],
-                         log, env=make_env)
+    seconds = run_logged(
+        "linux",
+        f"building {spec.target} ({spec.arch}) with {jobs()} jobs",
+        [*kernel_make(src, obj, spec), f"-j{jobs()}", spec.target],
+        log,
+        env=make_env,
+    )
     say("linux", f"done in {seconds:.0f} s")
     copy_file(obj / spec.image, image_out)
     copy_file(obj / ".config", config_out)
@@ -55,11 +66,13 @@ def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = F
     stamp = env.PinnedSource("linux")
     compiler = (spec.cross_compile or "") + "gcc"
     settings = {
-        "arch": spec.arch, "target": spec.target, "image": spec.image,
-        "cross_compile": spec.cross_compile, "kbuild": KBUILD_ENV,
+        "arch": spec.arch,
+        "target": spec.target,
+        "image": spec.image,
+        "cross_compile": spec.cross_compile,
+        "kbuild": KBUILD_ENV,
         "patches": [p.name for p in spec.patches],
-        "tools": {"gcc": tool_version([compiler, "--version"]),
-                  **env["WB_TOOL_VERSIONS"]["linux"]},
+        "tools": {"gcc": tool_version([compiler, "--version"]), **env["WB_TOOL_VERSIONS"]["linux"]},
     }
     image_name = Path(spec.image).name
     outputs = [f"$WB_BUILD/{variant}/{image_name}", f"$WB_BUILD/{variant}/config"]
@@ -67,10 +80,15 @@ def linux_build(env, board, spec=None, variant: str = "linux", vmlinux: bool = F
         outputs.append(f"$WB_BUILD/{variant}/vmlinux")
     targets = env.Command(
         outputs,
-        [stamp, *map(str, spec.config), *map(str, spec.patches),
-         env.Value(json.dumps(settings, sort_keys=True))],
+        [
+            stamp,
+            *map(str, spec.config),
+            *map(str, spec.patches),
+            env.Value(json.dumps(settings, sort_keys=True)),
+        ],
         Action(_build_kernel, f"[linux] building {variant} {image_name} for $WB_BOARD"),
-        WB_KERNEL_SPEC=spec, WB_KERNEL_VARIANT=variant,
+        WB_KERNEL_SPEC=spec,
+        WB_KERNEL_VARIANT=variant,
     )
     if env.IsOverride("linux"):
         env.AlwaysBuild(targets)

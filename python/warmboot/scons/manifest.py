@@ -1,5 +1,6 @@
 """SCons tool: the JSON build manifest, listing every input's hash, every
 tool's version, the configurations and the outputs of a board's build."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,6 @@ from SCons.Action import Action
 
 from warmboot.scons import sources
 from warmboot.scons.common import scons_step, tool
-
 
 MANIFEST_FORMAT = "warmboot-build-manifest/1"
 
@@ -25,10 +25,13 @@ def _write_manifest(target, source, env):
     out = Path(str(target[0]))
     info = json.loads(source[-1].get_contents())
     outputs = {}
-    for node, label in zip(source[:-1], info["output_labels"]):
+    for node, label in zip(source[:-1], info["output_labels"], strict=True):
         path = Path(str(node))
-        outputs[label] = {"path": os.path.relpath(path, env.Dir("#").abspath),
-                          "sha256": sha256_of(path), "size": path.stat().st_size}
+        outputs[label] = {
+            "path": os.path.relpath(path, env.Dir("#").abspath),
+            "sha256": sha256_of(path),
+            "size": path.stat().st_size,
+        }
     inputs = {}
     for name in info["sources"]:
         tree = env.SourceTree(name)
@@ -51,8 +54,9 @@ def _write_manifest(target, source, env):
 def build_manifest(env, board, outputs: dict, sources: list[str], configs: dict):
     """outputs: label -> node; configs: label -> path of a config file (hashed)."""
     top = Path(env.Dir("#").abspath)
-    config_hashes = {label: sha256_of(top / p) if (top / p).exists() else None
-                     for label, p in configs.items()}
+    config_hashes = {
+        label: sha256_of(top / p) if (top / p).exists() else None for label, p in configs.items()
+    }
     info = {
         "board": board.describe(),
         "commit": env["WB_COMMIT"],
@@ -61,9 +65,11 @@ def build_manifest(env, board, outputs: dict, sources: list[str], configs: dict)
         "tools": env["WB_TOOL_VERSIONS"],
         "output_labels": list(outputs),
     }
-    manifest = env.Command("$WB_BUILD/manifest.json",
-                           [*outputs.values(), env.Value(json.dumps(info, sort_keys=True))],
-                           Action(_write_manifest, "[manifest] $TARGET"))
+    manifest = env.Command(
+        "$WB_BUILD/manifest.json",
+        [*outputs.values(), env.Value(json.dumps(info, sort_keys=True))],
+        Action(_write_manifest, "[manifest] $TARGET"),
+    )
     env.NoCache(manifest)
     return manifest
 

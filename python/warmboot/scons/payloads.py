@@ -9,6 +9,7 @@ describes them.
 The compile command is warmboot.steps.payloads.compile_command, which the
 tests use too, so what they run is what the image ships.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,13 @@ def _build_tools(target, source, env):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
         try:
-            run_logged("payloads", f"compiling {out.name} with {compiler} (static)",
-                       compile_command(compiler, top, out.name, tmp), log, env=host_env())
+            run_logged(
+                "payloads",
+                f"compiling {out.name} with {compiler} (static)",
+                compile_command(compiler, top, out.name, tmp),
+                log,
+                env=host_env(),
+            )
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
@@ -46,15 +52,19 @@ def payload_tools(env, board) -> dict:
     """Targets $WB_BUILD/payloads/<tool> for board.arch: {tool name: SCons node}."""
     top = Path(env.subst("$WB_TOP"))
     compiler = compiler_for(board.arch)
-    settings = {"compiler": compiler, "version": tool_version([compiler, "--version"]),
-                "cflags": CFLAGS, "tools": TOOLS}
+    settings = {
+        "compiler": compiler,
+        "version": tool_version([compiler, "--version"]),
+        "cflags": CFLAGS,
+        "tools": TOOLS,
+    }
     nodes = env.Command(
         [f"$WB_BUILD/payloads/{name}" for name in TOOLS],
         [*map(str, tool_inputs(top)), env.Value(json.dumps(settings, sort_keys=True))],
         Action(_build_tools, "[payloads] building pmtctl, dumpcap, wbkexec for $WB_BOARD"),
         WB_PAYLOAD_CC=compiler,
     )
-    return dict(zip(TOOLS, nodes))
+    return dict(zip(TOOLS, nodes, strict=True))
 
 
 @tool()

@@ -1,5 +1,6 @@
 """SCons tool: `scons board=<b> run` boots the board's image in QEMU, with the
 serial console on the terminal and a copy in build/<board>/logs/."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,10 @@ def _run(target, source, env):
 
 
 def _cannot_run(target, source, env):
-    print(f"warmboot: error: board {env['WB_BOARD']} cannot boot in QEMU: no QEMU machine "
-          "models it (board.toml has no [qemu])")
+    print(
+        f"warmboot: error: board {env['WB_BOARD']} cannot boot in QEMU: no QEMU machine "
+        "models it (board.toml has no [qemu])"
+    )
     return 2
 
 

@@ -5,6 +5,7 @@ lock entry, so a step that depends on it rebuilds exactly when the pinned
 input changes. The stamp's action fetches, verifies and unpacks the source.
 env.SourceTree(name) gives the unpacked tree's path inside an action.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def _lock(env):
 def source_tree(env, name: str):
     """Materialize (usually: find in the cache) and return the SourceTree."""
     pinned = _lock(env).get(name)
-    return materialize(pinned, SourceCache(Path(env.subst("$WB_CACHE"))),
-                       log=lambda m: say("sources", m))
+    return materialize(
+        pinned, SourceCache(Path(env.subst("$WB_CACHE"))), log=lambda m: say("sources", m)
+    )
 
 
 def is_override(env, name: str) -> bool:

@@ -7,6 +7,7 @@ is made with mke2fs -d from a staging directory (no mounting, no root), and
 sparse, so its nominal size (room for a vmcore of all guest RAM) costs
 little disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,29 @@ def _build_disk(target, source, env):
     log = fresh_log(Path(env.subst("$WB_LOGS")) / "testos-disk.log")
     tmp = image.with_name(f".{image.name}.tmp")
     tmp.unlink(missing_ok=True)
-    run_logged("testos", f"making the {spec.disk_mib} MiB ext2 OS disk",
-               ["mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-U", FS_UUID,
-                "-E", "root_owner=0:0", "-d", str(stage), str(tmp), f"{spec.disk_mib}M"],
-               log, env=host_env({"E2FSPROGS_FAKE_TIME": "1"}))
+    run_logged(
+        "testos",
+        f"making the {spec.disk_mib} MiB ext2 OS disk",
+        [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "4096",
+            "-U",
+            FS_UUID,
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            str(stage),
+            str(tmp),
+            f"{spec.disk_mib}M",
+        ],
+        log,
+        env=host_env({"E2FSPROGS_FAKE_TIME": "1"}),
+    )
     os.replace(tmp, image)
     say("testos", f"{image} ready")
     return 0
@@ -52,10 +72,12 @@ def testos_disk(env, board, kernel, initramfs):
     """Target: <build>/testos/os.img."""
     spec = board.testos
     settings = {"cmdline": spec.kernel.cmdline, "disk_mib": spec.disk_mib, "uuid": FS_UUID}
-    disk = env.Command("$WB_BUILD/testos/os.img",
-                       [kernel, initramfs, env.Value(json.dumps(settings, sort_keys=True))],
-                       Action(_build_disk, "[testos] making the OS disk for $WB_BOARD"),
-                       WB_TESTOS=spec)
+    disk = env.Command(
+        "$WB_BUILD/testos/os.img",
+        [kernel, initramfs, env.Value(json.dumps(settings, sort_keys=True))],
+        Action(_build_disk, "[testos] making the OS disk for $WB_BOARD"),
+        WB_TESTOS=spec,
+    )
     env.NoCache(disk)  # sparse: a cache copy would write every byte
     return disk
 

@@ -5,6 +5,14 @@ from .lock import LockFile, PinnedFile, PinnedSource, load_lock
 from .resolve import SourceTree, materialize
 
 __all__ = [
-    "HashMismatchError", "LockError", "SourceError", "SourceUnavailableError",
-    "LockFile", "PinnedFile", "PinnedSource", "load_lock", "SourceTree", "materialize",
+    "HashMismatchError",
+    "LockError",
+    "LockFile",
+    "PinnedFile",
+    "PinnedSource",
+    "SourceError",
+    "SourceTree",
+    "SourceUnavailableError",
+    "load_lock",
+    "materialize",
 ]

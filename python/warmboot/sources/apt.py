@@ -5,12 +5,12 @@ the Debian entries into a private directory, add the matching deb-src lines,
 and run apt-get against that directory only, so the system's apt state is
 never changed and no root-owned directory needs to be writable.
 """
+
 from __future__ import annotations
 
 import functools
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,8 @@ SOURCES_ENV = "WARMBOOT_APT_SOURCES"
 # What apt says when its lists hold no such package version.
 NOT_IN_ARCHIVE_RE = re.compile(
     r"was not found|Can not find version|Unable to find a source package|"
-    r"Can't find a source to download|Unable to locate package|has no installation candidate")
+    r"Can't find a source to download|Unable to locate package|has no installation candidate"
+)
 # apt-get update exits 0 when an index could not be fetched; these say so.
 STALE_LISTS_RE = re.compile(r"^(W|E): (Failed to fetch|Some index files failed)", re.M)
 
@@ -70,8 +71,9 @@ def parse_one_line(text: str) -> list[AptSource]:
                 signed_by = opt.split("=", 1)[1]
             elif not opt.startswith("arch="):
                 kept.append(opt)
-        out.append(AptSource(m.group(3), m.group(4), tuple(m.group(5).split()),
-                             signed_by, tuple(kept)))
+        out.append(
+            AptSource(m.group(3), m.group(4), tuple(m.group(5).split()), signed_by, tuple(kept))
+        )
     return out
 
 
@@ -100,8 +102,9 @@ def parse_deb822(text: str) -> list[AptSource]:
             signed_by = ""  # an inline key block; apt falls back to its trusted keys
         for uri in fields.get("uris", "").split():
             for suite in fields.get("suites", "").split():
-                out.append(AptSource(uri, suite, tuple(fields.get("components", "").split()),
-                                     signed_by))
+                out.append(
+                    AptSource(uri, suite, tuple(fields.get("components", "").split()), signed_by)
+                )
     return out
 
 
@@ -123,9 +126,11 @@ def is_debian(source: AptSource, lists: Path = SYSTEM_LISTS) -> bool:
     return re.search(r"^Origin: Debian$", text, re.M) is not None
 
 
-def system_sources(list_file: Path = SYSTEM_SOURCE_LIST,
-                   parts: Path = SYSTEM_SOURCE_PARTS,
-                   lists: Path = SYSTEM_LISTS) -> list[AptSource]:
+def system_sources(
+    list_file: Path = SYSTEM_SOURCE_LIST,
+    parts: Path = SYSTEM_SOURCE_PARTS,
+    lists: Path = SYSTEM_LISTS,
+) -> list[AptSource]:
     """The machine's Debian repositories, from its own apt configuration."""
     found: list[AptSource] = []
     if list_file.exists():
@@ -140,7 +145,8 @@ def system_sources(list_file: Path = SYSTEM_SOURCE_LIST,
     if not debian:
         raise AptError(
             f"no Debian archive found in {list_file} or {parts}/ "
-            "(warmboot derives its deb-src entries from the machine's own apt sources)")
+            "(warmboot derives its deb-src entries from the machine's own apt sources)"
+        )
     return debian
 
 
@@ -181,8 +187,14 @@ def _print_uris(stdout: str) -> list[ArchiveFile]:
         if m:
             algo, _, digest = m.group(4).partition(":")
             name = unquote(m.group(1).rsplit("/", 1)[-1])
-            out.append(ArchiveFile(name, m.group(1), int(m.group(3)),
-                                   digest.lower() if algo.upper() == "SHA256" else ""))
+            out.append(
+                ArchiveFile(
+                    name,
+                    m.group(1),
+                    int(m.group(3)),
+                    digest.lower() if algo.upper() == "SHA256" else "",
+                )
+            )
     return out
 
 
@@ -212,8 +224,12 @@ def host_architecture() -> str:
 class PrivateApt:
     """apt-get confined to <root>: its own sources, lists and archives."""
 
-    def __init__(self, root: Path, architectures: tuple[str, ...] = (),
-                 sources: list[AptSource] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        architectures: tuple[str, ...] = (),
+        sources: list[AptSource] | None = None,
+    ):
         self.root = Path(root)
         archs = [host_architecture()]
         archs += [a for a in architectures if a not in archs and a != "all"]
@@ -254,8 +270,9 @@ class PrivateApt:
         path.write_text(text)
         return True
 
-    def _run(self, args: list[str], cwd: Path | None = None,
-             tool: str = "apt-get") -> subprocess.CompletedProcess:
+    def _run(
+        self, args: list[str], cwd: Path | None = None, tool: str = "apt-get"
+    ) -> subprocess.CompletedProcess:
         cmd = [tool, "-q", *self._options(), *args]
         env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
@@ -263,18 +280,26 @@ class PrivateApt:
     def update(self) -> None:
         result = self._run(["update"])
         if result.returncode != 0:
-            raise AptError("apt-get update (private deb-src configuration) failed:\n"
-                           + (result.stderr or result.stdout).strip()[-2000:])
+            raise AptError(
+                "apt-get update (private deb-src configuration) failed:\n"
+                + (result.stderr or result.stdout).strip()[-2000:]
+            )
 
     def refresh(self) -> None:
         """Re-read every index now; unlike update(), a stale or missing one is an error."""
         self._configure()
         result = self._run(["update"])
         if result.returncode != 0 or STALE_LISTS_RE.search(result.stderr or ""):
-            said = [ln.strip() for ln in (result.stderr or "").splitlines()
-                    if ln.startswith(("E:", "W:"))][:2]
-            raise AptError("apt-get update could not read the archive's current index ("
-                           + (" / ".join(said) or f"exit {result.returncode}") + ")")
+            said = [
+                ln.strip()
+                for ln in (result.stderr or "").splitlines()
+                if ln.startswith(("E:", "W:"))
+            ][:2]
+            raise AptError(
+                "apt-get update could not read the archive's current index ("
+                + (" / ".join(said) or f"exit {result.returncode}")
+                + ")"
+            )
 
     @staticmethod
     def _spec(package: str, arch: str, version: str = "") -> str:
@@ -294,8 +319,9 @@ class PrivateApt:
                 versions += re.findall(r"^Version: (\S+)$", stanza, re.M)
         return newest_version(versions) if versions else ""
 
-    def archive_files(self, package: str, version: str, arch: str,
-                      source: bool) -> list[ArchiveFile]:
+    def archive_files(
+        self, package: str, version: str, arch: str, source: bool
+    ) -> list[ArchiveFile]:
         """The files of package=version with the signed indices' hashes; nothing is
         downloaded. Raises NotInArchiveError when the lists do not carry it."""
         if source:
@@ -322,8 +348,7 @@ class PrivateApt:
     def download_source(self, package: str, version: str, dest: Path) -> list[Path]:
         """apt-get source --download-only package=version into dest."""
         dest.mkdir(parents=True, exist_ok=True)
-        result = self._with_fresh_lists(
-            ["source", "--download-only", f"{package}={version}"], dest)
+        result = self._with_fresh_lists(["source", "--download-only", f"{package}={version}"], dest)
         if result.returncode != 0:
             raise self._failure(package, version, result)
         return sorted(p for p in dest.iterdir() if p.is_file())
@@ -344,9 +369,6 @@ class PrivateApt:
         said = " / ".join(lines or [ln.strip() for ln in output.splitlines()[-2:]])
         if NOT_IN_ARCHIVE_RE.search(output):
             return NotInArchiveError(
-                f"the archive no longer carries {package} {version} (apt: {said})")
+                f"the archive no longer carries {package} {version} (apt: {said})"
+            )
         return AptError(f"the archive did not deliver {package} {version} (apt: {said})")
-
-
-def apt_available() -> bool:
-    return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None

@@ -6,6 +6,7 @@ Layout under the cache root ($WARMBOOT_CACHE or ~/.cache/warmboot):
   apt/                      the private apt configuration and lists
   scons/                    SCons' CacheDir of build outputs
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """`warmboot sources`: list the pinned inputs, fetch/verify them ahead of a build,
 check that the archive still carries them, and move them to its current versions."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def _status_line(status: pins.PinStatus) -> str:
         text = "ok: the archive carries it"
         if status.current:
             # Debian drops a version soon after its successor arrives.
-            text += (f"; its current version is {status.current}, so this one may go "
-                     f"(`{update_command(status.name)}` moves to it)")
+            text += (
+                f"; its current version is {status.current}, so this one may go "
+                f"(`{update_command(status.name)}` moves to it)"
+            )
     elif status.fetchable:
         text = f"ok: on its mirrors ({status.detail})"
     else:
@@ -60,28 +63,30 @@ def _check(args: argparse.Namespace) -> int:
     bad = [s.name for s in statuses if not s.fetchable]
     if bad:
         through_apt = [n for n in bad if lock.get(n).kind.startswith("debian-")]
-        fix = [f"run `{update_command(' '.join(through_apt))}` and commit the lock"] \
-            if through_apt else []
+        fix = (
+            [f"run `{update_command(' '.join(through_apt))}` and commit the lock"]
+            if through_apt
+            else []
+        )
         if len(through_apt) < len(bad):
             fix.append("give the others a mirror that serves their files")
         raise PinsUnfetchableError(
             f"{len(bad)} of {len(statuses)} pins can no longer be fetched ({', '.join(bad)}): "
-            + "; ".join(fix))
+            + "; ".join(fix)
+        )
     return 0
 
 
 def _update(args: argparse.Namespace) -> int:
     lock = load_lock(args.lock)
-    names = args.names or sorted(n for n, p in lock.sources.items()
-                                 if p.kind.startswith("debian-"))
+    names = args.names or sorted(n for n, p in lock.sources.items() if p.kind.startswith("debian-"))
     updates = pins.update(lock, [lock.get(n).name for n in names], SourceCache(), log=print)
     for result in updates:
         for line in result.report():
             print(line)
     changed = [u.name for u in updates if u.changed]
     if changed:
-        print(f"rewrote {lock.path}: {', '.join(changed)}; commit it with the files' "
-              "new hashes")
+        print(f"rewrote {lock.path}: {', '.join(changed)}; commit it with the files' new hashes")
     else:
         print(f"{lock.path}: every pin is at the archive's version; nothing to do")
     return 0
@@ -92,16 +97,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lock", type=Path, default=DEFAULT_LOCK, help="lock file")
     cmds = parser.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
     cmds.add_parser("list", help="the pinned inputs and whether they are cached").set_defaults(
-        func=_list)
+        func=_list
+    )
     fetch = cmds.add_parser("fetch", help="obtain, verify and unpack inputs into the cache")
     fetch.add_argument("names", nargs="*", help="sources to fetch (default: all)")
     fetch.set_defaults(func=_fetch)
     check = cmds.add_parser(
-        "check", help="report pins the archive no longer carries (exit 1 if any)")
+        "check", help="report pins the archive no longer carries (exit 1 if any)"
+    )
     check.add_argument("names", nargs="*", help="sources to check (default: all)")
     check.set_defaults(func=_check)
     update = cmds.add_parser(
-        "update", help="move pins to the archive's current versions and rewrite the lock")
-    update.add_argument("names", nargs="*", metavar="NAME",
-                        help="sources to update (default: every one fetched through apt)")
+        "update", help="move pins to the archive's current versions and rewrite the lock"
+    )
+    update.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="sources to update (default: every one fetched through apt)",
+    )
     update.set_defaults(func=_update)

@@ -21,7 +21,8 @@ class HashMismatchError(SourceError):
         self.actual = actual
         super().__init__(
             f"sha256 mismatch for {name} (from {origin}): expected {expected}, "
-            f"got {actual}; the file was discarded and nothing was built from it")
+            f"got {actual}; the file was discarded and nothing was built from it"
+        )
 
 
 class SourceUnavailableError(SourceError):

@@ -1,5 +1,6 @@
 """Mirror downloads: streamed with requests, shown with a progress bar,
 verified before they enter the cache; a partial file is never kept."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def mirror_urls(pinned: PinnedFile, environ=os.environ) -> list[str]:
     return urls
 
 
-def download(url: str, pinned: PinnedFile, cache: SourceCache,
-             progress: bool | None = None) -> Path:
+def download(
+    url: str, pinned: PinnedFile, cache: SourceCache, progress: bool | None = None
+) -> Path:
     """Fetch url into the cache as pinned; raises MirrorError or HashMismatchError."""
     partial = cache.temp_file(pinned.name)
     try:
@@ -41,11 +43,18 @@ def download(url: str, pinned: PinnedFile, cache: SourceCache,
             expected_len = resp.headers.get("Content-Length")
             total = int(expected_len) if expected_len and expected_len.isdigit() else None
             written = 0
-            with open(partial, "wb") as out, tqdm(
-                    total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=pinned.name, file=sys.stderr,
+            with (
+                open(partial, "wb") as out,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=pinned.name,
+                    file=sys.stderr,
                     disable=(not sys.stderr.isatty()) if progress is None else not progress,
-            ) as bar:
+                ) as bar,
+            ):
                 for chunk in resp.iter_content(CHUNK):
                     out.write(chunk)
                     written += len(chunk)

@@ -1,4 +1,5 @@
 """The lock file: every external input, its version and its sha256."""
+
 from __future__ import annotations
 
 import re
@@ -32,14 +33,15 @@ class PinnedSource:
     package: str = ""
     package_version: str = ""
     architecture: str = ""
-    member: str = ""      # debian-binary: the path inside the package to unpack
-    tree: str = ""        # subdirectory of the unpacked result that is the tree
-    override: str = ""    # environment variable naming a local tree
+    member: str = ""  # debian-binary: the path inside the package to unpack
+    tree: str = ""  # subdirectory of the unpacked result that is the tree
+    override: str = ""  # environment variable naming a local tree
 
     @property
     def key(self) -> str:
         """A short, stable name for the unpacked tree: changes when any file does."""
         import hashlib
+
         joined = "".join(f.sha256 for f in self.files)
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
@@ -68,24 +70,28 @@ class LockFile:
             raise LockError(f"{self.path}: no source named {name!r} (known: {known})") from None
 
 
-_FILE = tp.Table({
-    "name": str,
-    "sha256": str,
-    "urls": tp.Key(tp.List(str), ()),
-})
+_FILE = tp.Table(
+    {
+        "name": str,
+        "sha256": str,
+        "urls": tp.Key(tp.List(str), ()),
+    }
+)
 
-_SOURCE = tp.Table({
-    "version": str,
-    "kind": str,                      # one of KINDS
-    "files": tp.List(_FILE),
-    "description": tp.Key(str, ""),
-    "package": tp.Key(str, ""),
-    "package_version": tp.Key(str, ""),
-    "architecture": tp.Key(str, ""),
-    "member": tp.Key(str, ""),
-    "tree": tp.Key(str, ""),
-    "override": tp.Key(str, ""),
-})
+_SOURCE = tp.Table(
+    {
+        "version": str,
+        "kind": str,  # one of KINDS
+        "files": tp.List(_FILE),
+        "description": tp.Key(str, ""),
+        "package": tp.Key(str, ""),
+        "package_version": tp.Key(str, ""),
+        "architecture": tp.Key(str, ""),
+        "member": tp.Key(str, ""),
+        "tree": tp.Key(str, ""),
+        "override": tp.Key(str, ""),
+    }
+)
 
 # sources.lock.toml; what a schema cannot say is checked in parse_lock.
 LOCK_SCHEMA = tp.Table({"sources": tp.Key(tp.Map(_SOURCE, label="[sources.{}]"), {})})
@@ -115,9 +121,23 @@ def parse_lock(data: dict, path: Path) -> LockFile:
         if kind.startswith("debian-") and not entry["package"]:
             raise entry.error(None, f"kind {kind} needs 'package' and 'package_version'")
         sources[name] = PinnedSource(
-            name=name, version=entry["version"], kind=kind, files=files,
-            **{key: entry[key] for key in ("description", "package", "package_version",
-                                           "architecture", "member", "tree", "override")})
+            name=name,
+            version=entry["version"],
+            kind=kind,
+            files=files,
+            **{
+                key: entry[key]
+                for key in (
+                    "description",
+                    "package",
+                    "package_version",
+                    "architecture",
+                    "member",
+                    "tree",
+                    "override",
+                )
+            },
+        )
     return LockFile(path, sources)
 
 

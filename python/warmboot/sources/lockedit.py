@@ -5,6 +5,7 @@ result is parsed back and must say exactly what was asked, every other pin
 unchanged, before it replaces the lock in one rename; otherwise the lock is
 left as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,24 +50,34 @@ def _edit(lines: list[str], new: PinnedSource, path: Path) -> list[str]:
     start = next((i for i, ln in enumerate(lines) if table.match(ln)), None)
     if start is None:
         raise LockRewriteError(f"{path}: no [sources.{new.name}] table to rewrite")
-    end = next((i for i in range(start + 1, len(lines))
-                if _HEADER.match(lines[i]) and not files.match(lines[i])), len(lines))
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if _HEADER.match(lines[i]) and not files.match(lines[i])
+        ),
+        len(lines),
+    )
     first = next((i for i in range(start + 1, end) if files.match(lines[i])), None)
     if first is None:
-        raise LockRewriteError(f"{path}: sources.{new.name} has no [[sources.{new.name}.files]] "
-                               "blocks to rewrite (edit it by hand)")
+        raise LockRewriteError(
+            f"{path}: sources.{new.name} has no [[sources.{new.name}.files]] "
+            "blocks to rewrite (edit it by hand)"
+        )
     # Comments and blank lines after the last key belong to what follows.
-    last = max(i for i in range(first, end)
-               if lines[i].strip() and not lines[i].lstrip().startswith("#"))
+    last = max(
+        i for i in range(first, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")
+    )
     head = list(lines[start:first])
     wanted = {"version": new.version, "package_version": new.package_version}
     for i, line in enumerate(head):
         m = _KEY.match(line)
         if m and m.group(2) in wanted:
-            head[i] = m.group(1) + m.group(2) + m.group(3) + _toml_str(wanted[m.group(2)]) \
-                + m.group(5)
+            head[i] = (
+                m.group(1) + m.group(2) + m.group(3) + _toml_str(wanted[m.group(2)]) + m.group(5)
+            )
     block = _files_block(lines[first].split("#", 1)[0].rstrip(), new)
-    return lines[:start] + head + block + lines[last + 1:]
+    return lines[:start] + head + block + lines[last + 1 :]
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -101,12 +112,15 @@ def rewrite_lock(path: Path, new: dict[str, PinnedSource]) -> None:
     try:
         parsed = parse_lock(tomllib.loads(result), path)
     except (tomllib.TOMLDecodeError, LockError) as exc:
-        raise LockRewriteError(f"{path}: the rewritten lock would not parse ({exc}); "
-                               "it was left unchanged") from None
+        raise LockRewriteError(
+            f"{path}: the rewritten lock would not parse ({exc}); it was left unchanged"
+        ) from None
     expected = {**old.sources, **new}
     if parsed.sources != expected:
         wrong = sorted(n for n in expected if parsed.sources.get(n) != expected[n])
-        raise LockRewriteError(f"{path}: rewriting would not give the intended pins for "
-                               f"{', '.join(wrong) or 'the table set'}; the lock was left "
-                               "unchanged (edit it by hand)")
+        raise LockRewriteError(
+            f"{path}: rewriting would not give the intended pins for "
+            f"{', '.join(wrong) or 'the table set'}; the lock was left "
+            "unchanged (edit it by hand)"
+        )
     _write_atomically(path, result)

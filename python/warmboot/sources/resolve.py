@@ -1,5 +1,6 @@
 """Turn a pinned source into a verified, unpacked tree, trying providers in order:
 a local override, the sha256 cache, mirrors, then Debian's archive."""
+
 from __future__ import annotations
 
 import fcntl
@@ -8,16 +9,21 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import fetch
 from .apt import PrivateApt
 from .cache import SourceCache
-from .errors import (AptError, HashMismatchError, NotInArchiveError, SourceError,
-                     SourceUnavailableError)
+from .errors import (
+    AptError,
+    HashMismatchError,
+    NotInArchiveError,
+    SourceError,
+    SourceUnavailableError,
+)
 from .lock import PinnedFile, PinnedSource
 
 MARKER = ".warmboot-source.json"
@@ -87,8 +93,13 @@ def _is_tarball(name: str) -> bool:
     return any(name.endswith(s) for s in (".tar", ".tar.gz", ".tar.xz", ".tar.bz2", ".tgz"))
 
 
-def obtain_files(pinned: PinnedSource, cache: SourceCache, log: Log = _quiet,
-                 environ=os.environ, use_apt: bool = True) -> dict[str, Path]:
+def obtain_files(
+    pinned: PinnedSource,
+    cache: SourceCache,
+    log: Log = _quiet,
+    environ=os.environ,
+    use_apt: bool = True,
+) -> dict[str, Path]:
     """Every pinned file as a verified cache path, fetching what is missing."""
     found: dict[str, Path] = {}
     for f in pinned.files:
@@ -112,17 +123,18 @@ def obtain_files(pinned: PinnedSource, cache: SourceCache, log: Log = _quiet,
         except NotInArchiveError as exc:
             raise NotInArchiveError(
                 f"{pinned.name}: {exc}; run `{update_command(pinned.name)}` to pin the "
-                "version it carries now, and commit the lock") from None
+                "version it carries now, and commit the lock"
+            ) from None
         except AptError as exc:
             raise AptError(
                 f"{pinned.name}: {exc}; if the archive no longer carries it, "
-                f"`{update_command(pinned.name)}` pins the version it has") from None
+                f"`{update_command(pinned.name)}` pins the version it has"
+            ) from None
         missing = [f for f in missing if f.name not in found]
     if missing:
         names = ", ".join(f.name for f in missing)
         detail = ("\n  " + "\n  ".join(errors)) if errors else ""
-        raise SourceUnavailableError(
-            f"{pinned.name}: no provider delivered {names}{detail}")
+        raise SourceUnavailableError(f"{pinned.name}: no provider delivered {names}{detail}")
     return found
 
 
@@ -131,34 +143,40 @@ def update_command(name: str) -> str:
     return f"warmboot sources update {name}"
 
 
-def _from_apt(pinned: PinnedSource, missing: list[PinnedFile], cache: SourceCache,
-              log: Log) -> dict[str, Path]:
+def _from_apt(
+    pinned: PinnedSource, missing: list[PinnedFile], cache: SourceCache, log: Log
+) -> dict[str, Path]:
     apt = PrivateApt(cache.root / "apt", (pinned.architecture,) if pinned.architecture else ())
     got: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(dir=cache.root, prefix=".apt-") as tmp:
         where = Path(tmp)
         if pinned.kind == "debian-source":
             log(f"sources: apt-get source {pinned.package}={pinned.package_version}")
-            files = {p.name: p for p in apt.download_source(
-                pinned.package, pinned.package_version, where)}
+            files = {
+                p.name: p
+                for p in apt.download_source(pinned.package, pinned.package_version, where)
+            }
             for f in missing:
                 if f.name not in files:
                     raise SourceUnavailableError(
                         f"apt-get source {pinned.package}={pinned.package_version} "
-                        f"did not produce {f.name} (it produced: {', '.join(sorted(files))})")
+                        f"did not produce {f.name} (it produced: {', '.join(sorted(files))})"
+                    )
                 got[f.name] = cache.admit(files[f.name], f, "Debian's archive (apt-get source)")
         else:
             (f,) = missing  # a binary package is one .deb
             log(f"sources: apt-get download {pinned.package}={pinned.package_version}")
-            deb = apt.download_binary(pinned.package, pinned.package_version,
-                                      pinned.architecture, where)
+            deb = apt.download_binary(
+                pinned.package, pinned.package_version, pinned.architecture, where
+            )
             got[f.name] = cache.admit(deb, f, "Debian's archive (apt-get download)")
     return got
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, "LC_ALL": "C"})
+    result = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}
+    )
     if result.returncode != 0:
         raise SourceError(f"{' '.join(cmd)} failed:\n{(result.stderr or result.stdout)[-2000:]}")
 
@@ -192,8 +210,9 @@ def unpack(pinned: PinnedSource, files: dict[str, Path], dest: Path) -> None:
     shutil.rmtree(work)
 
 
-def materialize(pinned: PinnedSource, cache: SourceCache | None = None, log: Log = _quiet,
-                environ=os.environ) -> SourceTree:
+def materialize(
+    pinned: PinnedSource, cache: SourceCache | None = None, log: Log = _quiet, environ=os.environ
+) -> SourceTree:
     """The verified tree for pinned, obtaining and unpacking it if needed."""
     cache = cache or SourceCache()
     local = override_path(pinned, environ)
@@ -223,5 +242,11 @@ def materialize(pinned: PinnedSource, cache: SourceCache | None = None, log: Log
     return SourceTree(pinned.name, _tree_result(pinned, final), "verified", pinned)
 
 
-__all__ = ["SourceTree", "materialize", "obtain_files", "cached_tree", "override_path",
-           "HashMismatchError"]
+__all__ = [
+    "HashMismatchError",
+    "SourceTree",
+    "cached_tree",
+    "materialize",
+    "obtain_files",
+    "override_path",
+]

@@ -7,6 +7,7 @@ still be fetched; `update` re-resolves a pin to the archive's current version,
 lets apt download and verify it against the signed indices, and rewrites the
 lock in one step.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,10 @@ class PinStatus:
     name: str
     pinned: PinnedSource
     fetchable: bool
-    origin: str       # "archive" or "mirrors" when fetchable
-    cached: bool      # this machine can build it without fetching
-    detail: str       # why not, or what the archive carries now
-    current: str = "" # the archive's current version, when it is not the pinned one
+    origin: str  # "archive" or "mirrors" when fetchable
+    cached: bool  # this machine can build it without fetching
+    detail: str  # why not, or what the archive carries now
+    current: str = ""  # the archive's current version, when it is not the pinned one
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class PinUpdate:
     def report(self) -> list[str]:
         o, n = self.old, self.new
         if not self.changed:
-            return [f"{self.name}: {o.package} {o.package_version} is the archive's version; "
-                    "unchanged"]
+            return [
+                f"{self.name}: {o.package} {o.package_version} is the archive's version; unchanged"
+            ]
         lines = [f"{self.name}: {o.package} {o.package_version} -> {n.package_version}"]
         if o.version != n.version:
             lines.append(f"    version {o.version} -> {n.version}")
@@ -70,7 +72,8 @@ class PinUpdate:
 
 def _is_cached(pinned: PinnedSource, cache: SourceCache) -> bool:
     return cached_tree(pinned, cache) is not None or all(
-        cache.blob_path(f.sha256).exists() for f in pinned.files)
+        cache.blob_path(f.sha256).exists() for f in pinned.files
+    )
 
 
 def private_apt(lock: LockFile, names: list[str], cache: SourceCache) -> PrivateApt:
@@ -103,30 +106,34 @@ def _archive_mismatch(pinned: PinnedSource, listed: list[ArchiveFile]) -> str:
         if f.name not in have:
             return f"the archive's {pinned.package} {pinned.package_version} has no {f.name}"
         if have[f.name] and have[f.name] != f.sha256:
-            return (f"the archive's {f.name} has sha256 {have[f.name]}, "
-                    f"the lock pins {f.sha256}")
+            return f"the archive's {f.name} has sha256 {have[f.name]}, the lock pins {f.sha256}"
     return ""
 
 
-def check_pin(pinned: PinnedSource, apt: PrivateApt, cache: SourceCache,
-              environ=os.environ) -> PinStatus:
-    """Whether pinned can be fetched now (apt's lists must be fresh: refresh())."""
+def check_pin(
+    pinned: PinnedSource, apt: PrivateApt | None, cache: SourceCache, environ=os.environ
+) -> PinStatus:
+    """Whether pinned can be fetched now (apt's lists must be fresh: refresh());
+    apt may be None when pinned is not a Debian package."""
     cached = _is_cached(pinned, cache)
     detail = now = ""
     if pinned.kind.startswith("debian-"):
+        if apt is None:
+            raise ValueError(f"{pinned.name}: a Debian pin needs the private apt")
         source = pinned.kind == "debian-source"
         now = apt.candidate(pinned.package, pinned.architecture, source)
         now = "" if now == pinned.package_version else now
         try:
-            listed = apt.archive_files(pinned.package, pinned.package_version,
-                                       pinned.architecture, source)
+            listed = apt.archive_files(
+                pinned.package, pinned.package_version, pinned.architecture, source
+            )
             detail = _archive_mismatch(pinned, listed)
             if not detail:
                 return PinStatus(pinned.name, pinned, True, "archive", cached, "", now)
         except NotInArchiveError:
-            detail = (f"the archive no longer carries {pinned.package} "
-                      f"{pinned.package_version}"
-                      + (f" (it has {now})" if now else " (nor any version of it)"))
+            detail = f"the archive no longer carries {pinned.package} {pinned.package_version}" + (
+                f" (it has {now})" if now else " (nor any version of it)"
+            )
     else:
         detail = "not on any mirror"
     if any(fetch.mirror_urls(f, environ) for f in pinned.files) and _on_mirrors(pinned, environ):
@@ -134,8 +141,9 @@ def check_pin(pinned: PinnedSource, apt: PrivateApt, cache: SourceCache,
     return PinStatus(pinned.name, pinned, False, "", cached, detail, now)
 
 
-def check(lock: LockFile, names: list[str], cache: SourceCache,
-          environ=os.environ) -> list[PinStatus]:
+def check(
+    lock: LockFile, names: list[str], cache: SourceCache, environ=os.environ
+) -> list[PinStatus]:
     """The status of each named pin, from the archive's current index."""
     apt = None
     if any(lock.get(n).kind.startswith("debian-") for n in names):
@@ -151,31 +159,37 @@ def _next_version(old: PinnedSource, package_version: str) -> str:
     if old_up == new_up:
         return old.version
     if old_up.startswith(old.version):
-        suffix = old_up[len(old.version):]
+        suffix = old_up[len(old.version) :]
         if suffix and new_up.endswith(suffix):
-            return new_up[:-len(suffix)]
+            return new_up[: -len(suffix)]
     return new_up
 
 
-def resolve_update(pinned: PinnedSource, apt: PrivateApt, cache: SourceCache,
-                   log: Log = _quiet) -> PinUpdate:
+def resolve_update(
+    pinned: PinnedSource, apt: PrivateApt, cache: SourceCache, log: Log = _quiet
+) -> PinUpdate:
     """Re-resolve pinned to the archive's current version; its files end up verified
     in the cache. apt's lists must be fresh (refresh())."""
     if not pinned.kind.startswith("debian-"):
-        raise SourceError(f"{pinned.name}: kind {pinned.kind} is not fetched through apt; "
-                          "update its files and sha256 in the lock by hand")
+        raise SourceError(
+            f"{pinned.name}: kind {pinned.kind} is not fetched through apt; "
+            "update its files and sha256 in the lock by hand"
+        )
     source = pinned.kind == "debian-source"
     version = apt.candidate(pinned.package, pinned.architecture, source)
     if not version:
-        raise NotInArchiveError(f"{pinned.name}: the archive carries no version of "
-                                f"{pinned.package}")
+        raise NotInArchiveError(
+            f"{pinned.name}: the archive carries no version of {pinned.package}"
+        )
     listed = apt.archive_files(pinned.package, version, pinned.architecture, source)
     if version == pinned.package_version:
         mismatch = _archive_mismatch(pinned, listed)
         if mismatch:
             # Debian never changes a published version's files; refuse to follow.
-            raise SourceError(f"{pinned.name}: {mismatch} under the same version "
-                              f"{version}; the lock was left unchanged")
+            raise SourceError(
+                f"{pinned.name}: {mismatch} under the same version "
+                f"{version}; the lock was left unchanged"
+            )
         return PinUpdate(pinned.name, pinned, pinned)
     urls = {f.name: f.urls for f in pinned.files}
     files = []
@@ -189,26 +203,32 @@ def resolve_update(pinned: PinnedSource, apt: PrivateApt, cache: SourceCache,
             log(f"sources: apt-get download {pinned.package}={version}")
             deb = apt.download_binary(pinned.package, version, pinned.architecture, where)
             if len(listed) != 1:
-                raise AptError(f"{pinned.name}: the archive lists {len(listed)} files for "
-                               f"{pinned.package} {version}, not one .deb")
+                raise AptError(
+                    f"{pinned.name}: the archive lists {len(listed)} files for "
+                    f"{pinned.package} {version}, not one .deb"
+                )
             got = {listed[0].name: deb}  # the pool's name: apt-get download adds the epoch
         for item in listed:
             if item.name not in got:
                 raise AptError(f"{pinned.name}: apt did not deliver {item.name}")
             digest = sha256_file(got[item.name])
             if item.sha256 and digest != item.sha256:
-                raise AptError(f"{pinned.name}: {item.name} has sha256 {digest}, the "
-                               f"archive's index says {item.sha256}")
+                raise AptError(
+                    f"{pinned.name}: {item.name} has sha256 {digest}, the "
+                    f"archive's index says {item.sha256}"
+                )
             pin = PinnedFile(item.name, digest, urls.get(item.name, ()))
             cache.admit(got[item.name], pin, "the archive (apt)")
             files.append(pin)
-    new = replace(pinned, version=_next_version(pinned, version), package_version=version,
-                  files=tuple(files))
+    new = replace(
+        pinned, version=_next_version(pinned, version), package_version=version, files=tuple(files)
+    )
     return PinUpdate(pinned.name, pinned, new)
 
 
-def update(lock: LockFile, names: list[str], cache: SourceCache,
-           log: Log = _quiet) -> list[PinUpdate]:
+def update(
+    lock: LockFile, names: list[str], cache: SourceCache, log: Log = _quiet
+) -> list[PinUpdate]:
     """Move the named pins to the archive's current versions and rewrite the lock.
 
     Every pin is resolved and downloaded before the lock is touched, so a
@@ -229,5 +249,12 @@ def update(lock: LockFile, names: list[str], cache: SourceCache,
     return updates
 
 
-__all__ = ["PinStatus", "PinUpdate", "check", "check_pin", "update", "resolve_update",
-           "update_command"]
+__all__ = [
+    "PinStatus",
+    "PinUpdate",
+    "check",
+    "check_pin",
+    "resolve_update",
+    "update",
+    "update_command",
+]

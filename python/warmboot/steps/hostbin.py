@@ -2,6 +2,7 @@
 a guest initramfs: the test OS saves its dumps with Debian's makedumpfile,
 and the benchmark's kdump setups use Debian's kexec-tools the same way. Only
 for guests of the host's architecture."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ class HostBinaryError(WarmbootError):
 def host_binary(name: str) -> Path:
     found = shutil.which(name, path=HOST_PATH)
     if not found:
-        raise HostBinaryError(f"{name} is not installed on this host (Debian: apt-get install "
-                              f"{PACKAGES.get(name, name)})")
+        raise HostBinaryError(
+            f"{name} is not installed on this host (Debian: apt-get install "
+            f"{PACKAGES.get(name, name)})"
+        )
     return Path(found).resolve()
 
 
@@ -39,7 +42,8 @@ def shared_libraries(binary: Path) -> list[Path]:
         raise HostBinaryError(f"ldd {binary} failed: {out.stderr.strip() or out.stdout.strip()}")
     libraries = []
     for line in out.stdout.splitlines():
-        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)"
+        # or "/lib64/ld-linux-x86-64.so.2 (0x...)"
         match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)", line)
         if match:
             libraries.append(Path(match.group(1)))
@@ -68,4 +72,4 @@ def install_dynamic(binary: Path, rootfs: Path) -> None:
     for path in (binary, *libraries(binary)):
         dest = rootfs / path.relative_to("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, dest)   # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
+        shutil.copy(path, dest)  # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0

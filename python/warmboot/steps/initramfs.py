@@ -1,6 +1,7 @@
 """The initramfs archive: the list the kernel's usr/gen_init_cpio packs (in a
 fixed order, every file staged with one fixed mtime) and its compression.
 Used by the SCons tool and the benchmark."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,13 +30,14 @@ def staged(src: Path, stage: Path) -> Path:
     return copy
 
 
-def cpio_list(skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]],
-              stage: Path) -> str:
+def cpio_list(
+    skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]], stage: Path
+) -> str:
     """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
     Every file is staged under stage with the fixed mtime first."""
-    lines = [l for l in skeleton.read_text().splitlines() if l and not l.startswith("#")]
+    lines = [ln for ln in skeleton.read_text().splitlines() if ln and not ln.startswith("#")]
     lines.append(f"file /bin/busybox {staged(busybox, stage)} 0755 0 0")
-    made = {l.split()[1] for l in lines if l.startswith("dir ")}
+    made = {ln.split()[1] for ln in lines if ln.startswith("dir ")}
     for path in sorted(rootfs.rglob("*")):
         rel = "/" + path.relative_to(rootfs).as_posix()
         if path.is_dir():

@@ -1,5 +1,6 @@
 """Kconfig fragments (coreboot's and Linux's): what a fragment asks for, and
 whether the merged configuration kept it."""
+
 from __future__ import annotations
 
 from .run import StepError
@@ -11,7 +12,7 @@ def config_options(fragment_text: str) -> dict[str, str | None]:
     for line in fragment_text.splitlines():
         line = line.strip()
         if line.startswith("# CONFIG_") and line.endswith(" is not set"):
-            wanted[line[2:-len(" is not set")]] = None
+            wanted[line[2 : -len(" is not set")]] = None
         elif line.startswith("CONFIG_") and "=" in line:
             key, value = line.split("=", 1)
             wanted[key] = value
@@ -33,5 +34,7 @@ def check_config(label: str, wanted: dict[str, str | None], config_text: str) ->
         elif got != value:
             wrong.append(f"{key}={value} requested, got {got if got is not None else 'unset'}")
     if wrong:
-        raise StepError(f"{label}: the merged configuration lost requested options "
-                        "(usually an unmet dependency):\n  " + "\n  ".join(wrong))
+        raise StepError(
+            f"{label}: the merged configuration lost requested options "
+            "(usually an unmet dependency):\n  " + "\n  ".join(wrong)
+        )

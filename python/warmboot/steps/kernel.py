@@ -2,6 +2,7 @@
 LinuxBoot kernel and the test OS kernel alike: tinyconfig plus the board's
 fragments, and a check that every option a fragment asked for survived,
 because Kconfig silently drops options whose dependencies are unmet."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,9 +33,21 @@ def configure_kernel(src: Path, obj: Path, spec, log: Path, env: dict[str, str])
     obj.mkdir(parents=True, exist_ok=True)
     run_logged("linux", "make tinyconfig", [*make, "tinyconfig"], log, env=env)
     fragments = [str(p) for p in spec.config]
-    run_logged("linux", "merging config fragments",
-               [str(src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(obj),
-                str(obj / ".config"), *fragments], log, cwd=src, env=env)
+    run_logged(
+        "linux",
+        "merging config fragments",
+        [
+            str(src / "scripts/kconfig/merge_config.sh"),
+            "-m",
+            "-O",
+            str(obj),
+            str(obj / ".config"),
+            *fragments,
+        ],
+        log,
+        cwd=src,
+        env=env,
+    )
     run_logged("linux", "make olddefconfig", [*make, "olddefconfig"], log, env=env)
     merged = (obj / ".config").read_text()
     wanted: dict[str, str | None] = {}

@@ -1,5 +1,6 @@
 """Running a build step's commands: logged, timed and with a heartbeat, in a
 pinned environment, so a failure names the step and shows the log's tail."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ def say(label: str, message: str) -> None:
 
 def host_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for build commands: the caller's PATH, pinned locale/time."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KBUILD_", "KCONFIG_", "CROSS_COMPILE", "ARCH"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KBUILD_", "KCONFIG_", "CROSS_COMPILE", "ARCH"))
+    }
     env.update(REPRODUCIBLE_ENV)
     if extra:
         env.update(extra)
@@ -47,8 +51,14 @@ def log_tail(log: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def run_logged(label: str, what: str, cmd: list[str], log: Path, cwd: Path | None = None,
-               env: dict[str, str] | None = None) -> float:
+def run_logged(
+    label: str,
+    what: str,
+    cmd: list[str],
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> float:
     """Run cmd with its output appended to log; say what runs and for how long.
 
     Raises StepError with the log's tail when cmd fails. Returns seconds taken.
@@ -68,14 +78,22 @@ def run_logged(label: str, what: str, cmd: list[str], log: Path, cwd: Path | Non
         with open(log, "ab") as out:
             out.write(f"\n$ {' '.join(cmd)}\n".encode())
             out.flush()
-            result = subprocess.run(cmd, cwd=cwd, env=env or host_env(), stdout=out,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            result = subprocess.run(
+                cmd,
+                cwd=cwd,
+                env=env or host_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
     finally:
         done.set()
     elapsed = time.monotonic() - started
     if result.returncode != 0:
-        raise StepError(f"{label}: `{' '.join(cmd[:4])}...` failed (exit {result.returncode}) "
-                        f"after {elapsed:.0f} s; last lines of {log}:\n{log_tail(log)}")
+        raise StepError(
+            f"{label}: `{' '.join(cmd[:4])}...` failed (exit {result.returncode}) "
+            f"after {elapsed:.0f} s; last lines of {log}:\n{log_tail(log)}"
+        )
     return elapsed
 
 

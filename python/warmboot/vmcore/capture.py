@@ -6,16 +6,29 @@ range and left their bytes at `dest`. CrashedMemory presents memory as the
 crashed kernel saw it, so every reader (VMCOREINFO, crash notes, CPU_STATE,
 region contents) uses the kernel's own physical addresses.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .. import pmt as pmtlib
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError
-from ..pmt import (CpuRecord, EntryStatus, EntryType, Pmt, PmtError, PmtFlags,
-                   RejectReason)
-from .elfcore import CORE_NOTE_NAME, NHDR, NT_PRSTATUS, ElfCoreError, decode_prstatus, machine_layout
-from .vmcoreinfo import VmcoreinfoError, direct_map, page_size, parse_vmcoreinfo, vmcoreinfo_from_note
+from ..pmt import CpuRecord, EntryStatus, EntryType, Pmt, PmtError, PmtFlags, RejectReason
+from .elfcore import (
+    CORE_NOTE_NAME,
+    NHDR,
+    NT_PRSTATUS,
+    ElfCoreError,
+    decode_prstatus,
+    machine_layout,
+)
+from .vmcoreinfo import (
+    VmcoreinfoError,
+    direct_map,
+    page_size,
+    parse_vmcoreinfo,
+    vmcoreinfo_from_note,
+)
 from .writer import CpuNote, LoadSegment, VmcoreError, VmcorePlan, check_segments
 
 # Entries whose bytes firmware says are not the crashed kernel's.
@@ -28,8 +41,9 @@ class CrashedMemory:
 
     def __init__(self, table: Pmt, memory: PhysicalMemory) -> None:
         self.memory = memory
-        self.copies = tuple(sorted((e.base, e.size, e.dest) for e in table.entries
-                                   if e.type == EntryType.BOOT_COPY))
+        self.copies = tuple(
+            sorted((e.base, e.size, e.dest) for e in table.entries if e.type == EntryType.BOOT_COPY)
+        )
 
     def source_of(self, addr: int) -> tuple[int, int]:
         """(where addr's byte is now, how many bytes from there are contiguous)."""
@@ -67,11 +81,11 @@ def crash_note_cpu(note_buf: bytes, e_machine: int) -> CpuNote | None:
     while offset + NHDR.size <= len(note_buf):
         namesz, descsz, note_type = NHDR.unpack_from(note_buf, offset)
         if namesz == 0:
-            return None   # final_note(): the end of the buffer's notes
+            return None  # final_note(): the end of the buffer's notes
         name_at = offset + NHDR.size
         desc_at = name_at + ((namesz + 3) & ~3)
-        name = note_buf[name_at:name_at + namesz].rstrip(b"\0")
-        desc = note_buf[desc_at:desc_at + descsz]
+        name = note_buf[name_at : name_at + namesz].rstrip(b"\0")
+        desc = note_buf[desc_at : desc_at + descsz]
         if len(desc) < descsz:
             return None
         if name == CORE_NOTE_NAME and note_type == NT_PRSTATUS:
@@ -94,19 +108,24 @@ def check_processed(table: Pmt) -> None:
     """The payload's rule (docs/pmt.md, state machine): capture only a table
     that is ARMED, that firmware processed (COPY_DONE) and did not reject."""
     if table.flags & PmtFlags.REJECTED:
-        reason = (RejectReason(table.reject_reason).name
-                  if table.reject_reason in RejectReason.__members__.values()
-                  else table.reject_reason)
+        reason = (
+            RejectReason(table.reject_reason).name
+            if table.reject_reason in RejectReason.__members__.values()
+            else table.reject_reason
+        )
         raise VmcoreError(f"firmware rejected this PMT ({reason}); nothing was preserved")
     if not table.flags & PmtFlags.ARMED:
         raise VmcoreError("this PMT is not armed (already captured, or never armed)")
     if not table.flags & PmtFlags.COPY_DONE:
-        raise VmcoreError("firmware has not processed this PMT (no COPY_DONE): "
-                          "its regions were not kept on this boot")
+        raise VmcoreError(
+            "firmware has not processed this PMT (no COPY_DONE): "
+            "its regions were not kept on this boot"
+        )
 
 
-def plan_capture(table: Pmt, memory: PhysicalMemory, *, page_offset: int | None = None,
-                 force: bool = False) -> Capture:
+def plan_capture(
+    table: Pmt, memory: PhysicalMemory, *, page_offset: int | None = None, force: bool = False
+) -> Capture:
     """Plan the vmcore for a PMT firmware processed, reading its VMCOREINFO,
     crash notes and CPU records from `memory` (the machine after the reset).
 
@@ -152,8 +171,9 @@ def plan_capture(table: Pmt, memory: PhysicalMemory, *, page_offset: int | None 
             area = b""
         for index in range(len(area) // size):
             try:
-                record = pmtlib.decode_cpu_record(area[index * size:(index + 1) * size],
-                                                  table.e_machine)
+                record = pmtlib.decode_cpu_record(
+                    area[index * size : (index + 1) * size], table.e_machine
+                )
             except PmtError as exc:
                 warnings.append(f"CPU_STATE slot {index}: {exc}")
                 continue
@@ -174,12 +194,15 @@ def plan_capture(table: Pmt, memory: PhysicalMemory, *, page_offset: int | None 
         if entry.type not in pmtlib.MEMORY_TYPES:
             continue
         if entry.fw_status in UNUSABLE_STATUS:
-            warnings.append(f"{entry.type.name} {entry.base:#x}+{entry.size:#x} left out: "
-                            f"firmware status {EntryStatus(entry.fw_status).name}")
+            warnings.append(
+                f"{entry.type.name} {entry.base:#x}+{entry.size:#x} left out: "
+                f"firmware status {EntryStatus(entry.fw_status).name}"
+            )
             continue
         source = entry.dest if entry.type == EntryType.BOOT_COPY else entry.base
         segments.append(LoadSegment(entry.base, vaddr_of(entry.base), entry.size, source))
 
-    plan = VmcorePlan(layout.e_machine, tuple(cpus), text, check_segments(segments),
-                      page_size(info))
+    plan = VmcorePlan(
+        layout.e_machine, tuple(cpus), text, check_segments(segments), page_size(info)
+    )
     return Capture(plan, tuple(warnings))

@@ -1,4 +1,5 @@
 """Inspect a vmcore (ours, /proc/vmcore's, or any ELF64 core) with pyelftools."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,16 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.segments import NoteSegment
 
-from .elfcore import (CORE_NOTE_NAME, EHDR, MACHINES, VMCOREINFO_NOTE_NAME, ElfCoreError,
-                      decode_prstatus)
+from .elfcore import (
+    CORE_NOTE_NAME,
+    EHDR,
+    MACHINES,
+    VMCOREINFO_NOTE_NAME,
+    ElfCoreError,
+    decode_prstatus,
+)
 from .vmcoreinfo import VmcoreinfoError, parse_vmcoreinfo
 from .writer import VmcoreError
 
@@ -45,11 +53,26 @@ class VmcoreSummary:
             "path": self.path,
             "machine": self.machine,
             "e_machine": self.e_machine,
-            "cpus": [{"index": c.index, "pid": c.pid, "pc": f"{c.pc:#x}", "sp": f"{c.sp:#x}",
-                      "regs": {k: f"{v:#x}" for k, v in c.regs.items()}} for c in self.cpus],
+            "cpus": [
+                {
+                    "index": c.index,
+                    "pid": c.pid,
+                    "pc": f"{c.pc:#x}",
+                    "sp": f"{c.sp:#x}",
+                    "regs": {k: f"{v:#x}" for k, v in c.regs.items()},
+                }
+                for c in self.cpus
+            ],
             "vmcoreinfo": self.vmcoreinfo,
-            "regions": [{"paddr": f"{r.paddr:#x}", "vaddr": f"{r.vaddr:#x}",
-                         "size": r.size, "offset": r.offset} for r in self.regions],
+            "regions": [
+                {
+                    "paddr": f"{r.paddr:#x}",
+                    "vaddr": f"{r.vaddr:#x}",
+                    "size": r.size,
+                    "offset": r.offset,
+                }
+                for r in self.regions
+            ],
         }
 
 
@@ -93,19 +116,26 @@ def _summarize(path: Path, elf: ELFFile, file_size: int) -> VmcoreSummary:
         if end > file_size:
             raise VmcoreError(
                 f"{path}: {seg['p_type']} at paddr {seg['p_paddr']:#x} ends at offset {end:#x}, "
-                f"past the file's {file_size:#x} bytes (truncated)")
-        if seg["p_type"] == "PT_NOTE":
+                f"past the file's {file_size:#x} bytes (truncated)"
+            )
+        if seg["p_type"] == "PT_NOTE" and isinstance(seg, NoteSegment):
             for note in seg.iter_notes():
                 name = (note["n_name"] or "").encode()
                 desc = bytes(note["n_descdata"])
                 if name == CORE_NOTE_NAME and note["n_type"] == "NT_PRSTATUS" and layout:
                     pid, regs = decode_prstatus(layout, desc)
-                    named = dict(zip(layout.gregs, regs))
+                    named = dict(zip(layout.gregs, regs, strict=True))
                     cpus.append(CpuState(len(cpus), pid, named[layout.pc], named[layout.sp], named))
                 elif name == VMCOREINFO_NOTE_NAME:
                     info = parse_vmcoreinfo(desc)
         elif seg["p_type"] == "PT_LOAD":
             regions.append(Region(seg["p_paddr"], seg["p_vaddr"], seg["p_filesz"], seg["p_offset"]))
     machine = layout.name if layout else str(elf["e_machine"])
-    return VmcoreSummary(str(path), machine, e_machine if isinstance(e_machine, int) else 0,
-                         tuple(cpus), info, tuple(regions))
+    return VmcoreSummary(
+        str(path),
+        machine,
+        e_machine if isinstance(e_machine, int) else 0,
+        tuple(cpus),
+        info,
+        tuple(regions),
+    )

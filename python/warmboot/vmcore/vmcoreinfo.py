@@ -5,9 +5,10 @@ PAGESIZE, SYMBOL(...), NUMBER(...), KERNELOFFSET, ...). warmboot carries it
 unchanged into the vmcore and reads a few keys to place PT_LOADs at the
 kernel's direct-map addresses.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import WarmbootError
 from .elfcore import EM_AARCH64, EM_X86_64, NHDR, VMCOREINFO_NOTE_NAME, VMCOREINFO_NOTE_TYPE
@@ -19,7 +20,7 @@ X86_64_PAGE_OFFSET_L5 = 0xFF11_0000_0000_0000
 # Not exported by upstream kernels (page_offset_base is randomized with KASLR);
 # a kernel or PMT registration that knows it may add this key.
 X86_64_PAGE_OFFSET_KEY = "NUMBER(page_offset_base)"
-UNKNOWN_VADDR = 0   # makedumpfile's NOT_KV_ADDR: "this PT_LOAD has no kernel address"
+UNKNOWN_VADDR = 0  # makedumpfile's NOT_KV_ADDR: "this PT_LOAD has no kernel address"
 MASK64 = (1 << 64) - 1
 
 
@@ -49,13 +50,14 @@ def vmcoreinfo_from_note(note: bytes) -> bytes:
     namesz, descsz, note_type = NHDR.unpack_from(note)
     name_end = NHDR.size + namesz
     desc_start = NHDR.size + ((namesz + 3) & ~3)
-    name = note[NHDR.size:name_end].rstrip(b"\0")
+    name = note[NHDR.size : name_end].rstrip(b"\0")
     if name != VMCOREINFO_NOTE_NAME or note_type != VMCOREINFO_NOTE_TYPE:
         raise VmcoreinfoError(f"not a VMCOREINFO note (name {name!r}, type {note_type})")
     if desc_start + descsz > len(note):
         raise VmcoreinfoError(
-            f"VMCOREINFO note claims {descsz} bytes of text, only {len(note) - desc_start} present")
-    return note[desc_start:desc_start + descsz]
+            f"VMCOREINFO note claims {descsz} bytes of text, only {len(note) - desc_start} present"
+        )
+    return note[desc_start : desc_start + descsz]
 
 
 def _number(info: Mapping[str, str], key: str, base: int) -> int | None:
@@ -72,8 +74,9 @@ def page_size(info: Mapping[str, str], default: int = 4096) -> int:
     return _number(info, "PAGESIZE", 10) or default
 
 
-def direct_map(e_machine: int, info: Mapping[str, str],
-               page_offset: int | None = None) -> Callable[[int], int]:
+def direct_map(
+    e_machine: int, info: Mapping[str, str], page_offset: int | None = None
+) -> Callable[[int], int]:
     """The kernel's __va() for RAM, as /proc/vmcore sets PT_LOAD p_vaddr.
 
     x86_64: PAGE_OFFSET + paddr, with PAGE_OFFSET from `page_offset`, else
@@ -99,4 +102,3 @@ def direct_map(e_machine: int, info: Mapping[str, str],
         if page_offset is not None and phys_offset is not None:
             return lambda paddr: ((paddr - phys_offset) & MASK64) | page_offset
     return lambda paddr: UNKNOWN_VADDR
-

@@ -8,16 +8,32 @@ functions; region bytes are copied from a PhysicalMemory in bounded chunks,
 so capturing gigabytes from /dev/mem needs only one chunk of memory and an
 output that accepts sequential writes (a file, a pipe, a socket).
 """
+
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 from ..errors import WarmbootError
 from ..handoff.physmem import PhysicalMemory, PhysicalMemoryError
-from .elfcore import (EHDR, PF_R, PF_W, PF_X, PHDR, PT_LOAD, PT_NOTE, NOTE_ALIGN,
-                      ProgramHeader, encode_elf_header, encode_program_header,
-                      machine_layout, prstatus_note, vmcoreinfo_note)
+from .elfcore import (
+    EHDR,
+    NOTE_ALIGN,
+    PF_R,
+    PF_W,
+    PF_X,
+    PHDR,
+    PT_LOAD,
+    PT_NOTE,
+    ProgramHeader,
+    encode_elf_header,
+    encode_program_header,
+    machine_layout,
+    prstatus_note,
+    vmcoreinfo_note,
+)
 
 DEFAULT_CHUNK = 4 << 20
 DEFAULT_PAGE_SIZE = 4096
@@ -87,11 +103,12 @@ def check_segments(segments: Sequence[LoadSegment]) -> tuple[LoadSegment, ...]:
     for seg in ordered:
         if seg.size <= 0:
             raise VmcoreError(f"region at {seg.paddr:#x} has size {seg.size}")
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if before.paddr + before.size > after.paddr:
             raise VmcoreError(
                 f"regions overlap: [{before.paddr:#x}, {before.paddr + before.size:#x}) "
-                f"and [{after.paddr:#x}, {after.paddr + after.size:#x})")
+                f"and [{after.paddr:#x}, {after.paddr + after.size:#x})"
+            )
     return ordered
 
 
@@ -118,18 +135,32 @@ def layout_vmcore(plan: VmcorePlan) -> VmcoreLayout:
         offset = _align_up(cursor, plan.page_size) + seg.paddr % plan.page_size
         placed.append(PlacedSegment(seg, offset))
         cursor = offset + seg.size
-    headers = [ProgramHeader(PT_NOTE, notes_offset, 0, 0, len(notes), len(notes),
-                             p_align=NOTE_ALIGN)]
-    headers += [ProgramHeader(PT_LOAD, p.offset, p.segment.vaddr, p.segment.paddr,
-                              p.segment.size, p.segment.size, PF_R | PF_W | PF_X)
-                for p in placed]
-    head = (encode_elf_header(plan.e_machine, phnum)
-            + b"".join(encode_program_header(h) for h in headers) + notes)
+    headers = [
+        ProgramHeader(PT_NOTE, notes_offset, 0, 0, len(notes), len(notes), p_align=NOTE_ALIGN)
+    ]
+    headers += [
+        ProgramHeader(
+            PT_LOAD,
+            p.offset,
+            p.segment.vaddr,
+            p.segment.paddr,
+            p.segment.size,
+            p.segment.size,
+            PF_R | PF_W | PF_X,
+        )
+        for p in placed
+    ]
+    head = (
+        encode_elf_header(plan.e_machine, phnum)
+        + b"".join(encode_program_header(h) for h in headers)
+        + notes
+    )
     return VmcoreLayout(head, tuple(placed))
 
 
-def write_vmcore(plan: VmcorePlan, memory: PhysicalMemory, out: BinaryIO,
-                 chunk_size: int = DEFAULT_CHUNK) -> int:
+def write_vmcore(
+    plan: VmcorePlan, memory: PhysicalMemory, out: BinaryIO, chunk_size: int = DEFAULT_CHUNK
+) -> int:
     """Write the vmcore to `out` sequentially; returns the bytes written."""
     layout = layout_vmcore(plan)
     out.write(layout.head)
@@ -147,7 +178,8 @@ def write_vmcore(plan: VmcorePlan, memory: PhysicalMemory, out: BinaryIO,
             if len(data) != take:
                 raise VmcoreError(
                     f"region {seg.paddr:#x}: read {len(data)} bytes at {seg.source + done:#x}, "
-                    f"wanted {take}")
+                    f"wanted {take}"
+                )
             out.write(data)
             done += take
         written = placed.offset + seg.size

@@ -8,6 +8,7 @@ own error types (LabError: ConfigError, StorageError, BoardIdentityError);
 any other exception is a bug. Replayed without atheris in CI
 (TestOneInput is plain Python).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atheris_harness import dispatch, fuzz  # noqa: E402
+from atheris_harness import dispatch, fuzz
 
 PARSERS: tuple = ()
 LabError: type = Exception

@@ -6,13 +6,14 @@ refuse its input only with a ReleaseError (one error line on the CLI); any
 other exception is a bug. Run with atheris (tests/fuzz/run release), or
 replay a corpus without it: TestOneInput is plain Python.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atheris_harness import dispatch, fuzz  # noqa: E402
+from atheris_harness import dispatch, fuzz
 
 PARSERS: tuple = ()
 ReleaseError: type = Exception
@@ -22,8 +23,13 @@ def load() -> None:
     """Import the parsers (under atheris: inside its instrumentation)."""
     global PARSERS, ReleaseError
     from warmboot.release import ReleaseError as error
-    from warmboot.release.envelope import (RELEASE_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE, Envelope,
-                                           decode_envelope, encode_envelope)
+    from warmboot.release.envelope import (
+        RELEASE_PAYLOAD_TYPE,
+        ROOT_PAYLOAD_TYPE,
+        Envelope,
+        decode_envelope,
+        encode_envelope,
+    )
     from warmboot.release.fmap import parse_fmap
     from warmboot.release.payload import decode_release_payload
     from warmboot.release.root import decode_root, load_trusted_root, update_root
@@ -31,8 +37,7 @@ def load() -> None:
 
     def wrapped(payload_type: str, payload: bytes) -> bytes:
         """payload in a canonical, unsigned envelope: past the envelope's checks."""
-        return encode_envelope(Envelope(payload_type=payload_type, payload=payload,
-                                        signatures=()))
+        return encode_envelope(Envelope(payload_type=payload_type, payload=payload, signatures=()))
 
     def update_from_itself(data: bytes) -> None:
         update_root(load_trusted_root(data), data)
@@ -45,8 +50,9 @@ def load() -> None:
         decode_state,
         parse_fmap,
         lambda data: load_trusted_root(wrapped(ROOT_PAYLOAD_TYPE, data)),
-        lambda data: decode_release_payload(decode_envelope(
-            wrapped(RELEASE_PAYLOAD_TYPE, data)).payload),
+        lambda data: decode_release_payload(
+            decode_envelope(wrapped(RELEASE_PAYLOAD_TYPE, data)).payload
+        ),
         update_from_itself,
     )
 
