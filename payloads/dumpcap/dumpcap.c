@@ -1005,6 +1005,16 @@ static int write_elfcorehdr(const struct wb_physmem *mem, const struct wb_firmwa
 	size_t j;
 	int rc = -1;
 
+	/*
+	 * A reset without a panic (the reset button, sysrq-b) leaves no CPU
+	 * registers, and a table from another boot no VMCOREINFO. Linux's
+	 * vmcore cannot serve a dump without a note; this boot writes it.
+	 */
+	if (!notes_size) {
+		wb_err("no CPU registers and no VMCOREINFO: nothing the OS's /proc/vmcore "
+		       "can serve");
+		return -1;
+	}
 	if (at > end || len > end - at) {
 		wb_err("an ELF core header of %zu bytes does not fit the anchor after the table "
 		       "(%#llx-%#llx)", len, (unsigned long long)at, (unsigned long long)end);

@@ -1,17 +1,20 @@
 """Booting the LinuxBoot kernel in QEMU with the payload tools inside.
 
-The board's initramfs gets a second, uncompressed cpio archive appended
-(the kernel unpacks concatenated archives in order, later files replacing
-earlier ones) holding the tools, the test's /init and a small "memory image"
-pmtctl uses as its anchor: QEMU's BIOS has no coreboot tables, so the
-guest's pmtctl finds firmware's record there, while everything else it reads
-(/proc/iomem, /sys, /proc/cpuinfo, kexec_load) is the real kernel's.
+The board's initramfs gets a second cpio archive appended, compressed the
+same way (the kernel unpacks concatenated archives in order, later files
+replacing earlier ones; an LZ4 legacy stream has no end marker, so an
+uncompressed archive after it would be read as LZ4) holding the tools, the
+test's /init and a small "memory image" pmtctl uses as its anchor: QEMU's
+BIOS has no coreboot tables, so the guest's pmtctl finds firmware's record
+there, while everything else it reads (/proc/iomem, /sys, /proc/cpuinfo,
+kexec_load) is the real kernel's.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 from machines import X86_FIRMWARE, MiB, plant_firmware
 from warmboot.handoff.cbtable import PmtRecord
 from warmboot.qemu import QemuMachine, accel_args, kvm_works
+from warmboot.steps.initramfs import COMPRESS_ARGS
 
 # The guest's stand-in firmware hand-off (file offsets = physical addresses).
 GUEST_ANCHOR, GUEST_ANCHOR_SIZE = 0x10_0000, 0x10000
@@ -53,8 +57,12 @@ def newc_archive(files: list[CpioFile]) -> bytes:
 
 
 def extend_initramfs(base: bytes, files: list[CpioFile]) -> bytes:
-    """base (any compression) then our archive, 4-byte aligned as the kernel wants."""
-    return base + b"\0" * (-len(base) % 4) + newc_archive(files)
+    """base (the build's LZ4) then our archive as a second LZ4 stream, which the
+    kernel's decompressor continues into at its magic number."""
+    packed = subprocess.run(
+        COMPRESS_ARGS, input=newc_archive(files), capture_output=True, check=True
+    )
+    return base + packed.stdout
 
 
 def guest_memory_image(path: Path) -> bytes:

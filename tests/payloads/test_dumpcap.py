@@ -15,11 +15,16 @@ from machines import (
     COPY_BASE,
     COPY_DEST,
     COPY_SIZE,
+    CPU_STATE,
+    NOTES_ADDR,
     P1_BASE,
     P1_SIZE,
+    PAGE,
     PROCESSED,
     SCRIBBLE,
+    VMCOREINFO_ADDR,
     crashed_machine,
+    read_at,
     write_at,
 )
 from warmboot import pmt
@@ -196,7 +201,7 @@ NOTHING = [
 
 
 @pytest.mark.parametrize("setup, reason", NOTHING)
-def test_nothing_to_capture_exits_2_and_writes_nothing(tools, tmp_path, setup, reason):
+def test_nothing_to_capture_exits_3_and_writes_nothing(tools, tmp_path, setup, reason):
     machine = crashed_machine(tmp_path / "m", **setup)
     out = tmp_path / "crash"
     result = tools.run("dumpcap", *machine.args(), out)
@@ -258,3 +263,33 @@ def test_memory_without_coreboot_tables_has_nothing_to_capture(tools, tmp_path):
     result = tools.run("dumpcap", "--mem", mem, tmp_path / "crash")
     assert result.returncode == EXIT_NOTHING
     assert "no valid coreboot table" in result.stderr
+
+
+def test_elfcorehdr_is_written_into_the_anchor_after_the_table(tools, tmp_path):
+    """--elfcorehdr (the in-service flow) writes no file: an ELF core header
+    in the anchor's first half, named by the elfcorehdr= it prints."""
+    machine = crashed_machine(tmp_path / "m")
+    result = tools.run("dumpcap", *machine.args(), "--elfcorehdr")
+    assert result.returncode == 0, result.stderr
+    size, addr = (
+        int(v, 0) for v in re.fullmatch(r"elfcorehdr=(\d+)@(0x[0-9a-f]+)\n", result.stdout).groups()
+    )
+    assert addr > ANCHOR and addr + size <= CPU_STATE[0]
+    header = read_at(machine.mem, addr, size)
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[16:18], "little") == 4  # ET_CORE
+    assert b"VMCOREINFO" in header and "2 CPUs with registers" in result.stderr
+
+
+def test_elfcorehdr_without_registers_or_vmcoreinfo_is_refused(tools, tmp_path):
+    """A reset without a panic leaves no note; Linux's vmcore cannot serve a
+    header without one, so dumpcap writes none and LinuxBoot captures."""
+    machine = crashed_machine(tmp_path / "m")
+    write_at(machine.mem, CPU_STATE[0], bytes(CPU_STATE[1]))
+    write_at(machine.mem, VMCOREINFO_ADDR, bytes(PAGE))
+    write_at(machine.mem, COPY_DEST + (NOTES_ADDR - COPY_BASE), bytes(PAGE))
+    before = read_at(machine.mem, ANCHOR, CPU_STATE[0] - ANCHOR)
+    result = tools.run("dumpcap", *machine.args(), "--elfcorehdr")
+    assert result.returncode == EXIT_ERROR, result.stderr
+    assert "no CPU registers and no VMCOREINFO" in result.stderr
+    assert result.stdout == ""
+    assert read_at(machine.mem, ANCHOR, CPU_STATE[0] - ANCHOR) == before
