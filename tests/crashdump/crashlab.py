@@ -264,3 +264,26 @@ def run_crash(lab: Lab, vmcore: Path, tmp_path: Path, commands: str) -> str:
         log.write(f"$ crash {commands!r}\n{result.stdout}{result.stderr}\n")
     assert result.returncode == 0, f"crash failed; see {lab.crash_log}"
     return result.stdout
+
+
+def gdb_aarch64_backtraces(lab: Lab, vmcore: Path) -> str:
+    """gdb-multiarch's `thread apply all bt` of an aarch64 vmcore with the
+    test OS's vmlinux (Debian's crash reads x86_64 dumps only); the output is
+    kept in the board's logs."""
+    gdb = subprocess.run(
+        [
+            "gdb-multiarch",
+            "-batch",
+            "-ex",
+            "set architecture aarch64",
+            "-ex",
+            "thread apply all bt 12",
+            str(lab.images.vmlinux),
+            str(vmcore),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
+    return gdb.stdout

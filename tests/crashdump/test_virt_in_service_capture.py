@@ -9,11 +9,10 @@ with cp, as kdump-tools does without makedumpfile (docs/crashdump.md)."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
-from crashlab import BANNER, boot_to_os, count, meminfo, sysfs
+from crashlab import BANNER, boot_to_os, count, gdb_aarch64_backtraces, meminfo, sysfs
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
@@ -62,24 +61,9 @@ def test_panic_on_virt_is_saved_in_service_after_one_reset(virt_lab, tmp_path):
     assert info.vmcoreinfo["OSRELEASE"] == release
     assert "CRASHTIME" in info.vmcoreinfo
     assert len(info.cpus) == lab.board.qemu.smp
-    gdb = subprocess.run(
-        [
-            "gdb-multiarch",
-            "-batch",
-            "-ex",
-            "set architecture aarch64",
-            "-ex",
-            "thread apply all bt 12",
-            str(lab.images.vmlinux),
-            str(dump),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
-    assert re.search(r"in panic \(", gdb.stdout), gdb.stdout[-3000:]
-    assert re.search(r"in sysrq_handle_crash \(", gdb.stdout), gdb.stdout[-3000:]
+    backtraces = gdb_aarch64_backtraces(lab, dump)
+    assert re.search(r"in panic \(", backtraces), backtraces[-3000:]
+    assert re.search(r"in sysrq_handle_crash \(", backtraces), backtraces[-3000:]
 
 
 def test_clean_reboot_on_virt_gives_back_nothing_and_captures_nothing(virt_lab):

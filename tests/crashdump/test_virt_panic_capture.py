@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 
 import libfdt
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from crashlab import BANNER, PAGE, boot_to_os, count, page_differences, read_paddr, wait_os_ready
+from crashlab import (
+    BANNER,
+    PAGE,
+    boot_to_os,
+    count,
+    gdb_aarch64_backtraces,
+    page_differences,
+    read_paddr,
+    wait_os_ready,
+)
 from warmboot import pmt as pmtlib
 from warmboot.handoff import devicetree
 from warmboot.vmcore.reader import read_vmcore
@@ -175,24 +183,9 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     assert len(info.cpus) == lab.board.qemu.smp
 
     # gdb-multiarch unwinds the panicking CPU from its NT_PRSTATUS with vmlinux's DWARF.
-    gdb = subprocess.run(
-        [
-            "gdb-multiarch",
-            "-batch",
-            "-ex",
-            "set architecture aarch64",
-            "-ex",
-            "thread apply all bt 12",
-            str(lab.images.vmlinux),
-            str(vmcore),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    (lab.logs / f"{lab.name}-gdb.txt").write_text(gdb.stdout + gdb.stderr)
-    assert re.search(r"in sysrq_handle_crash \(", gdb.stdout), gdb.stdout[-3000:]
-    assert re.search(r"in panic \(", gdb.stdout), gdb.stdout[-3000:]
+    backtraces = gdb_aarch64_backtraces(lab, vmcore)
+    assert re.search(r"in sysrq_handle_crash \(", backtraces), backtraces[-3000:]
+    assert re.search(r"in panic \(", backtraces), backtraces[-3000:]
     # The marker written to the kernel log is in the dump's memory.
     with open(vmcore, "rb") as core:
         assert marker.encode() in core.read()
