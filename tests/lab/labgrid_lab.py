@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -193,7 +194,16 @@ def _wait_for(predicate, what: str, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
-def _exported(home: Path, coordinator: str) -> bool:
+def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as sock:
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def _exported(exporter: subprocess.Popen, log: Path, coordinator: str) -> bool:
+    # labgrid-exporter gives up when it cannot reach the coordinator; say so at once,
+    # with its log, rather than waiting out the timeout.
+    assert exporter.poll() is None, f"labgrid-exporter exited:\n{log.read_text()[-2000:]}"
     done = subprocess.run(
         [BIN / "labgrid-client", "-x", coordinator, "resources"],
         capture_output=True,
@@ -232,6 +242,8 @@ def labgrid_lab(home: Path, releases, old_image: bytes):
                     stderr=subprocess.STDOUT,
                 )
             )
+        # The exporter exits if the coordinator is not yet accepting connections.
+        _wait_for(lambda: _listening(coordinator), "the coordinator listening")
         with open(home / "exporter.log", "wb") as log:
             processes.append(
                 subprocess.Popen(
@@ -249,7 +261,11 @@ def labgrid_lab(home: Path, releases, old_image: bytes):
                     stderr=subprocess.STDOUT,
                 )
             )
-        _wait_for(lambda: _exported(home, coordinator), "the exporter's resources")
+        exporter = processes[-1]
+        _wait_for(
+            lambda: _exported(exporter, home / "exporter.log", coordinator),
+            "the exporter's resources",
+        )
         lab = LabgridLab(home, coordinator, boards, power_log)
         for place in PLACES:
             lab.client("-p", place, "create")
