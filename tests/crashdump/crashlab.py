@@ -202,6 +202,16 @@ def symbol_range(vmlinux, name: str) -> tuple[int, int]:
     return sym["st_value"], sym["st_value"] + sym["st_size"]
 
 
+def function_at(vmlinux, addr: int) -> str:
+    """The name of vmlinux's function that contains addr ("" if none does)."""
+    with open(vmlinux, "rb") as f:
+        for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
+            start = sym["st_value"]
+            if sym["st_info"]["type"] == "STT_FUNC" and start <= addr < start + sym["st_size"]:
+                return sym.name
+    return ""
+
+
 def hang_cpu1_under_the_watchdog(vm) -> float:
     """Open /dev/watchdog and never pet it, then hard-lock CPU 1 with
     interrupts off (LKDTM). Returns when the hang starts."""

@@ -20,6 +20,7 @@ from crashlab import (
     PAGE,
     boot_to_os,
     count,
+    function_at,
     gdb_aarch64_backtraces,
     page_differences,
     read_paddr,
@@ -101,7 +102,9 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
         marker = secrets.token_hex(32)
         vm.send(f"echo {marker} > /dev/kmsg\n")
         vm.wait_for(marker, 30)
-        vm.send("sleep 3; echo c > /proc/sysrq-trigger\n")
+        # The panic on the last CPU; the others are idle when its crash IPI stops them.
+        last = lab.board.qemu.smp - 1
+        vm.send(f"sleep 3; taskset -c {last} sh -c 'echo c > /proc/sysrq-trigger'\n")
         vm.wait_for("echo c > /proc/sysrq-trigger", 10)
         vm.monitor("stop")
         snapshot = guest_bytes(vm, tmp_path, DRAM, ram_bytes, "before-panic.ram")
@@ -181,6 +184,15 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     assert info.vmcoreinfo["OSRELEASE"] == release
     assert "CRASHTIME" in info.vmcoreinfo
     assert len(info.cpus) == lab.board.qemu.smp
+    # Each CPU's NT_PRSTATUS holds its own registers: the panicking CPU's PC in
+    # the driver's panic notifier (crash_setup_regs), every other CPU's where
+    # IPI_CPU_CRASH_STOP interrupted it, the idle loop (pid 0, swapper).
+    stopped_in = [(cpu.pid, function_at(lab.images.vmlinux, cpu.pc)) for cpu in info.cpus]
+    print("each CPU's pid and function:", stopped_in)
+    assert stopped_in[last][1] == "warmboot_panic" and stopped_in[last][0] != 0, stopped_in
+    idle = {"arch_cpu_idle", "cpu_do_idle", "default_idle_call"}
+    others = stopped_in[:last] + stopped_in[last + 1 :]
+    assert all(pid == 0 and name in idle for pid, name in others), stopped_in
 
     # gdb-multiarch unwinds the panicking CPU from its NT_PRSTATUS with vmlinux's DWARF.
     backtraces = gdb_aarch64_backtraces(lab, vmcore)
