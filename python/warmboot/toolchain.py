@@ -92,6 +92,11 @@ TEST = (
         "static aarch64 payload tools",
     ),
     Requirement("crash", "crash"),
+    Requirement(
+        "qemu-aarch64-static",
+        "qemu-user-static",
+        purpose="Debian's arm64 crash on aarch64 vmcores (warmboot.vmcore.crash_arm64)",
+    ),
     Requirement("makedumpfile", "makedumpfile"),
     Requirement("flashrom", "flashrom"),
     Requirement("kexec", "kexec-tools"),

@@ -6,6 +6,7 @@ import pytest
 
 from crashlab import Lab, build_crash_images
 from warmboot.boards import load_board
+from warmboot.vmcore import crash_arm64
 from wbtest import TOP
 
 
@@ -48,3 +49,13 @@ def virt_lab(virt_crash_images, tmp_path, request):
     )
     yield lab
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def crash_arm64_command() -> list[str]:
+    """Debian's arm64 crash(8) under qemu-aarch64-static, its sysroot made from
+    the pinned .debs (warmboot.vmcore.crash_arm64): a command prefix."""
+    try:
+        return crash_arm64.command()
+    except crash_arm64.CrashArm64Error as exc:
+        pytest.fail(str(exc))

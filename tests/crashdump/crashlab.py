@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,13 +258,16 @@ def read_paddr(vmcore_path, info, paddr: int, size: int) -> bytes:
         return core.read(size)
 
 
-def run_crash(lab: Lab, vmcore: Path, tmp_path: Path, commands: str) -> str:
+def run_crash(
+    lab: Lab, vmcore: Path, tmp_path: Path, commands: str, crash: Sequence[str] = ("crash",)
+) -> str:
     """crash -s vmlinux vmcore with these commands (newline-separated); its
-    output is appended to the test's crash log in the board's logs."""
+    output is appended to the test's crash log in the board's logs. crash is
+    the command to run: Debian's x86_64 crash, or the crash_arm64 fixture's."""
     script = tmp_path / "crash.cmds"
     script.write_text(commands.rstrip("\n") + "\nquit\n")
     result = subprocess.run(
-        ["crash", "-s", "-i", str(script), str(lab.images.vmlinux), str(vmcore)],
+        [*crash, "-s", "-i", str(script), str(lab.images.vmlinux), str(vmcore)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -271,15 +275,15 @@ def run_crash(lab: Lab, vmcore: Path, tmp_path: Path, commands: str) -> str:
     )
     lab.crash_log = lab.logs / f"{lab.name}-crash.txt"
     with open(lab.crash_log, "a") as log:
-        log.write(f"$ crash {commands!r}\n{result.stdout}{result.stderr}\n")
+        log.write(f"$ {' '.join(crash)} {commands!r}\n{result.stdout}{result.stderr}\n")
     assert result.returncode == 0, f"crash failed; see {lab.crash_log}"
     return result.stdout
 
 
 def gdb_aarch64_backtraces(lab: Lab, vmcore: Path) -> str:
     """gdb-multiarch's `thread apply all bt` of an aarch64 vmcore with the
-    test OS's vmlinux (Debian's crash reads x86_64 dumps only); the output is
-    kept in the board's logs."""
+    test OS's vmlinux (a second opinion beside Debian's arm64 crash, which
+    runs under qemu-user); the output is kept in the board's logs."""
     gdb = subprocess.run(
         [
             "gdb-multiarch",

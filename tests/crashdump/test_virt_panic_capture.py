@@ -2,9 +2,9 @@
 in the OS leads to exactly one warm reset (the kernel driver's PSCI
 SYSTEM_RESET through TF-A, after it wrote the reset mailbox); coreboot keeps
 the registered memory and hands it over in the device tree; LinuxBoot writes
-a vmcore whose aarch64 NT_PRSTATUS notes gdb-multiarch and the Python
-inspector read, and boots the OS, whose driver gives the kept memory back:
-no second reset."""
+a vmcore whose aarch64 NT_PRSTATUS notes gdb-multiarch, Debian's arm64
+crash(8) (under qemu-user) and the Python inspector read, and boots the OS,
+whose driver gives the kept memory back: no second reset."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from crashlab import (
     gdb_aarch64_backtraces,
     page_differences,
     read_paddr,
+    run_crash,
     wait_os_ready,
 )
 from warmboot import pmt as pmtlib
@@ -83,7 +84,7 @@ def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
 
 
 def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarch(
-    virt_lab, tmp_path
+    virt_lab, tmp_path, crash_arm64_command
 ):
     lab = virt_lab
     lab.configure(CAPTURE="payload")
@@ -198,6 +199,20 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     backtraces = gdb_aarch64_backtraces(lab, vmcore)
     assert re.search(r"in sysrq_handle_crash \(", backtraces), backtraces[-3000:]
     assert re.search(r"in panic \(", backtraces), backtraces[-3000:]
+    # crash(8), Debian's arm64 build: the panic and the marker in the kernel's
+    # log, and the panicking task's backtrace through the sysrq handler.
+    crash = crash_arm64_command
+    (lab.logs / f"{lab.name}-crash.txt").unlink(missing_ok=True)
+    log = run_crash(lab, vmcore, tmp_path, "log\n", crash)
+    assert "Kernel panic - not syncing: sysrq triggered crash" in log, f"see {lab.crash_log}"
+    assert marker in log, f"marker not in crash's log; see {lab.crash_log}"
+    frames = re.findall(
+        r"#\d+ \[[0-9a-f]+\] (\w+) at", run_crash(lab, vmcore, tmp_path, "bt\n", crash)
+    )
+    assert frames[frames.index("panic") :][:2] == ["panic", "sysrq_handle_crash"], frames
+    bt_all = run_crash(lab, vmcore, tmp_path, "bt -a\n", crash)
+    assert bt_all.count("PID: ") == lab.board.qemu.smp, f"see {lab.crash_log}"
+    assert "sysrq_handle_crash at" in bt_all, f"see {lab.crash_log}"
     # The marker written to the kernel log is in the dump's memory.
     with open(vmcore, "rb") as core:
         assert marker.encode() in core.read()

@@ -196,6 +196,10 @@ def unpack(pinned: PinnedSource, files: dict[str, Path], dest: Path) -> None:
         (dest / "tree").rmdir()
     elif pinned.kind == "debian-binary":
         (deb,) = files.values()
+        if not pinned.member:  # the whole package is the tree
+            _run(["dpkg-deb", "-x", str(deb), str(dest)])
+            work.rmdir()
+            return
         _run(["dpkg-deb", "-x", str(deb), str(work)])
         member = work / pinned.member
         if not member.exists():
