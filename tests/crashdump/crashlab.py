@@ -179,6 +179,23 @@ def wait_os_ready(vm: QemuMachine, timeout: float = 300) -> float:
     raise AssertionError(f"the OS's shell does not answer; serial log {vm.log_path}")
 
 
+SAVED = r"warmboot: dump saved in /crash/(\S+)/(dump\.\S+) \((\d+) bytes\)"
+
+
+def wait_in_service_and_saved(
+    vm: QemuMachine, timeout: float = 600
+) -> tuple[float, float, re.Match]:
+    """After a panic: seconds since power-on when the OS came into service and
+    when its dump was saved, and the saved line."""
+    vm.wait_for("warmboot: the OS saves its own dump", timeout)
+    vm.wait_for("warmboot: in service", timeout)
+    in_service = vm.elapsed()
+    saved = vm.wait_for_line(SAVED, timeout)
+    saved_at = vm.elapsed()
+    vm.wait_for("warmboot: dump memory released", 120)
+    return in_service, saved_at, saved
+
+
 def meminfo(lab: Lab, vm: QemuMachine, key: str = "MemTotal") -> int:
     """A /proc/meminfo value of the running OS, in kB."""
     return int(lab.shell(vm, f"grep {key}: /proc/meminfo", rf"{key}:\s+(\d+) kB").group(1))

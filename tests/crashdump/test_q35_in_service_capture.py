@@ -21,24 +21,11 @@ from crashlab import (
     run_crash,
     symbol_range,
     sysfs,
+    wait_in_service_and_saved,
 )
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
-
-SAVED = r"warmboot: dump saved in /crash/(\S+)/(dump\.\S+) \((\d+) bytes\)"
-
-
-def wait_in_service_and_saved(vm, timeout: float = 600) -> tuple[float, float, re.Match]:
-    """After a panic: seconds since power-on when the OS came into service and
-    when its dump was saved, and the saved line."""
-    vm.wait_for("warmboot: the OS saves its own dump", timeout)
-    vm.wait_for("warmboot: in service", timeout)
-    in_service = vm.elapsed()
-    saved = vm.wait_for_line(SAVED, timeout)
-    saved_at = vm.elapsed()
-    vm.wait_for("warmboot: dump memory released", 120)
-    return in_service, saved_at, saved
 
 
 def backtrace_frames(lab, dump, tmp_path) -> list[str]:

@@ -20,7 +20,7 @@
 
 /* The table lives in the anchor's first half, CPU_STATE in its second. */
 #define WARMBOOT_TABLE_MAX	(CONFIG_WARMBOOT_ANCHOR_SIZE / 2)
-#define WARMBOOT_FW_RANGES	6
+#define WARMBOOT_FW_RANGES	7
 
 /* Firmware ranges and limits used to judge the anchor's table on this boot. */
 struct warmboot_judge {
@@ -34,6 +34,13 @@ struct warmboot_judge {
  * stores it in the reset mailbox before its warm reset (pmt_mailbox.c).
  */
 uint64_t warmboot_cmos_cookie(void);
+
+/*
+ * RAM the board has from 4 GiB up, in bytes ([4 GiB, 4 GiB + size)); 0 if
+ * none or unknown, and then everything above the top of low RAM is
+ * firmware's. Boards that know their high RAM in romstage override it.
+ */
+uint64_t warmboot_high_ram_size(void);
 
 /* Fill judge for the anchor at `anchor`, with the registered cookie. */
 void warmboot_judge_init(struct warmboot_judge *judge, uintptr_t anchor, uint64_t cookie);
