@@ -1,7 +1,9 @@
 """Firmware refuses a table with a bad CRC, one with overlapping regions, one
 whose copy destination lies over firmware memory and one whose BOOT_COPY
 source lies outside the boot window: each time it logs the reason and boots
-normally; nothing is copied and nothing is captured. A valid table on which
+normally; nothing is copied and nothing is captured. On a 6 GiB guest, a copy
+destination in the OS's RAM above 4 GiB is refused too (romstage copies with
+32-bit pointers). A valid table on which
 the OS set firmware's REJECTED status is judged again, and accepted."""
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import re
 
 import pytest
 
-from crashlab import BANNER, boot_to_os, count
+from crashlab import BANNER, Lab, boot_to_os, count
 from warmboot import pmt as pmtlib
 
 pytestmark = pytest.mark.qemu
+
+GiB4 = 4 << 30
 
 
 def registered_table(vm, path) -> bytes:
@@ -83,6 +87,30 @@ def corrupt(table: bytes, how: str) -> bytes:
             for e in t.entries
         )
         return pmtlib.encode(dataclasses.replace(t, entries=entries))
+    if how == "dest-above-4-gib":
+        # Cut a 128 MiB hole, away from the kernel's crash notes and other
+        # metadata, out of the OS's PRESERVE region above 4 GiB (no firmware
+        # range there either) and copy into it.
+        size = 128 << 20
+        high = next(e for e in t.entries if e.type == pmtlib.EntryType.PRESERVE and e.base >= GiB4)
+        kept = (pmtlib.EntryType.PRESERVE, pmtlib.EntryType.BOOT_COPY)
+        metadata = [(e.base, e.base + e.size) for e in t.entries if e.type not in kept]
+        hole = next(
+            start
+            for start in range(high.base, high.base + high.size - size, size)
+            if not any(lo < start + size and start < hi for lo, hi in metadata)
+        )
+        entries: list = []
+        for e in t.entries:
+            if e is high:
+                entries.append(dataclasses.replace(e, size=hole - e.base))
+                end = e.base + e.size
+                entries.append(dataclasses.replace(e, base=hole + size, size=end - hole - size))
+            elif e.type == pmtlib.EntryType.BOOT_COPY:
+                entries.append(dataclasses.replace(e, dest=hole))
+            else:
+                entries.append(e)
+        return pmtlib.encode(dataclasses.replace(t, entries=tuple(entries)))
     raise ValueError(how)
 
 
@@ -111,6 +139,20 @@ def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, 
     assert "crash dump" not in rest
     assert lab.crash_dirs() == []
     assert "REJECTED" in status and f"reject {code}" in status, status
+
+
+def test_a_copy_destination_above_4_gib_is_refused(crash_images, tmp_path, request):
+    lab = Lab(crash_images, tmp_path, request.node.name, memory="6G")
+    bad = corrupt(armed_table(lab, tmp_path), "dest-above-4-gib")
+    with with_table(lab, tmp_path, bad) as vm:
+        mark = arm_and_warm_reset(lab, vm)
+        rejected = vm.wait_for_line(r"warmboot: PMT rejected: .*", 120).group(0)
+        boot_to_os(lab, vm)
+        rest = vm.output[mark:]
+    assert "destination in firmware memory (entry 0)" in rejected, rejected
+    assert count(rest, BANNER) == 1
+    assert "accepted" not in rest and "copied" not in rest
+    assert lab.crash_dirs() == []
 
 
 def test_a_rejected_flag_the_os_set_is_not_firmwares_verdict(lab, tmp_path):
