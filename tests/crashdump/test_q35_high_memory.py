@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 
 import pytest
 
@@ -31,7 +32,8 @@ FILL = 61440  # under a pipe's 64 KiB, so the writer never blocks
 
 @pytest.fixture
 def big_lab(crash_images, tmp_path, request):
-    return Lab(crash_images, tmp_path, request.node.name, memory="6G")
+    yield Lab(crash_images, tmp_path, request.node.name, memory="6G")
+    shutil.rmtree(tmp_path, ignore_errors=True)  # a 2 GiB disk and the dump
 
 
 def pattern_addresses(dump, info, token: bytes) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 
 import pytest
 
@@ -143,16 +144,20 @@ def test_firmware_rejects_a_broken_table_and_boots_normally(lab, tmp_path, how, 
 
 def test_a_copy_destination_above_4_gib_is_refused(crash_images, tmp_path, request):
     lab = Lab(crash_images, tmp_path, request.node.name, memory="6G")
-    bad = corrupt(armed_table(lab, tmp_path), "dest-above-4-gib")
-    with with_table(lab, tmp_path, bad) as vm:
-        mark = arm_and_warm_reset(lab, vm)
-        rejected = vm.wait_for_line(r"warmboot: PMT rejected: .*", 120).group(0)
-        boot_to_os(lab, vm)
-        rest = vm.output[mark:]
+    try:
+        bad = corrupt(armed_table(lab, tmp_path), "dest-above-4-gib")
+        with with_table(lab, tmp_path, bad) as vm:
+            mark = arm_and_warm_reset(lab, vm)
+            rejected = vm.wait_for_line(r"warmboot: PMT rejected: .*", 120).group(0)
+            boot_to_os(lab, vm)
+            rest = vm.output[mark:]
+        crash_dirs = lab.crash_dirs()
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
     assert "destination in firmware memory (entry 0)" in rejected, rejected
     assert count(rest, BANNER) == 1
     assert "accepted" not in rest and "copied" not in rest
-    assert lab.crash_dirs() == []
+    assert crash_dirs == []
 
 
 def test_a_rejected_flag_the_os_set_is_not_firmwares_verdict(lab, tmp_path):
