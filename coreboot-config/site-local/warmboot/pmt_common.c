@@ -77,12 +77,8 @@ int warmboot_check(const void *table, size_t len, uintptr_t anchor,
 		    && !inside(e.base, e.size, CONFIG_WARMBOOT_BOOT_WINDOW_BASE,
 			       CONFIG_WARMBOOT_BOOT_WINDOW_SIZE))
 			return PMT_REJECT_BAD_ENTRY;
-		/*
-		 * Romstage copies with 32-bit pointers: a destination in RAM
-		 * above 4 GiB (the OS's, so no firmware range refuses it) is
-		 * out of its reach.
-		 */
-		if (e.type == PMT_ENTRY_BOOT_COPY && e.dest + e.size > 4ULL * GiB)
+		/* RAM above 4 GiB is the OS's, but out of romstage's copy. */
+		if (e.type == PMT_ENTRY_BOOT_COPY && e.dest + e.size > WARMBOOT_COPY_LIMIT)
 			return PMT_REJECT_DEST_IN_FIRMWARE;
 	}
 	dec->bad_entry = PMT_NO_ENTRY;

@@ -21,6 +21,8 @@
 /* The table lives in the anchor's first half, CPU_STATE in its second. */
 #define WARMBOOT_TABLE_MAX	(CONFIG_WARMBOOT_ANCHOR_SIZE / 2)
 #define WARMBOOT_FW_RANGES	7
+/* Romstage copies with 32-bit pointers: BOOT_COPY destinations end below this. */
+#define WARMBOOT_COPY_LIMIT	(4ULL << 30)
 
 /* Firmware ranges and limits used to judge the anchor's table on this boot. */
 struct warmboot_judge {
