@@ -73,10 +73,12 @@ class RestartingConsole:
         def run() -> None:
             with server:
                 client, _ = server.accept()
-                with client:
-                    time.sleep(delay)
-                    client.sendall(output)
-                    time.sleep(0.3)
+            # No listener while this boot runs: a reconnect after it ends waits
+            # for the next boot rather than sitting in a dying socket's backlog.
+            with client:
+                time.sleep(delay)
+                client.sendall(output)
+                time.sleep(0.3)
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
