@@ -104,7 +104,7 @@ def test_the_sysroot_is_made_from_the_pins_atomically_and_found_again_at_once(
     pinned_debs, tmp_path, monkeypatch
 ):
     cache = seeded_cache(tmp_path / "cache", pinned_debs)
-    final = crash_arm64.sysroot_dir(LOCK, cache)
+    final = crash_arm64.sysroot_dir(cache, [LOCK.get(name) for name in crash_arm64.PACKAGES])
 
     # Interrupted halfway (the fourth package): nothing half-made is left.
     real = crash_arm64.materialize

@@ -44,12 +44,12 @@ class SourceTree:
         return {**self.pinned.describe(), "provider": self.provider}
 
 
-def _quiet(msg: str) -> None:
+def quiet(msg: str) -> None:
     pass
 
 
 @contextmanager
-def _locked(path: Path):
+def locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -96,7 +96,7 @@ def _is_tarball(name: str) -> bool:
 def obtain_files(
     pinned: PinnedSource,
     cache: SourceCache,
-    log: Log = _quiet,
+    log: Log = quiet,
     environ=os.environ,
     use_apt: bool = True,
 ) -> dict[str, Path]:
@@ -215,7 +215,7 @@ def unpack(pinned: PinnedSource, files: dict[str, Path], dest: Path) -> None:
 
 
 def materialize(
-    pinned: PinnedSource, cache: SourceCache | None = None, log: Log = _quiet, environ=os.environ
+    pinned: PinnedSource, cache: SourceCache | None = None, log: Log = quiet, environ=os.environ
 ) -> SourceTree:
     """The verified tree for pinned, obtaining and unpacking it if needed."""
     cache = cache or SourceCache()
@@ -226,7 +226,7 @@ def materialize(
     tree = cached_tree(pinned, cache)
     if tree:
         return SourceTree(pinned.name, tree, "cache", pinned)
-    with _locked(cache.trees / ".lock"):
+    with locked(cache.trees / ".lock"):
         tree = cached_tree(pinned, cache)  # another build may have finished it
         if tree:
             return SourceTree(pinned.name, tree, "cache", pinned)

@@ -23,7 +23,7 @@ from .cache import SourceCache, sha256_file
 from .errors import AptError, NotInArchiveError, SourceError
 from .lock import LockFile, PinnedFile, PinnedSource
 from .lockedit import rewrite_lock
-from .resolve import Log, _quiet, cached_tree, update_command
+from .resolve import Log, cached_tree, quiet, update_command
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _next_version(old: PinnedSource, package_version: str) -> str:
 
 
 def resolve_update(
-    pinned: PinnedSource, apt: PrivateApt, cache: SourceCache, log: Log = _quiet
+    pinned: PinnedSource, apt: PrivateApt, cache: SourceCache, log: Log = quiet
 ) -> PinUpdate:
     """Re-resolve pinned to the archive's current version; its files end up verified
     in the cache. apt's lists must be fresh (refresh())."""
@@ -227,7 +227,7 @@ def resolve_update(
 
 
 def update(
-    lock: LockFile, names: list[str], cache: SourceCache, log: Log = _quiet
+    lock: LockFile, names: list[str], cache: SourceCache, log: Log = quiet
 ) -> list[PinUpdate]:
     """Move the named pins to the archive's current versions and rewrite the lock.
 

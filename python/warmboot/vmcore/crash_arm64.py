@@ -32,7 +32,7 @@ from ..sources.cli import DEFAULT_LOCK
 from ..sources.errors import SourceError
 from ..sources.lock import LockFile, PinnedSource, load_lock
 from ..sources.resolve import MARKER as TREE_MARKER
-from ..sources.resolve import Log, _locked, _quiet, materialize
+from ..sources.resolve import Log, locked, materialize, quiet
 
 QEMU = "qemu-aarch64-static"
 QEMU_PACKAGE = "qemu-user-static"
@@ -73,8 +73,8 @@ def _pins(lock: LockFile, names: Sequence[str]) -> list[PinnedSource]:
         raise CrashArm64Error(f"arm64 crash: {_one_line(exc)}") from None
 
 
-def sysroot_dir(lock: LockFile, cache: SourceCache, names: Sequence[str] = PACKAGES) -> Path:
-    return cache.root / "crash-arm64" / f"sysroot-{sysroot_key(_pins(lock, names))}"
+def sysroot_dir(cache: SourceCache, pins: Sequence[PinnedSource]) -> Path:
+    return cache.root / "crash-arm64" / f"sysroot-{sysroot_key(pins)}"
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -92,16 +92,16 @@ def sysroot(
     lock: LockFile | None = None,
     cache: SourceCache | None = None,
     names: Sequence[str] = PACKAGES,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> Path:
     """The assembled arm64 sysroot, made from the pinned packages if not cached."""
     lock = lock or load_lock(DEFAULT_LOCK)
     cache = cache or SourceCache()
     pins = _pins(lock, names)
-    final = sysroot_dir(lock, cache, names)
+    final = sysroot_dir(cache, pins)
     if (final / MARKER).exists():
         return final
-    with _locked(final.parent / ".lock"):
+    with locked(final.parent / ".lock"):
         if (final / MARKER).exists():  # another run finished it meanwhile
             return final
         tmp = Path(tempfile.mkdtemp(prefix=".sysroot-", dir=final.parent))
@@ -141,7 +141,7 @@ def sysroot(
 def command(
     lock: LockFile | None = None,
     cache: SourceCache | None = None,
-    log: Log = _quiet,
+    log: Log = quiet,
     qemu: str = QEMU,
 ) -> list[str]:
     """The command prefix that runs Debian's arm64 crash: add crash's arguments."""
