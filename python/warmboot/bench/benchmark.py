@@ -25,9 +25,10 @@ from warmboot.qemu import choose_accel
 from . import TOP
 from .buildtime import BuildTiming, time_build
 from .errors import BenchError
-from .images import KDUMP_CRASHKERNEL, SETUPS, prepare_images, setup_cmdline
+from .images import SETUPS, prepare_images, setup_cmdline
+from .kdump_tools import debian_crashkernel
 from .results import SCHEMA, BenchResults, BenchSettings, HostInfo
-from .runs import MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
+from .runs import LOADS, MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
 
 # Host tools beyond the build's: images, kdump's userspace, reading the disk.
 REQUIREMENTS = (
@@ -49,9 +50,12 @@ def _say(message: str) -> None:
 @dataclass(frozen=True)
 class BenchConfig:
     board: str = "qemu-q35"
-    sizes: tuple[str, ...] = ("512M", "2G")
-    runs: int = 3
+    sizes: tuple[str, ...] = ("512M", "2G", "8G")
+    runs: int = 2
+    # Fewer runs at some sizes (size, runs): 8 GiB takes longest.
+    runs_at: tuple[tuple[str, int], ...] = (("8G", 1),)
     mechanisms: tuple[str, ...] = MECHANISMS
+    loads: tuple[str, ...] = LOADS
     # Runs per size and mechanism whose ELF vmcore is also filtered on the
     # host with makedumpfile (its size does not vary between runs).
     filter_runs: int = 1
@@ -59,6 +63,9 @@ class BenchConfig:
     noop_runs: int = 3
     workdir: Path | None = None  # default: a temporary directory, removed afterwards
     logs: Path = field(default_factory=lambda: TOP / "build" / "bench" / "logs")
+
+    def runs_for(self, size: str) -> int:
+        return dict(self.runs_at).get(size, self.runs)
 
 
 def ram_mib(size: str) -> int:
@@ -109,6 +116,10 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
         )
     if config.runs < 1 or not config.sizes:
         raise BenchError("need at least one run and one RAM size")
+    if not config.loads or set(config.loads) - set(LOADS):
+        raise BenchError(f"loads must be some of {', '.join(LOADS)}, not {config.loads}")
+    if any(runs < 1 for _, runs in config.runs_at):
+        raise BenchError("every size needs at least one run")
     try:
         toolchain.check(REQUIREMENTS)
     except toolchain.ToolchainError as exc:
@@ -117,6 +128,8 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
     sizes_mib = [ram_mib(s) for s in config.sizes]
     say(f"building the ROM and the test OS (scons board={config.board} .)")
     build_test_os(config.board)
+    crashkernel = debian_crashkernel(TOP)
+    say(f"kdump reserves crashkernel={crashkernel}, as Debian's kdump-tools sets it")
     work = config.workdir or Path(tempfile.mkdtemp(prefix="warmboot-bench-"))
     config.logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -125,34 +138,36 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
             board,
             work / "images",
             max(sizes_mib),
+            crashkernel,
             tuple(s for s in SETUPS if s == "plain" or s in config.mechanisms),
+            loaded="loaded" in config.loads,
         )
         plain: list[PlainBoot] = []
         for ram in config.sizes:
             say(f"plain boot at {ram} (the memory baseline)")
             plain.append(plain_boot(board, images, ram, 1, work, config.logs))
         crashes: list[CrashRun] = []
-        for run in range(1, config.runs + 1):
+        rounds = max(config.runs_for(ram) for ram in config.sizes)
+        for run in range(1, rounds + 1):
             for ram in config.sizes:
-                for mechanism in _rotated(config.mechanisms, run - 1):
-                    say(f"round {run}/{config.runs}: {mechanism} at {ram}")
-                    done = crash_run(
-                        board,
-                        images,
-                        mechanism,
-                        ram,
-                        run,
-                        work,
-                        config.logs,
-                        filter_on_host=run <= config.filter_runs,
-                    )
-                    on_disk = (done.vmcore.disk_bytes or 0) / 1e6
-                    say(
-                        f"  panic to OS ready {done.downtime_seconds:.2f} s; vmcore "
-                        f"{done.vmcore.bytes / 1e6:.1f} MB ({on_disk:.1f} MB "
-                        f"on the disk) in {done.vmcore.capture_seconds:.2f} s"
-                    )
-                    crashes.append(done)
+                if run > config.runs_for(ram):
+                    continue
+                for load in config.loads:
+                    for mechanism in _rotated(config.mechanisms, run - 1):
+                        say(f"round {run}/{rounds}: {mechanism} at {ram}, {load}")
+                        done = crash_run(
+                            board,
+                            images,
+                            mechanism,
+                            ram,
+                            run,
+                            work,
+                            config.logs,
+                            filter_on_host=run <= config.filter_runs,
+                            load=load,
+                        )
+                        _report_run(done, say)
+                        crashes.append(done)
         builds: list[BuildTiming] = []
         for run in range(1, config.build_runs + 1):
             say(f"build {run}/{config.build_runs}: clean scons, then the same makes by hand")
@@ -172,10 +187,12 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
         sizes=tuple(config.sizes),
         runs=config.runs,
         mechanisms=tuple(config.mechanisms),
-        kdump_crashkernel=KDUMP_CRASHKERNEL,
+        kdump_crashkernel=crashkernel,
         warmboot_cmdline=stock,
-        kdump_cmdline=setup_cmdline(stock, "kdump-cp"),
+        kdump_cmdline=setup_cmdline(stock, "kdump-cp", crashkernel),
         capture_cmdline=(TOP / "linuxboot" / "kdump" / "cmdline").read_text().strip(),
+        loads=tuple(config.loads),
+        runs_at=tuple((ram, config.runs_for(ram)) for ram in config.sizes),
     )
     return BenchResults(
         schema=SCHEMA,
@@ -185,6 +202,22 @@ def run_benchmark(config: BenchConfig, say: Progress = _say) -> BenchResults:
         plain_boots=tuple(plain),
         crash_runs=tuple(crashes),
         build=tuple(builds),
+    )
+
+
+def _report_run(done: CrashRun, say: Progress) -> None:
+    if done.workload:
+        w = done.workload
+        say(
+            f"  loaded in {w.seconds:.0f} s: {w.used_share:.0%} of MemTotal in use "
+            f"(anon {w.anon_kib >> 10} MiB, cache {w.cached_kib >> 10} MiB, "
+            f"slab {w.slab_kib >> 10} MiB, dirty {w.dirty_kib >> 10} MiB)"
+        )
+    on_disk = (done.vmcore.disk_bytes or 0) / 1e6
+    say(
+        f"  panic to OS ready {done.downtime_seconds:.2f} s, dump saved "
+        f"{done.saved_seconds:.2f} s; vmcore {done.vmcore.bytes / 1e6:.1f} MB "
+        f"({on_disk:.1f} MB on the disk) in {done.vmcore.capture_seconds:.2f} s"
     )
 
 

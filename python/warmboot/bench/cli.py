@@ -9,9 +9,10 @@ from pathlib import Path
 from warmboot.errors import WarmbootError
 
 from .benchmark import TOP, BenchConfig, run_benchmark
+from .errors import BenchError
 from .report import markdown, write_charts
 from .results import BenchResults
-from .runs import MECHANISMS
+from .runs import LOADS, MECHANISMS
 
 DEFAULT_RESULTS = TOP / "docs" / "benchmarks" / "results.json"
 
@@ -20,12 +21,25 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _runs_at(text: str) -> tuple[tuple[str, int], ...]:
+    """`8G=1,16G=1` as ((size, runs), ...)."""
+    pairs = []
+    for part in _csv(text):
+        size, equals, runs = part.partition("=")
+        if not equals or not runs.strip().isdigit():
+            raise BenchError(f"--runs-at {part!r} is not SIZE=RUNS, like 8G=1")
+        pairs.append((size.strip(), int(runs)))
+    return tuple(pairs)
+
+
 def _run(args: argparse.Namespace) -> int:
     config = BenchConfig(
         board=args.board,
         sizes=_csv(args.sizes),
         runs=args.runs,
+        runs_at=_runs_at(args.runs_at),
         mechanisms=_csv(args.mechanisms),
+        loads=_csv(args.loads),
         filter_runs=args.filter_runs,
         build_runs=args.build_runs,
         noop_runs=args.noop_runs,
@@ -65,8 +79,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="boot, crash and time both mechanisms; time the build")
     run.add_argument("--board", default="qemu-q35")
-    run.add_argument("--sizes", default="512M,2G", help="guest RAM sizes (default 512M,2G)")
-    run.add_argument("--runs", type=int, default=3, help="crashes per mechanism and size")
+    run.add_argument("--sizes", default="512M,2G,8G", help="guest RAM sizes (default 512M,2G,8G)")
+    run.add_argument(
+        "--runs", type=int, default=2, help="crashes per mechanism, load and size (default 2)"
+    )
+    run.add_argument(
+        "--runs-at",
+        default="8G=1",
+        help="fewer (or more) runs at some sizes, SIZE=RUNS,... (default 8G=1)",
+    )
+    run.add_argument(
+        "--loads",
+        default=",".join(LOADS),
+        help="idle, loaded (warmboot-load fills about 70%% of RAM first) or both (default)",
+    )
     run.add_argument(
         "--mechanisms",
         default=",".join(MECHANISMS),

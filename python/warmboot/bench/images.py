@@ -10,10 +10,13 @@ and what lies in /boot/kdump on its disk differ:
   OS's initramfs; nothing on its disk.
 - `warmboot-linuxboot`: the board's command line; the test OS's initramfs;
   `boot/warmboot.conf` (`CAPTURE=payload`) on its disk.
-- `kdump-cp`, `kdump-makedumpfile`: `crashkernel=64M`, `warmboot=off`, no
-  `cma=`; the test OS's initramfs with linuxboot/kdump/rc.sysinit and
-  kexec-tools; `boot/kdump/` on its disk (the same bzImage, the capture
-  initramfs, its command line).
+- `kdump-cp`, `kdump-makedumpfile`: `crashkernel=` as Debian's kdump-tools
+  sets it (kdump_tools.py), `warmboot=off`, no `cma=`; the test OS's
+  initramfs with linuxboot/kdump/rc.sysinit and kexec-tools; `boot/kdump/` on
+  its disk (the same bzImage, the capture initramfs, its command line).
+
+A loaded guest also gets the load disk (/dev/vdb): random data that the test
+OS's warmboot-load turns into anonymous memory and page cache before the crash.
 
 kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
 with the shared libraries `ldd` names: the very makedumpfile that filters
@@ -23,6 +26,8 @@ build to keep in step with Debian's.
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -37,9 +42,6 @@ from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 
 from .errors import GuestImageError
 
-# What the issue measured for kdump on this guest, and what kdump-tools
-# users typically reserve for a small x86_64 VM.
-KDUMP_CRASHKERNEL = "64M"
 # How the capture kernel copies /proc/vmcore (linuxboot/kdump/init reads it).
 KDUMP_COPIES = ("cp", "makedumpfile")
 
@@ -53,6 +55,10 @@ SETUPS = (
 LINUXBOOT_CAPTURE_CONF = 'CAPTURE="payload"\n'
 
 MiB = 1 << 20
+# linuxboot/testos/rootfs/sbin/warmboot-load: its data files' size, and the
+# share of MemTotal it reads into the page cache from distinct files.
+LOAD_FILE_MIB = 32
+LOAD_CACHE_SHARE = 0.70 * 0.33
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class BenchImages:
     rom: Path
     vmlinux: Path
     disks: dict[str, Path]
+    load_disk: Path | None = None  # the loaded guests' data (None: idle guests only)
 
 
 def os_cmdline(stock: str, drop: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
@@ -118,17 +125,18 @@ def os_cmdline(stock: str, drop: tuple[str, ...], add: tuple[str, ...] = ()) -> 
     return " ".join([*words, *add])
 
 
-def setup_cmdline(stock: str, setup: str) -> str:
-    """The OS's command line under setup, from the board's test OS command line.
-    Without warmboot, its kernel driver is switched off (warmboot=off), as it
-    would otherwise take every panic before kdump."""
+def setup_cmdline(stock: str, setup: str, crashkernel: str) -> str:
+    """The OS's command line under setup, from the board's test OS command line
+    (crashkernel: kdump's crashkernel= value). Without warmboot, its kernel
+    driver is switched off (warmboot=off), as it would otherwise take every
+    panic before kdump."""
     if setup.startswith("warmboot-"):
         return stock
     if setup.startswith("kdump-"):
         return os_cmdline(
             stock,
             ("cma", "crashkernel", "warmboot"),
-            (f"crashkernel={KDUMP_CRASHKERNEL}", "warmboot=off"),
+            (f"crashkernel={crashkernel}", "warmboot=off"),
         )
     return os_cmdline(stock, ("cma", "crashkernel", "warmboot"), ("warmboot=off",))
 
@@ -164,27 +172,23 @@ def make_disk(files: dict[str, Path], out: Path, size_mib: int) -> Path:
         dest = stage / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
+    try:
+        return mke2fs(stage, out, size_mib)
+    finally:
+        shutil.rmtree(stage)
+
+
+def mke2fs(tree: Path, out: Path, size_mib: int) -> Path:
+    """An ext2 image of tree (4 KiB blocks, files owned by root)."""
     out.unlink(missing_ok=True)
     made = subprocess.run(
         [
-            "mke2fs",
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-b",
-            "4096",
-            "-E",
-            "root_owner=0:0",
-            "-d",
-            str(stage),
-            str(out),
-            f"{size_mib}M",
+            *("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-E", "root_owner=0:0"),
+            *("-d", str(tree), str(out), f"{size_mib}M"),
         ],
         capture_output=True,
         text=True,
     )
-    shutil.rmtree(stage)
     if made.returncode != 0:
         raise GuestImageError(f"mke2fs {out} failed: {made.stderr.strip()}")
     return out
@@ -196,8 +200,27 @@ def busybox_binary(top: Path, board: Board) -> Path:
     return materialize(lock.get(board.busybox_source), SourceCache()).path
 
 
+def make_load_disk(out: Path, largest_ram_mib: int) -> Path:
+    """The loaded guests' data disk: LOAD_FILE_MIB files of random data
+    (data-0 for anonymous memory, the rest for page cache), enough for the
+    largest guest."""
+    count = 2 + math.ceil(largest_ram_mib * LOAD_CACHE_SHARE / LOAD_FILE_MIB)
+    stage = out.with_name(f"{out.name}.root")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for i in range(count):
+        with open(stage / f"data-{i}", "wb") as data:
+            for _ in range(LOAD_FILE_MIB):
+                data.write(os.urandom(MiB))
+    try:
+        return mke2fs(stage, out, count * LOAD_FILE_MIB * 11 // 10 + 16)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def kdump_setups(
-    top: Path, board: Board, built: BuiltTestOs, busybox: Path, work: Path
+    top: Path, board: Board, built: BuiltTestOs, busybox: Path, work: Path, crashkernel: str
 ) -> list[OsSetup]:
     """The kdump baseline: the OS initramfs that loads the capture kernel, the
     capture initramfs, and one setup per way of copying /proc/vmcore."""
@@ -229,7 +252,7 @@ def kdump_setups(
         setups.append(
             OsSetup(
                 name,
-                setup_cmdline(testos.kernel.cmdline, name),
+                setup_cmdline(testos.kernel.cmdline, name, crashkernel),
                 os_initramfs,
                 {
                     "bzImage": built.kernel,
@@ -242,9 +265,16 @@ def kdump_setups(
 
 
 def prepare_images(
-    top: Path, board: Board, work: Path, largest_ram_mib: int, setups: tuple[str, ...] = SETUPS
+    top: Path,
+    board: Board,
+    work: Path,
+    largest_ram_mib: int,
+    crashkernel: str,
+    setups: tuple[str, ...] = SETUPS,
+    loaded: bool = False,
 ) -> BenchImages:
-    """Every setup's OS disk under work/, from build/BOARD (which must be current)."""
+    """Every setup's OS disk under work/, from build/BOARD (which must be
+    current); with loaded, the load disk too."""
     if board.testos is None:
         raise GuestImageError(f"board {board.name} has no test OS to benchmark")
     built = BuiltTestOs.in_build(top / "build" / board.name)
@@ -260,7 +290,7 @@ def prepare_images(
     all_setups = [
         OsSetup(
             name,
-            setup_cmdline(stock, name),
+            setup_cmdline(stock, name, crashkernel),
             built.initramfs,
             {},
             {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {},
@@ -268,7 +298,7 @@ def prepare_images(
         for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")
     ]
     if any(name.startswith("kdump-") for name in setups):
-        all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work)
+        all_setups += kdump_setups(top, board, built, busybox_binary(top, board), work, crashkernel)
     # Room for one vmcore of all guest RAM plus the OS files.
     size_mib = max(board.testos.disk_mib, largest_ram_mib + 1024)
     disks = {}
@@ -279,4 +309,5 @@ def prepare_images(
         cmdline_file.write_text(setup.cmdline + "\n")
         files = {**setup.disk_files(built.kernel), "boot/cmdline": cmdline_file}
         disks[setup.name] = make_disk(files, work / f"{setup.name}.img", size_mib)
-    return BenchImages(rom=built.rom, vmlinux=built.vmlinux, disks=disks)
+    load_disk = make_load_disk(work / "load.img", largest_ram_mib) if loaded else None
+    return BenchImages(rom=built.rom, vmlinux=built.vmlinux, disks=disks, load_disk=load_disk)

@@ -1,13 +1,18 @@
-"""`warmboot bench report`: the tables (Markdown) and charts (PNG) of a results file."""
+"""`warmboot bench report`: the tables (Markdown) and charts (PNG) of a
+results file, the goals of docs/benchmarks.md checked against it, and the
+extrapolation of each phase to large machines."""
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
+from .benchmark import ram_mib
 from .errors import BenchError
+from .kdump_tools import crashkernel_bytes
 from .results import BenchResults, MechanismSummary, find_summary, plain_mem_total_kib, summarize
-from .runs import CATEGORIES
+from .runs import CATEGORIES, OS_READY_MILESTONES, SAVED_MILESTONE
 
 LABELS = {
     "warmboot-in-service": "warmboot (in service)",
@@ -23,6 +28,7 @@ COLORS = {
 }
 # The mechanism the goals compare, and what it is compared with.
 MAIN = "warmboot-in-service"
+BASELINE = "kdump-makedumpfile"
 CATEGORY_COLORS = dict(
     zip(
         CATEGORIES,
@@ -31,6 +37,21 @@ CATEGORY_COLORS = dict(
     )
 )
 KDUMPS = ("kdump-cp", "kdump-makedumpfile")
+WARMBOOTS = ("warmboot-in-service", "warmboot-linuxboot")
+
+# The goals (docs/benchmarks.md, "Goals").
+GOAL_RATIO = 0.5  # MAIN's downtime / BASELINE's, loaded, at GOAL_RATIO_SIZES
+GOAL_RATIO_SIZES = ("2G", "8G")
+GOAL_FLAT = 0.20  # warmboot's downtime from 2 GiB up varies at most this much
+GOAL_FLAT_FROM_MIB = 2048
+GOAL_MEMORY_MIB = 2.0  # MemTotal lost to the mechanism, at every size
+# Machines the extrapolation speaks of, GiB.
+EXTRAPOLATE_GIB = (256, 2048)
+# A phase scales with memory when its fitted growth across the measured sizes
+# exceeds both this many seconds and this share of its mean; otherwise it is
+# taken as constant (its mean), so that noise does not extrapolate.
+SCALES_MIN_SECONDS = 0.25
+SCALES_MIN_SHARE = 0.20
 
 
 def _mb(n: int | None) -> str:
@@ -47,133 +68,190 @@ def _ratio(
     return f"{getattr(a, attr) / getattr(b, attr):.2f}" if a and b else "—"
 
 
+def _gib(ram: str) -> float:
+    return ram_mib(ram) / 1024
+
+
+# -- fits and goals: pure functions of the summaries ---------------------------
+
+
+@dataclass(frozen=True)
+class PhaseFit:
+    """seconds ≈ intercept + per_gib × GiB, over the measured sizes."""
+
+    phase: str
+    intercept: float
+    per_gib: float
+    scales: bool  # False: taken as constant (intercept is its mean, per_gib 0)
+
+    def at(self, gib: float) -> float:
+        return self.intercept + self.per_gib * gib
+
+
+def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares (intercept, slope) of (x, y) points; a flat line through
+    the mean when every x is the same."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return my, 0.0
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
+    return my - slope * mx, slope
+
+
+def fit_phase(phase: str, points: list[tuple[float, float]]) -> PhaseFit:
+    intercept, slope = fit_line(points)
+    xs = [x for x, _ in points]
+    mean = statistics.fmean(y for _, y in points)
+    growth = slope * (max(xs) - min(xs))
+    if growth > SCALES_MIN_SECONDS and growth > SCALES_MIN_SHARE * mean:
+        return PhaseFit(phase, intercept, slope, True)
+    return PhaseFit(phase, mean, 0.0, False)
+
+
+def fit_phases(
+    summaries: list[MechanismSummary], mechanism: str, load: str, sizes: tuple[str, ...]
+) -> list[PhaseFit]:
+    """One fit per phase of mechanism (the runs under load), over sizes."""
+    found = [(ram, x) for ram in sizes if (x := find_summary(summaries, mechanism, ram, load))]
+    if len(found) < 2:
+        return []
+    first = found[0][1]
+    return [
+        fit_phase(phase, [(_gib(ram), x.phases[i][2]) for ram, x in found])
+        for i, (phase, _category, _seconds) in enumerate(first.phases)
+    ]
+
+
+def fitted_total(fits: list[PhaseFit], until: str, gib: float) -> float:
+    """Panic to the end of phase `until`, from the fits."""
+    total = 0.0
+    for f in fits:
+        total += f.at(gib)
+        if f.phase == until:
+            return total
+    raise BenchError(f"no phase {until!r} in the fits")
+
+
+def ready_phase(fits: list[PhaseFit]) -> str:
+    (name,) = [f.phase for f in fits if f.phase in OS_READY_MILESTONES]
+    return name
+
+
+@dataclass(frozen=True)
+class Goal:
+    what: str
+    measured: str
+    met: bool
+
+
+def goals(results: BenchResults) -> list[Goal]:
+    """docs/benchmarks.md's goals, checked against the record."""
+    summaries = summarize(results)
+    s = results.settings
+    load = "loaded" if "loaded" in s.loads else s.loads[0]
+    out = []
+    for ram in GOAL_RATIO_SIZES:
+        wb, kd = (find_summary(summaries, m, ram, load) for m in (MAIN, BASELINE))
+        if wb and kd:
+            ratio = wb.downtime_seconds / kd.downtime_seconds
+            out.append(
+                Goal(
+                    f"panic → in service at {ram} {load}: {LABELS[MAIN]} ≤ {GOAL_RATIO}× "
+                    f"{LABELS[BASELINE]}",
+                    f"{wb.downtime_seconds:.2f} s ÷ {kd.downtime_seconds:.2f} s = {ratio:.2f}",
+                    ratio <= GOAL_RATIO,
+                )
+            )
+    big = [ram for ram in s.sizes if ram_mib(ram) >= GOAL_FLAT_FROM_MIB]
+    for m in WARMBOOTS:
+        for each in s.loads:
+            times = [
+                (ram, x.downtime_seconds)
+                for ram in big
+                if (x := find_summary(summaries, m, ram, each))
+            ]
+            if len(times) < 2:
+                continue
+            low, high = min(t for _, t in times), max(t for _, t in times)
+            spread = high / low - 1
+            out.append(
+                Goal(
+                    f"{LABELS[m]}, {each}: panic → in service flat within "
+                    f"{GOAL_FLAT:.0%} from {big[0]} to {big[-1]}",
+                    ", ".join(f"{ram} {t:.2f} s" for ram, t in times) + f": {spread:+.0%}",
+                    spread <= GOAL_FLAT,
+                )
+            )
+    for ram in s.sizes:
+        plain = plain_mem_total_kib(results, ram)
+        x = next((y for each in s.loads if (y := find_summary(summaries, MAIN, ram, each))), None)
+        if plain is not None and x:
+            lost = (plain - x.mem_total_kib) / 1024
+            out.append(
+                Goal(
+                    f"memory the OS loses to warmboot at {ram} ≤ {GOAL_MEMORY_MIB:g} MiB",
+                    f"{lost:.1f} MiB",
+                    lost <= GOAL_MEMORY_MIB,
+                )
+            )
+    return out
+
+
+# -- Markdown ---------------------------------------------------------------------
+
+
 def markdown(results: BenchResults) -> str:
     """Every table docs/benchmarks.md shows."""
     summaries = summarize(results)
     s = results.settings
+    runs = ", ".join(f"{ram}: {s.runs_for(ram)}" for ram in s.sizes)
     out = [
-        f"Runs: {s.runs} per mechanism and size (medians; min–max in brackets), "
+        f"Runs per mechanism, load and size: {runs} (medians; min–max in brackets), "
         f"{results.host.qemu}, {results.host.accel.upper()}, -smp {results.host.smp}, "
-        f"host {results.host.cpus} CPUs; recorded {results.created}.",
+        f"host {results.host.cpus} CPUs; kdump's crashkernel={s.kdump_crashkernel}; "
+        f"recorded {results.created}.",
         "",
     ]
     kdumps = [k for k in KDUMPS if k in s.mechanisms]
     main = MAIN if MAIN in s.mechanisms else s.mechanisms[0]
-    for title, attr, lo, hi in (
-        (
-            "Downtime: panic to the OS in service (`warmboot: os ready`)",
-            "downtime_seconds",
-            "downtime_min",
-            "downtime_max",
-        ),
-        ("Panic to the dump saved", "saved_seconds", "saved_min", "saved_max"),
-    ):
-        out += [
-            f"### {title}",
-            "",
-            "| guest RAM | "
-            + " | ".join(LABELS[m] for m in s.mechanisms)
-            + "".join(f" | {LABELS[main]} ÷ {LABELS[k]}" for k in kdumps)
-            + " |",
-            "|---" * (1 + len(s.mechanisms) + len(kdumps)) + "|",
-        ]
-        for ram in s.sizes:
-            cells = []
-            for m in s.mechanisms:
-                x = find_summary(summaries, m, ram)
-                cells.append(
-                    f"{getattr(x, attr):.2f} s ({getattr(x, lo):.2f}–{getattr(x, hi):.2f})"
-                    if x
-                    else "—"
-                )
-            wb = find_summary(summaries, main, ram)
-            ratios = [_ratio(wb, find_summary(summaries, k, ram), attr) for k in kdumps]
-            out.append(f"| {ram} | " + " | ".join(cells + ratios) + " |")
-        out.append("")
+    for load in s.loads:
+        for title, attr, lo, hi in (
+            ("Panic to the OS in service", "downtime_seconds", "downtime_min", "downtime_max"),
+            ("Panic to the dump saved", "saved_seconds", "saved_min", "saved_max"),
+        ):
+            out += [
+                f"### {title}, {load} guest",
+                "",
+                "| guest RAM | "
+                + " | ".join(LABELS[m] for m in s.mechanisms)
+                + "".join(f" | {LABELS[main]} ÷ {LABELS[k]}" for k in kdumps)
+                + " |",
+                "|---" * (1 + len(s.mechanisms) + len(kdumps)) + "|",
+            ]
+            for ram in s.sizes:
+                cells = []
+                for m in s.mechanisms:
+                    x = find_summary(summaries, m, ram, load)
+                    spread = (
+                        f" ({getattr(x, lo):.2f}–{getattr(x, hi):.2f})" if x and x.runs > 1 else ""
+                    )
+                    cells.append(f"{getattr(x, attr):.2f} s{spread}" if x else "—")
+                wb = find_summary(summaries, main, ram, load)
+                ratios = [_ratio(wb, find_summary(summaries, k, ram, load), attr) for k in kdumps]
+                out.append(f"| {ram} | " + " | ".join(cells + ratios) + " |")
+            out.append("")
 
-    out += [
-        "",
-        "### Memory the OS cannot use in normal operation",
-        "",
-        "MiB; MemTotal of a boot with no crash mechanism minus MemTotal under each "
-        "mechanism. CMA pages count in MemTotal (the OS uses them for movable "
-        "pages), so warmboot's `cma=` costs nothing here; CmaTotal is shown beside it.",
-        "",
-        "| guest RAM | no mechanism: MemTotal | mechanism | crashkernel= | MemTotal "
-        "| CmaTotal | unavailable |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for ram in s.sizes:
-        plain = plain_mem_total_kib(results, ram)
-        for m in (main, "kdump-cp"):
-            x = find_summary(summaries, m, ram)
-            if not x or plain is None:
-                continue
-            name = "warmboot" if m.startswith("warmboot") else "kdump"
-            out.append(
-                f"| {ram} | {_mib_kib(plain)} | {name} | "
-                f"{x.crash_kernel_bytes / 2**20:g} MiB | {_mib_kib(x.mem_total_kib)} | "
-                f"{_mib_kib(x.cma_total_kib)} | **{_mib_kib(plain - x.mem_total_kib)}** |"
-            )
-
-    out += [
-        "",
-        "### Capture",
-        "",
-        "Crashed memory read per second of writing the dump to the OS's virtio disk "
-        "(host-side, from the capture's start line to its saved line, sync included). "
-        "On the disk: the blocks the file takes (dumpcap leaves zero pages as holes). "
-        "Filtered: `makedumpfile -d 31 -l` of the ELF vmcore on the host.",
-        "",
-        "| guest RAM | mechanism | memory read, MB | write, s | MB/s | vmcore, MB "
-        "| on the disk, MB | format | filtered -d 31 -l, MB |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for ram in s.sizes:
-        for m in s.mechanisms:
-            x = find_summary(summaries, m, ram)
-            if x:
-                saved = x.filtered_bytes if x.vmcore_format == "elf" else x.vmcore_bytes
-                out.append(
-                    f"| {ram} | {LABELS[m]} | {_mb(x.memory_bytes)} | "
-                    f"{x.capture_seconds:.2f} | {x.throughput_mb_s:.0f} | "
-                    f"{_mb(x.vmcore_bytes)} | {_mb(x.vmcore_disk_bytes)} | "
-                    f"{x.vmcore_format} | "
-                    f"{_mb(saved)} |"
-                )
-
-    out += ["", "### Where the time goes", ""]
-    for m in s.mechanisms:
-        rows = {ram: find_summary(summaries, m, ram) for ram in s.sizes}
-        first = next((x for x in rows.values() if x), None)
-        if not first:
-            continue
-        out += [
-            f"{LABELS[m]}, seconds (median per phase; each phase ends at the console "
-            "line that starts the next):",
-            "",
-            "| phase | " + " | ".join(s.sizes) + " |",
-            "|---" * (1 + len(s.sizes)) + "|",
-        ]
-        found = [rows[ram] for ram in s.sizes]
-        for i, (phase, _category, _seconds) in enumerate(first.phases):
-            out.append(
-                f"| {phase} | "
-                + " | ".join(f"{x.phases[i][2]:.2f}" if x else "—" for x in found)
-                + " |"
-            )
-        out.append(
-            "| **panic to OS ready (in service)** | "
-            + " | ".join(f"**{x.downtime_seconds:.2f}**" if x else "—" for x in found)
-            + " |"
-        )
-        out.append(
-            "| **panic to the dump saved** | "
-            + " | ".join(f"**{x.saved_seconds:.2f}**" if x else "—" for x in found)
-            + " |"
-        )
-        out.append("")
-
+    out += _memory_table(results, summaries, main)
+    if "loaded" in s.loads:
+        out += _workload_table(results, summaries)
+    out += _capture_table(results, summaries)
+    out += ["### Goals", "", "| goal | measured | met |", "|---|---|---|"]
+    out += [f"| {g.what} | {g.measured} | {'yes' if g.met else '**no**'} |" for g in goals(results)]
+    out += [""]
+    out += _extrapolation(results, summaries)
+    out += _phase_tables(results, summaries)
     if results.build:
         clean = statistics.median(b.scons_clean_seconds for b in results.build)
         hand = statistics.median(b.hand_seconds for b in results.build)
@@ -198,7 +276,195 @@ def markdown(results: BenchResults) -> str:
     return "\n".join(out)
 
 
+def _memory_table(results: BenchResults, summaries: list[MechanismSummary], main: str) -> list[str]:
+    s = results.settings
+    out = [
+        "### Memory the OS cannot use in normal operation",
+        "",
+        "MiB; MemTotal of a boot with no crash mechanism minus MemTotal under each "
+        "mechanism, read before any load. CMA pages count in MemTotal (the OS uses "
+        "them for movable pages), so warmboot's `cma=` costs nothing here; CmaTotal "
+        f"is shown beside it. kdump: `crashkernel={s.kdump_crashkernel}`, as Debian's "
+        "kdump-tools sets it.",
+        "",
+        "| guest RAM | no mechanism: MemTotal | mechanism | crashkernel= reserved | MemTotal "
+        "| CmaTotal | unavailable |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for ram in s.sizes:
+        plain = plain_mem_total_kib(results, ram)
+        for m in (main, "kdump-cp"):
+            x = next((y for load in s.loads if (y := find_summary(summaries, m, ram, load))), None)
+            if not x or plain is None:
+                continue
+            name = "warmboot" if m.startswith("warmboot") else "kdump"
+            out.append(
+                f"| {ram} | {_mib_kib(plain)} | {name} | "
+                f"{x.crash_kernel_bytes / 2**20:g} MiB | {_mib_kib(x.mem_total_kib)} | "
+                f"{_mib_kib(x.cma_total_kib)} | **{_mib_kib(plain - x.mem_total_kib)}** |"
+            )
+    return [*out, ""]
+
+
+def _workload_table(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
+    s = results.settings
+    out = [
+        "### The loaded guest",
+        "",
+        "/proc/meminfo once `warmboot-load` is done, just before the crash (the first "
+        "run of each mechanism; MiB).",
+        "",
+        "| guest RAM | mechanism | MemTotal | in use | anonymous | page cache | slab | dirty "
+        "| load took |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for ram in s.sizes:
+        for m in s.mechanisms:
+            run = next(
+                (
+                    r
+                    for r in results.crash_runs
+                    if r.ram == ram and r.mechanism == m and r.load == "loaded" and r.workload
+                ),
+                None,
+            )
+            if run and run.workload:
+                w = run.workload
+                out.append(
+                    f"| {ram} | {LABELS[m]} | {_mib_kib(w.mem_total_kib)} | "
+                    f"{w.used_share:.0%} | {_mib_kib(w.anon_kib)} | {_mib_kib(w.cached_kib)} | "
+                    f"{_mib_kib(w.slab_kib)} | {_mib_kib(w.dirty_kib)} | {w.seconds:.0f} s |"
+                )
+    return [*out, ""]
+
+
+def _capture_table(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
+    s = results.settings
+    out = [
+        "### Capture",
+        "",
+        "Crashed memory read per second of writing the dump to the OS's virtio disk "
+        "(host-side, from the capture's start line to its saved line, sync included). "
+        "On the disk: the blocks the file takes (dumpcap leaves zero pages as holes). "
+        "Filtered: `makedumpfile -d 31 -l` of the ELF vmcore on the host.",
+        "",
+        "| guest RAM | load | mechanism | memory read, MB | write, s | MB/s | vmcore, MB "
+        "| on the disk, MB | format | filtered -d 31 -l, MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for ram in s.sizes:
+        for load in s.loads:
+            for m in s.mechanisms:
+                x = find_summary(summaries, m, ram, load)
+                if x:
+                    saved = x.filtered_bytes if x.vmcore_format == "elf" else x.vmcore_bytes
+                    out.append(
+                        f"| {ram} | {load} | {LABELS[m]} | {_mb(x.memory_bytes)} | "
+                        f"{x.capture_seconds:.2f} | {x.throughput_mb_s:.0f} | "
+                        f"{_mb(x.vmcore_bytes)} | {_mb(x.vmcore_disk_bytes)} | "
+                        f"{x.vmcore_format} | {_mb(saved)} |"
+                    )
+    return [*out, ""]
+
+
+def _extrapolation(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
+    s = results.settings
+    load = "loaded" if "loaded" in s.loads else s.loads[0]
+    fits = {m: fit_phases(summaries, m, load, s.sizes) for m in s.mechanisms}
+    fits = {m: f for m, f in fits.items() if f}
+    if not fits:
+        return []
+    machines = " | ".join(f"{gib:,} GiB" for gib in EXTRAPOLATE_GIB)
+    out = [
+        f"### Extrapolated to large machines ({load} guests)",
+        "",
+        "Each phase fitted as seconds = a + b × GiB over the measured sizes (least "
+        f"squares); a phase whose fitted growth across them is under "
+        f"{SCALES_MIN_SECONDS} s or {SCALES_MIN_SHARE:.0%} of its mean counts as constant "
+        "(its mean). Reserved: what the OS gives up in normal operation (kdump: "
+        f"`crashkernel={s.kdump_crashkernel}` evaluated for that RAM).",
+        "",
+        f"| mechanism | | {machines} |",
+        "|---|---|" + "---|" * len(EXTRAPOLATE_GIB),
+    ]
+    for m, f in fits.items():
+        ready = [fitted_total(f, ready_phase(f), gib) for gib in EXTRAPOLATE_GIB]
+        saved = [fitted_total(f, SAVED_MILESTONE[m], gib) for gib in EXTRAPOLATE_GIB]
+        reserved = [
+            crashkernel_bytes(s.kdump_crashkernel, gib << 30) / 2**20
+            if m.startswith("kdump-")
+            else 0.0
+            for gib in EXTRAPOLATE_GIB
+        ]
+        out += [
+            f"| {LABELS[m]} | panic → in service | " + " | ".join(map(_dur, ready)) + " |",
+            "| | panic → dump saved | " + " | ".join(map(_dur, saved)) + " |",
+            "| | reserved | " + " | ".join(f"{r:g} MiB" for r in reserved) + " |",
+        ]
+    out += [
+        "",
+        "The phases that scale with memory (seconds per GiB; all others constant):",
+        "",
+        "| mechanism | phase | a, s | b, s/GiB |",
+        "|---|---|---|---|",
+    ]
+    for m, f in fits.items():
+        for p in f:
+            if p.scales:
+                out.append(f"| {LABELS[m]} | {p.phase} | {p.intercept:.2f} | {p.per_gib:.3f} |")
+    return [*out, ""]
+
+
+def _dur(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def _phase_tables(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
+    s = results.settings
+    columns = [(ram, load) for ram in s.sizes for load in s.loads]
+    out = ["### Where the time goes", ""]
+    for m in s.mechanisms:
+        found = [find_summary(summaries, m, ram, load) for ram, load in columns]
+        first = next((x for x in found if x), None)
+        if not first:
+            continue
+        out += [
+            f"{LABELS[m]}, seconds (median per phase; each phase ends at the console "
+            "line that starts the next):",
+            "",
+            "| phase | " + " | ".join(f"{ram} {load}" for ram, load in columns) + " |",
+            "|---" * (1 + len(columns)) + "|",
+        ]
+        for i, (phase, _category, _seconds) in enumerate(first.phases):
+            out.append(
+                f"| {phase} | "
+                + " | ".join(f"{x.phases[i][2]:.2f}" if x else "—" for x in found)
+                + " |"
+            )
+        out.append(
+            "| **panic to OS ready (in service)** | "
+            + " | ".join(f"**{x.downtime_seconds:.2f}**" if x else "—" for x in found)
+            + " |"
+        )
+        out.append(
+            "| **panic to the dump saved** | "
+            + " | ".join(f"**{x.saved_seconds:.2f}**" if x else "—" for x in found)
+            + " |"
+        )
+        out.append("")
+    return out
+
+
+# -- charts -------------------------------------------------------------------------
+
+
 def write_charts(results: BenchResults, directory: Path) -> list[Path]:
+    """Each measure against guest RAM (one line per mechanism; solid loaded,
+    dashed idle), and where the time goes."""
     try:
         import matplotlib
 
@@ -210,6 +476,7 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
     summaries = summarize(results)
     s = results.settings
     written = []
+    styles = {"loaded": "-", "idle": "--"}
 
     def save(fig, name: str) -> None:
         fig.tight_layout()
@@ -219,48 +486,83 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
 
-    # Downtime, grouped by RAM size, with the runs' spread.
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(s.mechanisms)
-    for i, m in enumerate(s.mechanisms):
-        xs, ys, lo, hi = [], [], [], []
-        for j, ram in enumerate(s.sizes):
-            x = find_summary(summaries, m, ram)
-            if x:
-                xs.append(j + i * width)
-                ys.append(x.downtime_seconds)
-                lo.append(x.downtime_seconds - x.downtime_min)
-                hi.append(x.downtime_max - x.downtime_seconds)
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=LABELS[m], color=COLORS[m])
-        for bar_x, bar_y in zip(xs, ys, strict=True):
-            ax.annotate(
-                f"{bar_y:.1f}",
-                (bar_x, bar_y),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                xytext=(0, 3),
-                textcoords="offset points",
-            )
-    ax.set_xticks(
-        [j + width * (len(s.mechanisms) - 1) / 2 for j in range(len(s.sizes))],
-        [f"{ram} guest" for ram in s.sizes],
+    def against_ram(ax, value, mechanisms, unit: str, title: str, log_y: bool = False) -> None:
+        for m in mechanisms:
+            for load in s.loads:
+                points = [
+                    (_gib(ram), y)
+                    for ram in s.sizes
+                    if (x := find_summary(summaries, m, ram, load))
+                    and (y := value(x, ram)) is not None
+                ]
+                if points:
+                    ax.plot(
+                        [p[0] for p in points],
+                        [p[1] for p in points],
+                        styles.get(load, ":"),
+                        marker="o",
+                        color=COLORS[m],
+                        label=f"{LABELS[m]}, {load}",
+                    )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([_gib(ram) for ram in s.sizes], [ram for ram in s.sizes])
+        ax.set_xlabel("guest RAM")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        if log_y:
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+
+    for name, value, unit, title, log_y in (
+        (
+            "downtime.png",
+            lambda x, ram: x.downtime_seconds,
+            "s (median)",
+            "Panic to the OS in service",
+            False,
+        ),
+        (
+            "saved.png",
+            lambda x, ram: x.saved_seconds,
+            "s (median)",
+            "Panic to the dump saved",
+            False,
+        ),
+        (
+            "dump-size.png",
+            lambda x, ram: (x.vmcore_disk_bytes or x.vmcore_bytes) / 1e6,
+            "MB on the OS disk",
+            "Size of the dump",
+            True,
+        ),
+    ):
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        against_ram(ax, value, s.mechanisms, unit, title, log_y)
+        save(fig, name)
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    setups = [m for m in (MAIN, "kdump-cp") if m in s.mechanisms]
+
+    def unavailable(x: MechanismSummary, ram: str) -> float | None:
+        plain = plain_mem_total_kib(results, ram)
+        return None if plain is None else (plain - x.mem_total_kib) / 1024
+
+    against_ram(
+        ax, unavailable, setups, "MiB not in MemTotal", "Memory the OS gives up in normal operation"
     )
-    ax.set_ylabel("panic to OS in service, s (median)")
-    ax.set_title("Downtime after a panic")
-    ax.legend(fontsize=8)
-    save(fig, "downtime.png")
+    save(fig, "memory.png")
 
     # Phases, stacked by category.
     rows = [
-        (ram, m, x)
+        (ram, load, m, x)
         for ram in s.sizes
+        for load in s.loads
         for m in s.mechanisms
-        if (x := find_summary(summaries, m, ram))
+        if (x := find_summary(summaries, m, ram, load))
     ]
-    fig, ax = plt.subplots(figsize=(9, 1 + 0.5 * len(rows)))
+    fig, ax = plt.subplots(figsize=(9, 1 + 0.32 * len(rows)))
     seen = set()
-    for y, (_ram, _m, x) in enumerate(rows):
+    for y, (_ram, _load, _m, x) in enumerate(rows):
         left = 0.0
         for _phase, category, seconds in x.phases:
             ax.barh(
@@ -273,77 +575,12 @@ def write_charts(results: BenchResults, directory: Path) -> list[Path]:
             )
             seen.add(category)
             left += seconds
-    ax.set_yticks(range(len(rows)), [f"{LABELS[m]}, {ram}" for ram, m, _ in rows], fontsize=8)
+    ax.set_yticks(
+        range(len(rows)), [f"{LABELS[m]}, {ram} {load}" for ram, load, m, _ in rows], fontsize=7
+    )
     ax.invert_yaxis()
     ax.set_xlabel("seconds after the panic (median per phase)")
     ax.set_title("Where the time goes")
     ax.legend(fontsize=7, ncol=3, loc="lower right")
     save(fig, "phases.png")
-
-    # Memory unavailable in normal operation.
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    setups = [
-        (MAIN if MAIN in s.mechanisms else s.mechanisms[0], "warmboot"),
-        ("kdump-cp", "kdump"),
-    ]
-    for i, (m, label) in enumerate(setups):
-        xs, ys = [], []
-        for j, ram in enumerate(s.sizes):
-            x, plain = find_summary(summaries, m, ram), plain_mem_total_kib(results, ram)
-            if x and plain is not None:
-                xs.append(j + i * 0.4)
-                ys.append((plain - x.mem_total_kib) / 1024)
-        ax.bar(xs, ys, 0.4, label=label, color=COLORS[m])
-        for bar_x, bar_y in zip(xs, ys, strict=True):
-            ax.annotate(
-                f"{bar_y:.1f}",
-                (bar_x, bar_y),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                xytext=(0, 3),
-                textcoords="offset points",
-            )
-    ax.set_xticks([j + 0.2 for j in range(len(s.sizes))], [f"{ram} guest" for ram in s.sizes])
-    ax.set_ylabel("MiB not in MemTotal")
-    ax.set_title("Memory the OS gives up in normal operation")
-    ax.legend(fontsize=8)
-    save(fig, "memory.png")
-
-    # Capture: throughput and dump sizes.
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for i, m in enumerate(s.mechanisms):
-        xs, rates, sizes, filtered = [], [], [], []
-        for j, ram in enumerate(s.sizes):
-            x = find_summary(summaries, m, ram)
-            if x:
-                xs.append(j + i * width)
-                rates.append(x.throughput_mb_s)
-                sizes.append((x.vmcore_disk_bytes or x.vmcore_bytes) / 1e6)
-                filtered.append((x.filtered_bytes or 0) / 1e6)
-        left.bar(xs, rates, width, label=LABELS[m], color=COLORS[m])
-        right.bar(xs, sizes, width, label=LABELS[m], color=COLORS[m])
-        if any(filtered):
-            right.bar(
-                xs,
-                filtered,
-                width,
-                color="black",
-                alpha=0.5,
-                label=f"{LABELS[m]}, -d 31 -l on the host",
-            )
-    for ax, title, unit in (
-        (left, "Crashed memory read per second", "MB/s"),
-        (right, "Dump: blocks it takes on the OS disk", "MB"),
-    ):
-        ax.set_xticks(
-            [j + width * (len(s.mechanisms) - 1) / 2 for j in range(len(s.sizes))],
-            [f"{ram} guest" for ram in s.sizes],
-        )
-        ax.set_ylabel(unit)
-        ax.set_title(title)
-    right.set_yscale("log")
-    left.legend(fontsize=7)
-    right.legend(fontsize=7)
-    save(fig, "capture.png")
     return written

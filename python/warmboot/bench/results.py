@@ -1,8 +1,10 @@
 """The benchmark's record (results.json) and what is derived from it.
 
 The file holds every run, not just medians, so a report can be recomputed
-and a reader can see the spread. Format: JSON, `schema` 2 (2 adds crash runs'
-saved_seconds); times in seconds, sizes in bytes or KiB as the field names say.
+and a reader can see the spread. Format: JSON, `schema` 3 (2 added crash runs'
+saved_seconds; 3 adds loaded guests: the runs' load and workload, the
+settings' loads and runs_at; a schema 2 record reads as idle guests only);
+times in seconds, sizes in bytes or KiB as the field names say.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from pathlib import Path
 
 from .buildtime import BuildTiming, TimedCommand
 from .errors import ResultsError
-from .runs import CrashRun, MemoryInUse, Milestone, PlainBoot, Vmcore, phase_durations
+from .runs import (
+    CrashRun,
+    MemoryInUse,
+    Milestone,
+    PlainBoot,
+    Vmcore,
+    Workload,
+    phase_durations,
+)
 
-SCHEMA = 2
+SCHEMA = 3
+READABLE_SCHEMAS = (2, 3)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,11 @@ class BenchSettings:
     warmboot_cmdline: str  # the OS's command line under warmboot
     kdump_cmdline: str  # ... under kdump
     capture_cmdline: str  # the kdump capture kernel's (without wbkdump.copy=)
+    loads: tuple[str, ...] = ("idle",)
+    runs_at: tuple[tuple[str, int], ...] = ()  # runs per size, where not `runs`
+
+    def runs_for(self, size: str) -> int:
+        return dict(self.runs_at).get(size, self.runs)
 
 
 @dataclass(frozen=True)
@@ -65,9 +81,12 @@ class BenchResults:
             raise ResultsError(f"{path} does not exist; `warmboot bench run` writes it") from None
         except json.JSONDecodeError as exc:
             raise ResultsError(f"{path}: not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        if not isinstance(data, dict) or data.get("schema") not in READABLE_SCHEMAS:
             found = data.get("schema") if isinstance(data, dict) else "?"
-            raise ResultsError(f"{path}: schema {found}, this warmboot reads schema {SCHEMA}")
+            raise ResultsError(
+                f"{path}: schema {found}, this warmboot reads schema "
+                + " and ".join(map(str, READABLE_SCHEMAS))
+            )
         try:
             return _decode(cls, data)
         except (KeyError, TypeError, ValueError) as exc:
@@ -85,6 +104,7 @@ _TYPES = {
         MemoryInUse,
         Milestone,
         Vmcore,
+        Workload,
         BuildTiming,
         TimedCommand,
     )
@@ -111,8 +131,12 @@ def _decode(kind, value):
         (inner,) = [a for a in typing.get_args(kind) if a is not type(None)]
         return _decode(inner, value)
     if origin is tuple:
-        inner = typing.get_args(kind)[0]
-        return tuple(_decode(inner, v) for v in value)
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        if len(args) != len(value):
+            raise ValueError(f"{value!r} does not have {len(args)} items")
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
     if kind is float:
         return float(value)
     if kind in (int, str, bool) and not isinstance(value, kind):
@@ -129,6 +153,7 @@ class MechanismSummary:
 
     mechanism: str
     ram: str
+    load: str
     runs: int
     downtime_seconds: float
     downtime_min: float
@@ -147,15 +172,21 @@ class MechanismSummary:
     capture_seconds: float
     throughput_mb_s: float
     filtered_bytes: int | None
+    used_share: float | None  # of MemTotal before the crash (loaded runs)
 
 
 def summarize(results: BenchResults) -> list[MechanismSummary]:
     summaries = []
     for ram in results.settings.sizes:
-        for mechanism in results.settings.mechanisms:
-            runs = [r for r in results.crash_runs if r.ram == ram and r.mechanism == mechanism]
-            if runs:
-                summaries.append(_summary(mechanism, ram, runs))
+        for load in results.settings.loads:
+            for mechanism in results.settings.mechanisms:
+                runs = [
+                    r
+                    for r in results.crash_runs
+                    if r.ram == ram and r.mechanism == mechanism and r.load == load
+                ]
+                if runs:
+                    summaries.append(_summary(mechanism, ram, load, runs))
     return summaries
 
 
@@ -168,7 +199,7 @@ def _median_or_none(values: list[int | None]) -> int | None:
     return _median_int(known) if known else None
 
 
-def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary:
+def _summary(mechanism: str, ram: str, load: str, runs: list[CrashRun]) -> MechanismSummary:
     downtimes = [r.downtime_seconds for r in runs]
     saved = [r.saved_seconds for r in runs]
     phases = []
@@ -176,9 +207,11 @@ def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary
         durations = [phase_durations(r.milestones)[i][1] for r in runs]
         phases.append((m.name, m.category, statistics.median(durations)))
     filtered = [r.vmcore.filtered_bytes for r in runs if r.vmcore.filtered_bytes is not None]
+    used = [r.workload.used_share for r in runs if r.workload]
     return MechanismSummary(
         mechanism=mechanism,
         ram=ram,
+        load=load,
         runs=len(runs),
         downtime_seconds=statistics.median(downtimes),
         downtime_min=min(downtimes),
@@ -197,6 +230,7 @@ def _summary(mechanism: str, ram: str, runs: list[CrashRun]) -> MechanismSummary
         capture_seconds=statistics.median(r.vmcore.capture_seconds for r in runs),
         throughput_mb_s=statistics.median(r.vmcore.throughput_mb_s for r in runs),
         filtered_bytes=_median_int(filtered) if filtered else None,
+        used_share=statistics.median(used) if used else None,
     )
 
 
@@ -206,6 +240,9 @@ def plain_mem_total_kib(results: BenchResults, ram: str) -> int | None:
 
 
 def find_summary(
-    summaries: list[MechanismSummary], mechanism: str, ram: str
+    summaries: list[MechanismSummary], mechanism: str, ram: str, load: str = "idle"
 ) -> MechanismSummary | None:
-    return next((s for s in summaries if s.mechanism == mechanism and s.ram == ram), None)
+    return next(
+        (s for s in summaries if s.mechanism == mechanism and s.ram == ram and s.load == load),
+        None,
+    )

@@ -25,6 +25,9 @@ from .images import BenchImages
 # warmboot in LinuxBoot: LinuxBoot's dumpcap writes it first (CAPTURE=payload).
 MECHANISMS = ("warmboot-in-service", "warmboot-linuxboot", "kdump-cp", "kdump-makedumpfile")
 WARMBOOTS = ("warmboot-in-service", "warmboot-linuxboot")
+# What runs in the guest before the crash: nothing, or warmboot-load
+# (linuxboot/testos/rootfs/sbin/warmboot-load) filling about 70% of RAM.
+LOADS = ("idle", "loaded")
 
 PANIC = r"Kernel panic"
 OS_READY = r"warmboot: os ready"
@@ -37,7 +40,11 @@ ARMED = {
 }
 
 BOOT_TIMEOUT = 300  # power-on to the OS, TCG, a busy host
-CRASH_TIMEOUT = 900  # panic to the OS again, 2 GiB captured under TCG
+CRASH_TIMEOUT = 900  # panic to the OS again, 8 GiB copied by kdump's cp under TCG
+LOAD_TIMEOUT = 600  # warmboot-load at 8 GiB takes about 20 s under TCG
+LOAD_DEVICE = "/dev/vdb"  # the load disk, attached after the OS disk
+LOADED_LINE = r"warmboot-load: loaded: ([^\r\n]*)"
+LOAD_SHORT = r"warmboot-load: \S+ holds only"
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,40 @@ class MemoryInUse:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """/proc/meminfo once warmboot-load is done, just before the crash."""
+
+    mem_total_kib: int
+    mem_free_kib: int
+    anon_kib: int  # AnonPages
+    cached_kib: int  # Cached: page cache
+    slab_kib: int
+    dirty_kib: int
+    seconds: float  # how long the load took (host-side)
+
+    @property
+    def used_share(self) -> float:
+        return 1 - self.mem_free_kib / self.mem_total_kib
+
+
+def parse_workload(line: bytes | str, seconds: float) -> Workload:
+    text = line.decode() if isinstance(line, bytes) else line
+    fields = {k: int(v) for k, v in re.findall(r"(\w+): (\d+) kB", text)}
+    try:
+        return Workload(
+            fields["MemTotal"],
+            fields["MemFree"],
+            fields["AnonPages"],
+            fields["Cached"],
+            fields["Slab"],
+            fields["Dirty"],
+            seconds,
+        )
+    except KeyError as exc:
+        raise GuestRunError(f"warmboot-load printed no {exc.args[0]}: {text!r}") from None
+
+
+@dataclass(frozen=True)
 class Milestone:
     name: str
     category: str
@@ -209,6 +250,8 @@ class CrashRun:
     vmcore: Vmcore
     serial_log: str  # relative to the checkout when the logs are inside it
     saved_seconds: float = 0.0  # panic to the dump saved (before or after OS ready)
+    load: str = "idle"  # one of LOADS
+    workload: Workload | None = None  # meminfo before the crash, when loaded
 
 
 @dataclass(frozen=True)
@@ -335,8 +378,31 @@ def dump_format(head: bytes) -> str:
 # -- runs ----------------------------------------------------------------------
 
 
-def _machine(board: Board, images: BenchImages, disk: Path, ram: str, log: Path) -> QemuMachine:
-    return QemuMachine.for_board(board, images.rom, log, tuple(board.disk_args(disk)), memory=ram)
+def _machine(
+    board: Board, images: BenchImages, disk: Path, ram: str, log: Path, loaded: bool = False
+) -> QemuMachine:
+    disks = tuple(board.disk_args(disk))
+    if loaded:
+        if images.load_disk is None:
+            raise GuestRunError("a loaded run needs the load disk (prepare_images(loaded=True))")
+        disks += tuple(board.disk_args(images.load_disk))
+    return QemuMachine.for_board(board, images.rom, log, disks, memory=ram)
+
+
+def load_guest(vm: QemuMachine, what: str) -> Workload:
+    """Run warmboot-load in the OS and wait until it is done."""
+    wait_for_shell(vm)
+    start = vm.elapsed()
+    vm.send(f"warmboot-load {LOAD_DEVICE}\n")
+    try:
+        m = vm.wait_for_line(LOADED_LINE, LOAD_TIMEOUT)
+    except MarkerTimeout:
+        raise GuestRunError(
+            f"{what}: warmboot-load did not finish (serial log {vm.log_path})"
+        ) from None
+    if re.search(LOAD_SHORT, vm.output):
+        raise GuestRunError(f"{what}: the load disk is too small (serial log {vm.log_path})")
+    return parse_workload(m.group(1), vm.elapsed() - start)
 
 
 def _fresh_disk(images: BenchImages, setup: str, work: Path, name: str) -> Path:
@@ -370,15 +436,20 @@ def crash_run(
     work: Path,
     logs: Path,
     filter_on_host: bool,
+    load: str = "idle",
 ) -> CrashRun:
-    """Boot the OS set up for mechanism, crash it with sysrq-c, wait for it to
-    be ready again; then read what the capture left on the disk."""
-    name = f"{mechanism}-{ram}-run{run}"
-    what = f"{mechanism} at {ram}, run {run}"
+    """Boot the OS set up for mechanism, load it (unless idle), crash it with
+    sysrq-c, wait for it to be ready again; then read what the capture left
+    on the disk."""
+    if load not in LOADS:
+        raise GuestRunError(f"unknown load {load!r}; known: {', '.join(LOADS)}")
+    name = f"{mechanism}-{ram}-{load}-run{run}"
+    what = f"{mechanism} at {ram} {load}, run {run}"
     disk = _fresh_disk(images, mechanism, work, name)
     log = logs / f"{name}.log"
+    workload = None
     try:
-        with _machine(board, images, disk, ram, log) as vm:
+        with _machine(board, images, disk, ram, log, loaded=load == "loaded") as vm:
             vm.wait_for(OS_READY, BOOT_TIMEOUT)
             booted = vm.elapsed()
             if ARMED[mechanism] not in vm.output:
@@ -389,6 +460,8 @@ def crash_run(
             memory = read_memory_in_use(vm)
             if mechanism.startswith("kdump-") and not memory.crash_kernel_loaded:
                 raise GuestRunError(f"{what}: no crash image loaded (serial log {log})")
+            if load == "loaded":
+                workload = load_guest(vm, what)
             clock = ConsoleClock(vm)
             before_panic = clock.size
             vm.send("echo c > /proc/sysrq-trigger\n")
@@ -414,6 +487,8 @@ def crash_run(
         vmcore,
         recorded_path(log),
         saved_seconds=saved.seconds,
+        load=load,
+        workload=workload,
     )
 
 
