@@ -37,13 +37,9 @@ def test_bench_smoke_runs_every_mechanism(tmp_path):
     (plain,) = record.plain_boots
     for mechanism in MECHANISMS:
         for load in ("idle", "loaded"):
-            (run,) = [
-                r for r in record.crash_runs if r.mechanism == mechanism and r.load == load
-            ]
+            (run,) = [r for r in record.crash_runs if r.mechanism == mechanism and r.load == load]
             assert run.downtime_seconds > 0 and run.saved_seconds > 0, run
-            assert [m.seconds for m in run.milestones] == sorted(
-                m.seconds for m in run.milestones
-            )
+            assert [m.seconds for m in run.milestones] == sorted(m.seconds for m in run.milestones)
             assert run.vmcore.bytes > 0 and run.vmcore.capture_seconds > 0, run.vmcore
     by_name = {r.mechanism: r for r in record.crash_runs if r.load == "idle"}
     loaded = {r.mechanism: r for r in record.crash_runs if r.load == "loaded"}
