@@ -245,7 +245,7 @@ def markdown(results: BenchResults) -> str:
 
     out += _memory_table(results, summaries, main)
     if "loaded" in s.loads:
-        out += _workload_table(results, summaries)
+        out += _workload_table(results)
     out += _capture_table(results, summaries)
     out += ["### Goals", "", "| goal | measured | met |", "|---|---|---|"]
     out += [f"| {g.what} | {g.measured} | {'yes' if g.met else '**no**'} |" for g in goals(results)]
@@ -306,7 +306,7 @@ def _memory_table(results: BenchResults, summaries: list[MechanismSummary], main
     return [*out, ""]
 
 
-def _workload_table(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
+def _workload_table(results: BenchResults) -> list[str]:
     s = results.settings
     out = [
         "### The loaded guest",
