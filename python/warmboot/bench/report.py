@@ -309,7 +309,7 @@ def _memory_table(results: BenchResults, summaries: list[MechanismSummary], main
 def _workload_table(results: BenchResults) -> list[str]:
     s = results.settings
     out = [
-        "### The loaded guest",
+        "### The loaded guest's memory before the crash",
         "",
         "/proc/meminfo once `warmboot-load` is done, just before the crash (the first "
         "run of each mechanism; MiB).",
