@@ -27,7 +27,7 @@ from .buildtime import BuildTiming, time_build
 from .errors import BenchError
 from .images import SETUPS, prepare_images, setup_cmdline
 from .kdump_tools import debian_crashkernel
-from .results import SCHEMA, BenchResults, BenchSettings, HostInfo
+from .results import SCHEMA, BenchResults, BenchSettings, HostInfo, runs_at_size
 from .runs import LOADS, MECHANISMS, CrashRun, PlainBoot, crash_run, plain_boot
 
 # Host tools beyond the build's: images, kdump's userspace, reading the disk.
@@ -65,7 +65,7 @@ class BenchConfig:
     logs: Path = field(default_factory=lambda: TOP / "build" / "bench" / "logs")
 
     def runs_for(self, size: str) -> int:
-        return dict(self.runs_at).get(size, self.runs)
+        return runs_at_size(self.runs, self.runs_at, size)
 
 
 def ram_mib(size: str) -> int:

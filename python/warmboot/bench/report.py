@@ -11,7 +11,14 @@ from pathlib import Path
 from .benchmark import ram_mib
 from .errors import BenchError
 from .kdump_tools import crashkernel_bytes
-from .results import BenchResults, MechanismSummary, find_summary, plain_mem_total_kib, summarize
+from .results import (
+    BenchResults,
+    MechanismSummary,
+    find_summary,
+    first_summary,
+    plain_mem_total_kib,
+    summarize,
+)
 from .runs import CATEGORIES, OS_READY_MILESTONES, SAVED_MILESTONE
 
 LABELS = {
@@ -146,11 +153,18 @@ class Goal:
     met: bool
 
 
-def goals(results: BenchResults) -> list[Goal]:
-    """docs/benchmarks.md's goals, checked against the record."""
-    summaries = summarize(results)
+def headline_load(results: BenchResults) -> str:
+    """The load the goals and the extrapolation speak of: loaded, if measured."""
+    loads = results.settings.loads
+    return "loaded" if "loaded" in loads else loads[0]
+
+
+def goals(results: BenchResults, summaries: list[MechanismSummary] | None = None) -> list[Goal]:
+    """docs/benchmarks.md's goals, checked against the record (and its
+    summaries, when the caller has them already)."""
+    summaries = summarize(results) if summaries is None else summaries
     s = results.settings
-    load = "loaded" if "loaded" in s.loads else s.loads[0]
+    load = headline_load(results)
     out = []
     for ram in GOAL_RATIO_SIZES:
         wb, kd = (find_summary(summaries, m, ram, load) for m in (MAIN, BASELINE))
@@ -186,7 +200,7 @@ def goals(results: BenchResults) -> list[Goal]:
             )
     for ram in s.sizes:
         plain = plain_mem_total_kib(results, ram)
-        x = next((y for each in s.loads if (y := find_summary(summaries, MAIN, ram, each))), None)
+        x = first_summary(summaries, MAIN, ram, s.loads)
         if plain is not None and x:
             lost = (plain - x.mem_total_kib) / 1024
             out.append(
@@ -248,7 +262,10 @@ def markdown(results: BenchResults) -> str:
         out += _workload_table(results)
     out += _capture_table(results, summaries)
     out += ["### Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    out += [f"| {g.what} | {g.measured} | {'yes' if g.met else '**no**'} |" for g in goals(results)]
+    out += [
+        f"| {g.what} | {g.measured} | {'yes' if g.met else '**no**'} |"
+        for g in goals(results, summaries)
+    ]
     out += [""]
     out += _extrapolation(results, summaries)
     out += _phase_tables(results, summaries)
@@ -294,7 +311,7 @@ def _memory_table(results: BenchResults, summaries: list[MechanismSummary], main
     for ram in s.sizes:
         plain = plain_mem_total_kib(results, ram)
         for m in (main, "kdump-cp"):
-            x = next((y for load in s.loads if (y := find_summary(summaries, m, ram, load))), None)
+            x = first_summary(summaries, m, ram, s.loads)
             if not x or plain is None:
                 continue
             name = "warmboot" if m.startswith("warmboot") else "kdump"
@@ -369,7 +386,7 @@ def _capture_table(results: BenchResults, summaries: list[MechanismSummary]) -> 
 
 def _extrapolation(results: BenchResults, summaries: list[MechanismSummary]) -> list[str]:
     s = results.settings
-    load = "loaded" if "loaded" in s.loads else s.loads[0]
+    load = headline_load(results)
     fits = {m: fit_phases(summaries, m, load, s.sizes) for m in s.mechanisms}
     fits = {m: f for m, f in fits.items() if f}
     if not fits:

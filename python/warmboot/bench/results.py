@@ -56,7 +56,12 @@ class BenchSettings:
     runs_at: tuple[tuple[str, int], ...] = ()  # runs per size, where not `runs`
 
     def runs_for(self, size: str) -> int:
-        return dict(self.runs_at).get(size, self.runs)
+        return runs_at_size(self.runs, self.runs_at, size)
+
+
+def runs_at_size(runs: int, runs_at: tuple[tuple[str, int], ...], size: str) -> int:
+    """Runs at size: its entry in runs_at, or runs."""
+    return dict(runs_at).get(size, runs)
 
 
 @dataclass(frozen=True)
@@ -246,3 +251,11 @@ def find_summary(
         (s for s in summaries if s.mechanism == mechanism and s.ram == ram and s.load == load),
         None,
     )
+
+
+def first_summary(
+    summaries: list[MechanismSummary], mechanism: str, ram: str, loads: tuple[str, ...]
+) -> MechanismSummary | None:
+    """mechanism at ram under the first of loads that was measured (memory
+    figures, read before any load, are the same under each)."""
+    return next((x for load in loads if (x := find_summary(summaries, mechanism, ram, load))), None)
