@@ -77,7 +77,7 @@ class TestOsSpec:
     kernel: LinuxSpec
     rootfs: str  # relative to the checkout
     disk_mib: int
-    host_tools: tuple[str, ...] = ()  # host programs its build needs
+    host_tools: tuple[str, ...] = ()  # host programs the OS runs from its disk (sysroot/)
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ BOARD_SCHEMA = tp.Table(
                     "rootfs": str,  # relative to the checkout
                     "disk_mib": int,
                     "patches": tp.Key(_STRINGS, ()),  # patch files or directories of them
-                    "host_tools": tp.Key(_STRINGS, ()),  # host programs the test OS build runs
+                    "host_tools": tp.Key(_STRINGS, ()),  # host programs the OS runs from its disk
                 }
             )
         ),

@@ -5,23 +5,26 @@ Every setup boots the same ROM, the same LinuxBoot and the same test OS kernel
 and what lies in /boot/kdump on its disk differ:
 
 - `plain`: OS command line `warmboot=off`, no `cma=`; the test OS's initramfs;
-  nothing on its disk.
+  nothing else on its disk.
 - `warmboot-in-service`: the board's command line (`cma=208M@256M`); the test
-  OS's initramfs; nothing on its disk.
+  OS's initramfs; nothing else on its disk.
 - `warmboot-linuxboot`: the board's command line; the test OS's initramfs;
   `boot/warmboot.conf` (`CAPTURE=payload`) on its disk.
 - `kdump-cp`, `kdump-makedumpfile`: `crashkernel=` as Debian's kdump-tools
   sets it (kdump_tools.py), `warmboot=off`, no `cma=`; the test OS's
-  initramfs with linuxboot/kdump/rc.sysinit and kexec-tools; `boot/kdump/` on
-  its disk (the same bzImage, the capture initramfs, its command line).
+  initramfs with linuxboot/kdump/rc.sysinit; kexec-tools on its disk in place
+  of makedumpfile; `boot/kdump/` on its disk (the same bzImage, the capture
+  initramfs, its command line).
 
 A loaded guest also gets the load disk (/dev/vdb): random data that the test
 OS's warmboot-load turns into anonymous memory and page cache before the crash.
 
-kexec-tools and makedumpfile are Debian's dynamically linked binaries, copied
-with the shared libraries `ldd` names: the very makedumpfile that filters
-warmboot's vmcore on the host then runs in the capture kernel, with no second
-build to keep in step with Debian's.
+Every OS disk holds the OS's programs from Debian under sysroot/, as the
+build's disk does (steps/hostbin.py). kexec-tools and makedumpfile are
+Debian's dynamically linked binaries, copied with the shared libraries `ldd`
+names: the very makedumpfile that filters warmboot's vmcore on the host then
+runs in the capture kernel, with no second build to keep in step with
+Debian's.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from warmboot.boards import Board
 from warmboot.sources.cache import SourceCache
 from warmboot.sources.lock import load_lock
 from warmboot.sources.resolve import materialize
-from warmboot.steps.hostbin import host_binary, install_dynamic
+from warmboot.steps.hostbin import host_binary, install_dynamic, sysroot_files, sysroot_links
 from warmboot.steps.initramfs import COMPRESS_ARGS, cpio_list
 
 from .errors import GuestImageError
@@ -99,10 +102,12 @@ class OsSetup:
     initramfs: Path
     kdump_files: dict[str, Path]  # name under /boot/kdump -> host file
     boot_files: dict[str, Path] = field(default_factory=dict)  # name under /boot
+    sysroot: dict[str, Path] = field(default_factory=dict)  # sysroot/... -> host file
 
     def disk_files(self, os_kernel: Path) -> dict[str, Path]:
         """Path on the OS disk -> host file."""
         files = {"boot/bzImage": os_kernel, "boot/initramfs.cpio.lz4": self.initramfs}
+        files.update(self.sysroot)
         files.update({f"boot/kdump/{name}": path for name, path in self.kdump_files.items()})
         files.update({f"boot/{name}": path for name, path in self.boot_files.items()})
         return files
@@ -141,11 +146,20 @@ def setup_cmdline(stock: str, setup: str, crashkernel: str) -> str:
     return os_cmdline(stock, ("cma", "crashkernel", "warmboot"), ("warmboot=off",))
 
 
-def pack_initramfs(top: Path, built: BuiltTestOs, busybox: Path, rootfs: Path, out: Path) -> Path:
+def pack_initramfs(
+    top: Path,
+    built: BuiltTestOs,
+    busybox: Path,
+    rootfs: Path,
+    out: Path,
+    links: list[tuple[str, str]] | None = None,
+) -> Path:
     """skeleton + busybox + rootfs, packed and compressed like the build's initramfs
     (gen_init_cpio, then lz4 as the build packs its archives)."""
     stage = out.parent / f"{out.name}.stage"
-    listing = cpio_list(top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage)
+    listing = cpio_list(
+        top / "linuxboot/initramfs/skeleton.list", busybox, rootfs, [], stage, links
+    )
     archive = subprocess.run(
         [str(built.gen_init_cpio), "-t", "0", "/dev/stdin"],
         input=listing.encode(),
@@ -171,7 +185,7 @@ def make_disk(files: dict[str, Path], out: Path, size_mib: int) -> Path:
     for name, src in files.items():
         dest = stage / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        shutil.copy(src, dest)  # with its mode: sysroot/ holds programs
     try:
         return mke2fs(stage, out, size_mib)
     finally:
@@ -230,8 +244,9 @@ def kdump_setups(
     os_root = work / "kdump-os-rootfs"
     shutil.copytree(top / testos.rootfs, os_root)
     shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
-    install_dynamic(host_binary("kexec"), os_root)
-    os_initramfs = pack_initramfs(top, built, busybox, os_root, work / "kdump-os.cpio.lz4")
+    os_initramfs = pack_initramfs(
+        top, built, busybox, os_root, work / "kdump-os.cpio.lz4", sysroot_links(["kexec"])
+    )
 
     capture_root = work / "kdump-capture-rootfs"
     capture_root.mkdir()
@@ -259,6 +274,7 @@ def kdump_setups(
                     "initramfs.cpio.lz4": capture_initramfs,
                     "cmdline": cmdline_file,
                 },
+                sysroot=sysroot_files(["kexec"]),
             )
         )
     return setups
@@ -294,6 +310,7 @@ def prepare_images(
             built.initramfs,
             {},
             {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {},
+            sysroot_files(board.testos.host_tools),
         )
         for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")
     ]

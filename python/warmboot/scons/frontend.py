@@ -210,18 +210,21 @@ def _image(env, board):
     env.Clean(rom, env.subst("$WB_BUILD"))
     if board.testos:
         os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos", vmlinux=True)
-        host_tools = [
-            (dest, env.File(str(src)))
-            for name in board.testos.host_tools
-            for dest, src in hostbin.with_libraries(name)
-        ]
+        # Debian's programs on the OS disk, linked from the initramfs (steps/hostbin.py).
+        programs = hostbin.sysroot_files(board.testos.host_tools)
         os_initramfs = env.InitramfsBuild(
             board,
-            extra=[("/bin/pmtctl", tools["pmtctl"]), *host_tools],
+            extra=[("/bin/pmtctl", tools["pmtctl"])],
+            links=hostbin.sysroot_links(board.testos.host_tools),
             variant="testos-initramfs",
             rootfs=board.testos.rootfs,
         )
-        disk = env.TestOsDisk(board, os_kernel[0], os_initramfs)
+        disk = env.TestOsDisk(
+            board,
+            os_kernel[0],
+            os_initramfs,
+            files={path: env.File(str(src)) for path, src in programs.items()},
+        )
         env.Alias("testos", [disk, os_kernel])
     if "release" in S.COMMAND_LINE_TARGETS:
         env.Release(

@@ -54,6 +54,7 @@ def _build_initramfs(target, source, env):
         top / env["WB_INITRAMFS_ROOTFS"],
         extra,
         stage,
+        links=[(dest, target) for dest, target in env["WB_INITRAMFS_LINKS"]],
     )
     logs = Path(env.subst("$WB_LOGS"))
     log = fresh_log(logs / f"{variant}.log")
@@ -99,10 +100,11 @@ def initramfs_build(
     extra: list[tuple[str, object]] | None = None,
     variant: str = "initramfs",
     rootfs: str = "linuxboot/initramfs/rootfs",
+    links: list[tuple[str, str]] | None = None,
 ):
     """Target: <variant>/initramfs.cpio.lz4 holding the skeleton, busybox, the
-    files under rootfs (relative to the checkout) and extra: (path in the
-    initramfs, SCons node) pairs."""
+    files under rootfs (relative to the checkout), extra: (path in the
+    initramfs, SCons node) pairs, and links: (path, target) symbolic links."""
     top = Path(env.Dir("#").abspath)
     gen = _gen_init_cpio(env)
     rootfs_files = sorted(p for p in (top / rootfs).rglob("*") if p.is_file())
@@ -113,6 +115,7 @@ def initramfs_build(
         "mtime": MTIME,
         "modes": modes,
         "extra": [dest for dest, _ in extra],
+        "links": sorted(links or []),
         "busybox": board.busybox_source,
     }
     return env.Command(
@@ -128,6 +131,7 @@ def initramfs_build(
         Action(_build_initramfs, f"[initramfs] packing {variant} for $WB_BOARD"),
         WB_INITRAMFS_VARIANT=variant,
         WB_INITRAMFS_ROOTFS=rootfs,
+        WB_INITRAMFS_LINKS=sorted(links or []),
         WB_INITRAMFS_EXTRA=[
             (
                 dest,

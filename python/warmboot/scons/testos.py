@@ -1,8 +1,9 @@
 """SCons tool: the test OS disk, the "production" system LinuxBoot boots.
 
 An ext2 image holding the kernel under its image name (boot/bzImage on x86,
-boot/Image on arm64), boot/initramfs.cpio.lz4, boot/cmdline and an empty
-crash/ directory, where LinuxBoot's capture writes its vmcores. It
+boot/Image on arm64), boot/initramfs.cpio.lz4, boot/cmdline, the programs the
+OS runs from its disk (sysroot/, steps/hostbin.py) and an empty crash/
+directory, where LinuxBoot's capture writes its vmcores. It
 is made with mke2fs -d from a staging directory (no mounting, no root), and
 sparse, so its nominal size (room for a vmcore of all guest RAM) costs
 little disk.
@@ -37,6 +38,10 @@ def _build_disk(target, source, env):
     shutil.copy2(kernel, stage / "boot" / kernel.name)
     shutil.copy2(initramfs, stage / "boot" / "initramfs.cpio.lz4")
     (stage / "boot" / "cmdline").write_text(spec.kernel.cmdline + "\n")
+    for path, src in env["WB_DISK_FILES"]:
+        dest = stage / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest)  # with its mode: programs stay executable
     log = fresh_log(Path(env.subst("$WB_LOGS")) / "testos-disk.log")
     tmp = image.with_name(f".{image.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -68,15 +73,22 @@ def _build_disk(target, source, env):
     return 0
 
 
-def testos_disk(env, board, kernel, initramfs):
-    """Target: <build>/testos/os.img."""
+def testos_disk(env, board, kernel, initramfs, files=None):
+    """Target: <build>/testos/os.img; files: path on the disk -> SCons node."""
     spec = board.testos
-    settings = {"cmdline": spec.kernel.cmdline, "disk_mib": spec.disk_mib, "uuid": FS_UUID}
+    files = dict(sorted((files or {}).items()))
+    settings = {
+        "cmdline": spec.kernel.cmdline,
+        "disk_mib": spec.disk_mib,
+        "uuid": FS_UUID,
+        "files": list(files),
+    }
     disk = env.Command(
         "$WB_BUILD/testos/os.img",
-        [kernel, initramfs, env.Value(json.dumps(settings, sort_keys=True))],
+        [kernel, initramfs, *files.values(), env.Value(json.dumps(settings, sort_keys=True))],
         Action(_build_disk, "[testos] making the OS disk for $WB_BOARD"),
         WB_TESTOS=spec,
+        WB_DISK_FILES=[(path, env.File(node).abspath) for path, node in files.items()],
     )
     env.NoCache(disk)  # sparse: a cache copy would write every byte
     return disk

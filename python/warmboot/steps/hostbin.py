@@ -1,7 +1,13 @@
 """This host's dynamically linked programs, with the libraries they load, for
-a guest initramfs: the test OS saves its dumps with Debian's makedumpfile,
-and the benchmark's kdump setups use Debian's kexec-tools the same way. Only
-for guests of the host's architecture."""
+a guest: the test OS saves its dumps with Debian's makedumpfile, and the
+benchmark's kdump setups use Debian's kexec-tools the same way. Only for
+guests of the host's architecture.
+
+The test OS keeps them where a distribution does, on disk rather than in its
+initramfs: the OS disk's sysroot/ holds each file at its host path, and the
+initramfs links that path to the disk, mounted at /var/crash. Every byte of an
+initramfs is read, checksummed by kexec and unpacked on each boot, before the
+OS is in service; the programs are needed only afterwards."""
 
 from __future__ import annotations
 
@@ -19,6 +25,10 @@ PACKAGES = {"kexec": "kexec-tools"}
 # Libraries glibc loads at run time, which ldd cannot see: pthread_exit()
 # unwinds with libgcc_s (makedumpfile --num-threads aborts without it).
 DLOPENED = ("libgcc_s.so.1",)
+# Where the test OS mounts its disk (linuxboot/testos/rootfs/etc/rc.sysinit),
+# and the disk's directory holding the programs.
+OS_DISK_MOUNT = "/var/crash"
+SYSROOT = "sysroot"
 
 
 class HostBinaryError(WarmbootError):
@@ -73,3 +83,19 @@ def install_dynamic(binary: Path, rootfs: Path) -> None:
         dest = rootfs / path.relative_to("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, dest)  # follows links: liblzo2.so.2 -> liblzo2.so.2.0.0
+
+
+def sysroot_files(names: tuple[str, ...] | list[str]) -> dict[str, Path]:
+    """Path on the OS disk (sysroot/...) -> host file, for the programs names
+    and their libraries."""
+    return {f"{SYSROOT}{dest}": src for name in names for dest, src in with_libraries(name)}
+
+
+def sysroot_links(names: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """(path in the initramfs, link target on the mounted OS disk) for the
+    programs names and their libraries."""
+    return [
+        (dest, f"{OS_DISK_MOUNT}/{SYSROOT}{dest}")
+        for name in names
+        for dest, _ in with_libraries(name)
+    ]

@@ -31,10 +31,16 @@ def staged(src: Path, stage: Path) -> Path:
 
 
 def cpio_list(
-    skeleton: Path, busybox: Path, rootfs: Path, extra: list[tuple[str, Path]], stage: Path
+    skeleton: Path,
+    busybox: Path,
+    rootfs: Path,
+    extra: list[tuple[str, Path]],
+    stage: Path,
+    links: list[tuple[str, str]] | None = None,
 ) -> str:
-    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files.
-    Every file is staged under stage with the fixed mtime first."""
+    """The gen_init_cpio list: skeleton, busybox, rootfs/ files, extra (dest, src) files
+    and links (path, target) symbolic links. Every file is staged under stage with the
+    fixed mtime first."""
     lines = [ln for ln in skeleton.read_text().splitlines() if ln and not ln.startswith("#")]
     lines.append(f"file /bin/busybox {staged(busybox, stage)} 0755 0 0")
     made = {ln.split()[1] for ln in lines if ln.startswith("dir ")}
@@ -47,10 +53,17 @@ def cpio_list(
         else:
             mode = "0755" if os.access(path, os.X_OK) else "0644"
             lines.append(f"file {rel} {staged(path, stage)} {mode} 0 0")
-    for dest, src in sorted(extra):
+
+    def parents(dest: str) -> None:
         for parent in reversed(Path(dest).parents[:-1]):
             if parent.as_posix() not in made:
                 lines.append(f"dir {parent.as_posix()} 0755 0 0")
                 made.add(parent.as_posix())
+
+    for dest, src in sorted(extra):
+        parents(dest)
         lines.append(f"file {dest} {staged(src, stage)} 0755 0 0")
+    for dest, target in sorted(links or []):
+        parents(dest)
+        lines.append(f"slink {dest} {target} 0777 0 0")
     return "\n".join(lines) + "\n"
