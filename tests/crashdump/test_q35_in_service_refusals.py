@@ -96,6 +96,28 @@ def test_failed_save_keeps_the_memory_and_the_partial_file(lab):
     assert mem_held < mem_normal - held // 1024 // 2, (mem_normal, mem_held, held)
 
 
+def test_save_into_memory_is_refused_and_the_memory_stays_held(lab):
+    # A dump directory in the initramfs (a typo, or the disk not mounted)
+    # would fill the memory the dump is saved from and vanish at the next
+    # reset.
+    lab.put_text("COREDIR=/tmp/crash\n", "/boot/warmboot-dump.conf")
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        vm.send("echo c > /proc/sysrq-trigger\n")
+        vm.wait_for("warmboot: in service", 600)
+        vm.wait_for("warmboot: dump save failed: /tmp/crash is in memory", 600)
+        status = sysfs(lab, vm, "capture_status")
+        held = int(sysfs(lab, vm, "mem_reserved"))
+        active = sysfs(lab, vm, "dump_active")
+        files = lab.shell(
+            vm, 'ls /tmp/crash 2>&1; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND"
+        ).group(1)
+    assert re.fullmatch(r"failed: /tmp/crash is in memory \((ramfs|tmpfs)\), not on a disk", status)
+    assert active == "1" and held > 0
+    assert "No such file" in files, "nothing was written into memory"
+
+
 def test_crash_loop_stops_in_linuxboot_with_the_first_dump_saved(lab, tmp_path):
     """Every boot of the OS panics in kernel init. The capture boot panics too,
     so LinuxBoot saves the dump itself the next time round; after

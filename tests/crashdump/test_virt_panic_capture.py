@@ -83,6 +83,17 @@ def kernel_text(vmlinux, vmcoreinfo: dict) -> tuple[int, int]:
     return stext - voffset, etext - voffset
 
 
+def stopped_function(vmlinux, cpu) -> str:
+    """The function a CPU was stopped in. arm64's arch_local_irq_enable is an
+    out-of-line copy in each unit here, and an IPI pending over the idle loop
+    is taken the moment it unmasks interrupts: then it is its caller, from the
+    link register, that says where the CPU was."""
+    name = function_at(vmlinux, cpu.pc)
+    if name == "arch_local_irq_enable":
+        return function_at(vmlinux, cpu.regs["x30"])
+    return name
+
+
 def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarch(
     virt_lab, tmp_path, crash_arm64_command
 ):
@@ -188,7 +199,7 @@ def test_panic_on_virt_is_captured_after_one_psci_reset_and_read_by_gdb_multiarc
     # Each CPU's NT_PRSTATUS holds its own registers: the panicking CPU's PC in
     # the driver's panic notifier (crash_setup_regs), every other CPU's where
     # IPI_CPU_CRASH_STOP interrupted it, the idle loop (pid 0, swapper).
-    stopped_in = [(cpu.pid, function_at(lab.images.vmlinux, cpu.pc)) for cpu in info.cpus]
+    stopped_in = [(cpu.pid, stopped_function(lab.images.vmlinux, cpu)) for cpu in info.cpus]
     print("each CPU's pid and function:", stopped_in)
     assert stopped_in[last][1] == "warmboot_panic" and stopped_in[last][0] != 0, stopped_in
     idle = {"arch_cpu_idle", "cpu_do_idle", "default_idle_call"}
