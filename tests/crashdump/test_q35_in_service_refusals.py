@@ -21,6 +21,16 @@ def normal_memtotal(lab, vm) -> int:
     return meminfo(lab, vm)
 
 
+def crash_until_the_save_fails(lab, vm, reason: str) -> tuple[str, int, str]:
+    """Panic, come back in service, wait for the save to fail for reason; the
+    kernel's capture_status, mem_reserved and dump_active then."""
+    vm.send("echo c > /proc/sysrq-trigger\n")
+    vm.wait_for("warmboot: in service", 600)
+    vm.wait_for(f"warmboot: dump save failed: {reason}", 600)
+    status = sysfs(lab, vm, "capture_status")
+    return status, int(sysfs(lab, vm, "mem_reserved")), sysfs(lab, vm, "dump_active")
+
+
 @pytest.mark.parametrize(
     "inject, message",
     [
@@ -79,12 +89,9 @@ def test_failed_save_keeps_the_memory_and_the_partial_file(lab):
     vm = lab.start()
     with vm:
         mem_normal = normal_memtotal(lab, vm)
-        vm.send("echo c > /proc/sysrq-trigger\n")
-        vm.wait_for("warmboot: in service", 600)
-        vm.wait_for("warmboot: dump save failed: makedumpfile exited with status", 600)
-        status = sysfs(lab, vm, "capture_status")
-        held = int(sysfs(lab, vm, "mem_reserved"))
-        active = sysfs(lab, vm, "dump_active")
+        status, held, active = crash_until_the_save_fails(
+            lab, vm, "makedumpfile exited with status"
+        )
         files = lab.shell(
             vm, 'ls /var/crash/crash/*/; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND"
         ).group(1)
@@ -104,12 +111,7 @@ def test_save_into_memory_is_refused_and_the_memory_stays_held(lab):
     vm = lab.start()
     with vm:
         boot_to_os(lab, vm)
-        vm.send("echo c > /proc/sysrq-trigger\n")
-        vm.wait_for("warmboot: in service", 600)
-        vm.wait_for("warmboot: dump save failed: /tmp/crash is in memory", 600)
-        status = sysfs(lab, vm, "capture_status")
-        held = int(sysfs(lab, vm, "mem_reserved"))
-        active = sysfs(lab, vm, "dump_active")
+        status, held, active = crash_until_the_save_fails(lab, vm, "/tmp/crash is in memory")
         files = lab.shell(
             vm, 'ls /tmp/crash 2>&1; echo "E""ND"', r"ND\"\r?\n([\s\S]*?)\r?\nEND"
         ).group(1)

@@ -244,8 +244,9 @@ def kdump_setups(
     os_root = work / "kdump-os-rootfs"
     shutil.copytree(top / testos.rootfs, os_root)
     shutil.copy(kdump / "rc.sysinit", os_root / "etc" / "rc.sysinit")
+    kexec = sysroot_files(["kexec"])
     os_initramfs = pack_initramfs(
-        top, built, busybox, os_root, work / "kdump-os.cpio.lz4", sysroot_links(["kexec"])
+        top, built, busybox, os_root, work / "kdump-os.cpio.lz4", sysroot_links(kexec)
     )
 
     capture_root = work / "kdump-capture-rootfs"
@@ -274,7 +275,7 @@ def kdump_setups(
                     "initramfs.cpio.lz4": capture_initramfs,
                     "cmdline": cmdline_file,
                 },
-                sysroot=sysroot_files(["kexec"]),
+                sysroot=kexec,
             )
         )
     return setups
@@ -303,6 +304,7 @@ def prepare_images(
     stock = board.testos.kernel.cmdline
     conf = work / "warmboot-linuxboot.conf"
     conf.write_text(LINUXBOOT_CAPTURE_CONF)
+    programs = sysroot_files(board.testos.host_tools)
     all_setups = [
         OsSetup(
             name,
@@ -310,7 +312,7 @@ def prepare_images(
             built.initramfs,
             {},
             {"warmboot.conf": conf} if name == "warmboot-linuxboot" else {},
-            sysroot_files(board.testos.host_tools),
+            programs,
         )
         for name in ("plain", "warmboot-in-service", "warmboot-linuxboot")
     ]

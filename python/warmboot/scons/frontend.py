@@ -215,7 +215,7 @@ def _image(env, board):
         os_initramfs = env.InitramfsBuild(
             board,
             extra=[("/bin/pmtctl", tools["pmtctl"])],
-            links=hostbin.sysroot_links(board.testos.host_tools),
+            links=hostbin.sysroot_links(programs),
             variant="testos-initramfs",
             rootfs=board.testos.rootfs,
         )

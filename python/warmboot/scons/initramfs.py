@@ -54,7 +54,7 @@ def _build_initramfs(target, source, env):
         top / env["WB_INITRAMFS_ROOTFS"],
         extra,
         stage,
-        links=[(dest, target) for dest, target in env["WB_INITRAMFS_LINKS"]],
+        links=list(env["WB_INITRAMFS_LINKS"]),
     )
     logs = Path(env.subst("$WB_LOGS"))
     log = fresh_log(logs / f"{variant}.log")

@@ -91,11 +91,7 @@ def sysroot_files(names: tuple[str, ...] | list[str]) -> dict[str, Path]:
     return {f"{SYSROOT}{dest}": src for name in names for dest, src in with_libraries(name)}
 
 
-def sysroot_links(names: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
-    """(path in the initramfs, link target on the mounted OS disk) for the
-    programs names and their libraries."""
-    return [
-        (dest, f"{OS_DISK_MOUNT}/{SYSROOT}{dest}")
-        for name in names
-        for dest, _ in with_libraries(name)
-    ]
+def sysroot_links(files: dict[str, Path]) -> list[tuple[str, str]]:
+    """(path in the initramfs, link target on the mounted OS disk) for each of
+    sysroot_files' paths (ldd runs once, there)."""
+    return [(path[len(SYSROOT) :], f"{OS_DISK_MOUNT}/{path}") for path in files]
