@@ -234,6 +234,7 @@ BOARD_SCHEMA = tp.Table(
                 "target": str,
                 "cross_compile": tp.Key(str, ""),
                 "cmdline": str,
+                "patches": tp.Key(_STRINGS, ()),  # patch files or directories of them
             }
         ),
         "initramfs": tp.Table({"busybox": str}),
@@ -420,7 +421,7 @@ def load_board(top: Path, name: str) -> Board:
             bl31_tree=cb["bl31_tree"],
             make_vars=cb["make_vars"],
         ),
-        linux=_linux(lx, fragments, lx["cmdline"]),
+        linux=_linux(lx, fragments, lx["cmdline"], _patches(lx, top)),
         busybox_source=data["initramfs"]["busybox"],
         console_device=data["console"]["device"],
         console_baud=data["console"]["baud"],

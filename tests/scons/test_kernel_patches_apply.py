@@ -1,6 +1,7 @@
-"""The test OS kernel's patch series (linuxboot/patches/linux-6.1/, board.toml
-[testos] patches) applies, in order, to the pinned Linux tree: the build
-would stop naming the patch that no longer does."""
+"""The kernels' patch series apply, in order, to the pinned Linux tree: the
+test OS kernel's (linuxboot/patches/linux-6.1/, board.toml [testos] patches)
+and LinuxBoot's own (linuxboot/patches/linuxboot-6.1/, [linux] patches). The
+build would stop naming the patch that no longer does."""
 
 from __future__ import annotations
 
@@ -40,6 +41,25 @@ def test_the_series_applies_to_the_pinned_tree_and_leaves_it_untouched(linux_tre
     # patch(1) wrote the changed files anew: the verified tree is as it was.
     assert setup.read_bytes() == before
     assert not (linux_tree / "drivers" / "firmware" / "warmboot").exists()
+
+
+def test_linuxboots_series_applies_on_every_x86_board(linux_tree, tmp_path):
+    series = {name: load_board(TOP, name).linux.patches for name in ("qemu-q35", "lenovo-x230")}
+    patches = series["qemu-q35"]
+    assert patches and series["lenovo-x230"] == patches
+    assert [p.parent.name for p in patches] == ["linuxboot-6.1"] * len(patches)
+    tree = patched_copy(
+        "linux",
+        "the pinned linux tree",
+        linux_tree,
+        tmp_path / "src",
+        list(patches),
+        tmp_path / "patch.log",
+    )
+    # kexec_file_load hashes the loaded bytes; purgatory checks the zero tail.
+    purgatory = (tree / "arch/x86/purgatory/purgatory.c").read_bytes()
+    assert b"kexec_sha_region_tail_is_zero" in purgatory
+    assert b"nullsz" not in (tree / "kernel/kexec_file.c").read_bytes()
 
 
 def test_a_patch_that_no_longer_applies_stops_the_build_naming_it(linux_tree, tmp_path):

@@ -199,6 +199,7 @@ def _image(env, board):
         configs={
             "coreboot_defconfig": str(board.coreboot.defconfig.relative_to(TOP)),
             **{f"linux_fragment:{p.name}": str(p.relative_to(TOP)) for p in board.linux.config},
+            **{f"linux_patch:{p.name}": str(p.relative_to(TOP)) for p in board.linux.patches},
             **(
                 {"devicetree": str(board.payload.devicetree.relative_to(TOP))}
                 if board.payload.devicetree
