@@ -299,6 +299,24 @@ def test_updating_one_pin_leaves_the_others_byte_for_byte(archive):
     assert "demo-src" not in result.stdout
 
 
+def test_a_pin_the_index_lists_but_the_archive_no_longer_serves_is_reported(archive):
+    # The pool lost the file; the signed index still lists it, as a mirror caught
+    # half-way through an update would (or one that never carried source files).
+    archive.repo.remove(archive.v1_bin[0].name)
+    check = archive.sources("check")
+    error = one_error_line(check)
+    assert "1 of 2 pins can no longer be fetched" in error
+    # The archive has no newer version to update to: only a mirror helps.
+    assert "give demo-bin a mirror that serves the pinned files" in error
+    assert "sources update" not in error
+    lines = {ln.split()[0]: ln for ln in check.stdout.splitlines()}
+    assert (
+        f"CANNOT BE FETCHED: the archive lists {archive.v1_bin[0].name} but does not serve it"
+        " (HTTP 404)" in lines["demo-bin"]
+    )
+    assert "ok: the archive carries it" in lines["demo-src"]
+
+
 def test_a_pin_gone_from_the_archive_but_on_a_mirror_is_still_fetchable(archive, tmp_path):
     mirror_dir = tmp_path / "mirror"
     mirror_dir.mkdir()

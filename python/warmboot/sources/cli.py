@@ -62,14 +62,13 @@ def _check(args: argparse.Namespace) -> int:
         print(_status_line(status))
     bad = [s.name for s in statuses if not s.fetchable]
     if bad:
-        through_apt = [n for n in bad if lock.get(n).kind.startswith("debian-")]
-        fix = (
-            [f"run `{update_command(' '.join(through_apt))}` and commit the lock"]
-            if through_apt
-            else []
-        )
-        if len(through_apt) < len(bad):
-            fix.append("give the others a mirror that serves their files")
+        # A pin the archive has moved past is updated; one it lists at the pinned
+        # version but does not serve, or no longer has at all, needs a mirror.
+        movable = [s.name for s in statuses if not s.fetchable and s.current]
+        stuck = [n for n in bad if n not in movable]
+        fix = [f"run `{update_command(' '.join(movable))}` and commit the lock"] if movable else []
+        if stuck:
+            fix.append(f"give {', '.join(stuck)} a mirror that serves the pinned files")
         raise PinsUnfetchableError(
             f"{len(bad)} of {len(statuses)} pins can no longer be fetched ({', '.join(bad)}): "
             + "; ".join(fix)

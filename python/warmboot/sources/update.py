@@ -14,6 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -86,17 +87,24 @@ def _on_mirrors(pinned: PinnedSource, environ) -> bool:
     """Every file answers on one of its mirror URLs (contents are checked on fetch)."""
     for f in pinned.files:
         urls = fetch.mirror_urls(f, environ)
-        if not any(_answers(u) for u in urls):
+        if all(_unserved(u) for u in urls):
             return False
     return True
 
 
-def _answers(url: str) -> bool:
+def _unserved(url: str) -> str:
+    """'' when url serves its file now, else why not. Only http(s) and file URLs are
+    asked; apt's other transports are trusted as their index describes them."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return "" if Path(unquote(parts.path)).is_file() else "no such file"
+    if parts.scheme not in ("http", "https"):
+        return ""
     try:
         resp = requests.head(url, allow_redirects=True, timeout=fetch.CONNECT_TIMEOUT)
-    except requests.RequestException:
-        return False
-    return resp.status_code == 200
+    except requests.RequestException as e:
+        return f"no answer: {type(e).__name__}"
+    return "" if resp.status_code == 200 else f"HTTP {resp.status_code}"
 
 
 def _archive_mismatch(pinned: PinnedSource, listed: list[ArchiveFile]) -> str:
@@ -107,6 +115,16 @@ def _archive_mismatch(pinned: PinnedSource, listed: list[ArchiveFile]) -> str:
             return f"the archive's {pinned.package} {pinned.package_version} has no {f.name}"
         if have[f.name] and have[f.name] != f.sha256:
             return f"the archive's {f.name} has sha256 {have[f.name]}, the lock pins {f.sha256}"
+    return ""
+
+
+def _archive_unserved(pinned: PinnedSource, listed: list[ArchiveFile]) -> str:
+    """'' when the archive serves every pinned file: a mirror's index can list a
+    file its pool no longer has, and only the fetch would find out."""
+    uris = {a.name: a.uri for a in listed}
+    for f in pinned.files:
+        if why := _unserved(uris[f.name]):
+            return f"the archive lists {f.name} but does not serve it ({why})"
     return ""
 
 
@@ -127,7 +145,7 @@ def check_pin(
             listed = apt.archive_files(
                 pinned.package, pinned.package_version, pinned.architecture, source
             )
-            detail = _archive_mismatch(pinned, listed)
+            detail = _archive_mismatch(pinned, listed) or _archive_unserved(pinned, listed)
             if not detail:
                 return PinStatus(pinned.name, pinned, True, "archive", cached, "", now)
         except NotInArchiveError:
