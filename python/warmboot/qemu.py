@@ -111,10 +111,18 @@ def choose_accel(board: Board, environ=os.environ) -> str:
     return "tcg"
 
 
+# TCG's translation cache, MiB. Every boot and kexec here overwrites memory
+# that held code, and TCG pays for each write to a page it translated code
+# from (a real CPU pays nothing); the cost grows with the translations kept.
+# At 32 MiB the cache flushes often enough that those writes stay cheap: at
+# 256 MiB the 8 GiB capture boot's 64 MiB swiotlb clear took 1.9-2.3 s
+# instead of 0.3-0.4 s, and whole crash-to-service runs took about 1.5x as
+# long for warmboot and kdump alike (docs/benchmarks.md).
+TCG_TB_SIZE_MIB = 32
+
+
 def accel_args(accel: str) -> list[str]:
-    # TCG's default translation cache is sized for big guests; a smaller one
-    # keeps a 1 GiB guest's host footprint modest.
-    return ["-accel", "tcg,tb-size=256" if accel == "tcg" else accel]
+    return ["-accel", f"tcg,tb-size={TCG_TB_SIZE_MIB}" if accel == "tcg" else accel]
 
 
 def _tail(path: Path, lines: int = 25) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from warmboot import toolchain
 from warmboot.boards import load_board
-from warmboot.qemu import choose_accel
+from warmboot.qemu import accel_args, choose_accel
 
 from . import TOP
 from .buildtime import BuildTiming, time_build
@@ -100,7 +100,7 @@ def host_info(board_name: str) -> HostInfo:
     qemu = subprocess.run([board.qemu.system, "--version"], capture_output=True, text=True)
     return HostInfo(
         qemu=qemu.stdout.splitlines()[0] if qemu.stdout else "unknown",
-        accel=choose_accel(board),
+        accel=accel_args(choose_accel(board))[1],
         cpus=os.cpu_count() or 1,
         kernel=os.uname().release,
         smp=board.qemu.smp,

@@ -217,6 +217,12 @@ def goals(results: BenchResults, summaries: list[MechanismSummary] | None = None
 # -- Markdown ---------------------------------------------------------------------
 
 
+def _accel_text(accel: str) -> str:
+    """QEMU's -accel value as the report names it: 'TCG (tb-size=32)'."""
+    name, _, options = accel.partition(",")
+    return name.upper() + (f" ({options})" if options else "")
+
+
 def markdown(results: BenchResults) -> str:
     """Every table docs/benchmarks.md shows."""
     summaries = summarize(results)
@@ -224,7 +230,7 @@ def markdown(results: BenchResults) -> str:
     runs = ", ".join(f"{ram}: {s.runs_for(ram)}" for ram in s.sizes)
     out = [
         f"Runs per mechanism, load and size: {runs} (medians; min–max in brackets), "
-        f"{results.host.qemu}, {results.host.accel.upper()}, -smp {results.host.smp}, "
+        f"{results.host.qemu}, {_accel_text(results.host.accel)}, -smp {results.host.smp}, "
         f"host {results.host.cpus} CPUs; kdump's crashkernel={s.kdump_crashkernel}; "
         f"recorded {results.created}.",
         "",

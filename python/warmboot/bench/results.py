@@ -36,7 +36,7 @@ READABLE_SCHEMAS = (2, 3)
 @dataclass(frozen=True)
 class HostInfo:
     qemu: str  # qemu-system-x86_64 --version, first line
-    accel: str  # tcg or kvm
+    accel: str  # QEMU's -accel value: "tcg,tb-size=32" or "kvm" (records before 2026-12-07: "tcg")
     cpus: int
     kernel: str  # the host's uname -r
     smp: int  # the guest's CPUs
