@@ -23,12 +23,8 @@ def linux_tree() -> Path:
     return materialize(lock.get("linux"), SourceCache()).path
 
 
-def test_the_series_applies_to_the_pinned_tree_and_leaves_it_untouched(linux_tree, tmp_path):
-    patches = load_board(TOP, "qemu-q35").testos.kernel.patches
-    assert [p.parent.name for p in patches] == ["linux-6.1"] * len(patches) and patches
-    setup = linux_tree / "arch" / "x86" / "kernel" / "setup.c"
-    before = setup.read_bytes()
-    tree = patched_copy(
+def apply_series(linux_tree: Path, tmp_path: Path, patches) -> Path:
+    return patched_copy(
         "linux",
         "the pinned linux tree",
         linux_tree,
@@ -36,6 +32,14 @@ def test_the_series_applies_to_the_pinned_tree_and_leaves_it_untouched(linux_tre
         list(patches),
         tmp_path / "patch.log",
     )
+
+
+def test_the_series_applies_to_the_pinned_tree_and_leaves_it_untouched(linux_tree, tmp_path):
+    patches = load_board(TOP, "qemu-q35").testos.kernel.patches
+    assert [p.parent.name for p in patches] == ["linux-6.1"] * len(patches) and patches
+    setup = linux_tree / "arch" / "x86" / "kernel" / "setup.c"
+    before = setup.read_bytes()
+    tree = apply_series(linux_tree, tmp_path, patches)
     assert (tree / "drivers" / "firmware" / "warmboot" / "core.c").is_file()
     assert b"warmboot_reserve_dump();" in (tree / "arch/x86/kernel/setup.c").read_bytes()
     # patch(1) wrote the changed files anew: the verified tree is as it was.
@@ -48,14 +52,7 @@ def test_linuxboots_series_applies_on_every_x86_board(linux_tree, tmp_path):
     patches = series["qemu-q35"]
     assert patches and series["lenovo-x230"] == patches
     assert [p.parent.name for p in patches] == ["linuxboot-6.1"] * len(patches)
-    tree = patched_copy(
-        "linux",
-        "the pinned linux tree",
-        linux_tree,
-        tmp_path / "src",
-        list(patches),
-        tmp_path / "patch.log",
-    )
+    tree = apply_series(linux_tree, tmp_path, patches)
     # kexec_file_load hashes the loaded bytes; purgatory checks the zero tail.
     purgatory = (tree / "arch/x86/purgatory/purgatory.c").read_bytes()
     assert b"kexec_sha_region_tail_is_zero" in purgatory

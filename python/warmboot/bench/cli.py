@@ -85,8 +85,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--runs-at",
-        default="8G=1",
-        help="fewer (or more) runs at some sizes, SIZE=RUNS,... (default 8G=1)",
+        default="",
+        help="fewer (or more) runs at some sizes, SIZE=RUNS,... (default: --runs at every size)",
     )
     run.add_argument(
         "--loads",
