@@ -52,6 +52,14 @@ def count(state: Path, what: str) -> int:
     return number
 
 
+def publish_pid(marker: Path) -> None:
+    """Create marker holding this process's pid, whole: a test polls for the file
+    and reads it at once, so it must never see it empty (write, then rename)."""
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(str(os.getpid()))
+    partial.rename(marker)
+
+
 def half_write(chip: Path) -> int:
     """What a write cut off by a programmer failure leaves: erased blocks, then an error."""
     sys.stdin.buffer.read()
@@ -90,14 +98,14 @@ def main() -> int:
                 time.sleep(60)
         if mode == "slow-first-write-after-input" and writes == 1:
             image = sys.stdin.buffer.read()
-            (state / "writing").write_text(str(os.getpid()))
+            publish_pid(state / "writing")
             time.sleep(3)
             status = real_flashrom(args, image)
             (state / "writing").unlink()
             return status
         if mode == "crash-in-first-write" and writes == 1:
             half_write(chip)
-            (state / "writing").write_text(str(os.getpid()))
+            publish_pid(state / "writing")
             while True:
                 time.sleep(60)
         if mode == "slow-first-write" and writes == 1:
