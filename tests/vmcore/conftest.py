@@ -82,6 +82,9 @@ def real_kernel_vmcore(q35, tmp_path_factory) -> RealKernelVmcore:
         board, q35.rom, q35.build / "logs" / "test-vmcore-serial.log", monitor=True
     ) as vm:
         vm.wait_for("warmboot: linuxboot ready", 120)
+        # The kernel may still be probing devices; keep its messages off the
+        # console so they cannot interleave with the replies parsed below.
+        vm.send("dmesg -n 1\n")
         vm.send(f"echo {marker} > /dev/kmsg\n")
         vm.send('echo "VMCI $(cat /sys/kernel/vmcoreinfo)"\n')
         vmci = vm.wait_for_line(r"VMCI (?:0x)?([0-9a-f]+) ([0-9a-f]+)", 30)
