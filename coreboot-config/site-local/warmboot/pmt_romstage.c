@@ -33,6 +33,31 @@ static void reject(struct pmt_header_v1 *hdr, int reason, uint32_t bad_entry)
 	       warmboot_reason_name(reason), bad_entry == PMT_NO_ENTRY ? -1 : (int)bad_entry);
 }
 
+/*
+ * Copy one BOOT_COPY range (page-aligned and page-sized: the table was
+ * judged) a block of eight words at a time. memcpy() here is `rep movsl`,
+ * which QEMU's TCG runs one element per loop pass: 83 MB/s for the 79 MiB
+ * boot window of qemu-q35, most of the warm reset's firmware time; this loop
+ * runs at several hundred MB/s there. On hardware both run at the speed of
+ * memory, if the ranges are cacheable (see docs/crashdump.md).
+ */
+static void copy_range(void *dest, const void *src, size_t size)
+{
+	unsigned long *d = dest;
+	const unsigned long *s = src;
+	const unsigned long *end = s + size / sizeof(*s);
+
+	while (s < end) {
+		unsigned long w0 = s[0], w1 = s[1], w2 = s[2], w3 = s[3];
+		unsigned long w4 = s[4], w5 = s[5], w6 = s[6], w7 = s[7];
+
+		d[0] = w0; d[1] = w1; d[2] = w2; d[3] = w3;
+		d[4] = w4; d[5] = w5; d[6] = w6; d[7] = w7;
+		s += 8;
+		d += 8;
+	}
+}
+
 /* Copy and annotate an accepted table, with its judged header `h`. */
 static void copy_boot_memory(void *anchor, const struct pmt_header_v1 *h)
 {
@@ -50,7 +75,7 @@ static void copy_boot_memory(void *anchor, const struct pmt_header_v1 *h)
 		pmt_entry_get(anchor, h, i, &e);
 		if (e.type == PMT_ENTRY_BOOT_COPY) {
 			/* Both ranges are in 32-bit RAM: the table was judged. */
-			memcpy((void *)(uintptr_t)e.dest, (void *)(uintptr_t)e.base, e.size);
+			copy_range((void *)(uintptr_t)e.dest, (void *)(uintptr_t)e.base, e.size);
 			raw->fw_status = PMT_STATUS_COPIED;
 			copied += e.size;
 			regions++;
