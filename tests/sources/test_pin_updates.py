@@ -118,9 +118,18 @@ def archive(tmp_path):
         + file_blocks("demo-bin", v1_bin)
     )
     cache = tmp_path / "cache"
+    # apt retries a failed fetch three times with back-off (7 s per update); the
+    # tests that close the archive's port would wait for that on every call.
+    apt_conf = tmp_path / "apt.conf"
+    apt_conf.write_text('Acquire::Retries "0";\n')
     env = {k: v for k, v in os.environ.items() if k not in ("WARMBOOT_MIRRORS",)}
     env.update(
-        {"WARMBOOT_CACHE": str(cache), SOURCES_ENV: str(listing), "PYTHONPATH": str(TOP / "python")}
+        {
+            "WARMBOOT_CACHE": str(cache),
+            SOURCES_ENV: str(listing),
+            "PYTHONPATH": str(TOP / "python"),
+            "APT_CONFIG": str(apt_conf),
+        }
     )
     yield Archive(repo, lock, cache, env, v1_bin, v1_src)
     repo.close()
