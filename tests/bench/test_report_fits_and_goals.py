@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from warmboot.bench.report import fit_line, fit_phase, fitted_total, goals, markdown
-from warmboot.bench.results import BenchResults
+from warmboot.bench.results import BenchResults, find_summary, summarize
 from wbtest import TOP
 
 PREVIOUS = TOP / "docs" / "benchmarks" / "2026-12-07-idle" / "results.json"
@@ -48,3 +48,20 @@ def test_a_schema_2_record_reads_as_idle_guests_with_the_memory_goal_checked():
     table = markdown(record)
     assert "### Panic to the OS in service, idle guest" in table
     assert "### Extrapolated to large machines (idle guests)" in table
+
+
+def test_the_in_service_flows_save_goals_are_checked_at_2g_against_the_measured_medians():
+    record = BenchResults.load(PREVIOUS)
+    wb, kd = (
+        find_summary(summarize(record), m, "2G", "idle")
+        for m in ("warmboot-in-service", "kdump-makedumpfile")
+    )
+    assert wb and kd
+    checked = {g.what.split(":")[0]: g for g in goals(record)}
+    saved = checked["panic → dump saved at 2G idle"]
+    assert saved.met == (wb.saved_seconds <= kd.saved_seconds)
+    assert f"{wb.saved_seconds:.2f} s against {kd.saved_seconds:.2f} s" == saved.measured
+    size = checked["dump file at 2G idle"]
+    assert size.met == (wb.vmcore_bytes <= kd.vmcore_bytes)
+    # The in-service ratio is checked for the idle guests as well.
+    assert "panic → in service at 2G idle" in checked

@@ -47,8 +47,11 @@ KDUMPS = ("kdump-cp", "kdump-makedumpfile")
 WARMBOOTS = ("warmboot-in-service", "warmboot-linuxboot")
 
 # The goals (docs/benchmarks.md, "Goals").
-GOAL_RATIO = 0.5  # MAIN's downtime / BASELINE's, loaded, at GOAL_RATIO_SIZES
+GOAL_RATIO = 0.5  # MAIN's downtime / BASELINE's, at GOAL_RATIO_SIZES, every load
 GOAL_RATIO_SIZES = ("2G", "8G")
+# The in-service flow's own goals (docs/crashdump.md): at this size, MAIN's dump
+# is saved no later than BASELINE's and its file is no larger.
+GOAL_SAVE_SIZE = "2G"
 GOAL_FLAT = 0.20  # warmboot's downtime from 2 GiB up varies at most this much
 GOAL_FLAT_FROM_MIB = 2048
 GOAL_MEMORY_MIB = 2.0  # MemTotal lost to the mechanism, at every size
@@ -166,16 +169,38 @@ def goals(results: BenchResults, summaries: list[MechanismSummary] | None = None
     s = results.settings
     load = headline_load(results)
     out = []
-    for ram in GOAL_RATIO_SIZES:
-        wb, kd = (find_summary(summaries, m, ram, load) for m in (MAIN, BASELINE))
+    # The headline load first; the others are checked too, not hidden.
+    loads = [load, *(x for x in s.loads if x != load)]
+    for each in loads:
+        for ram in GOAL_RATIO_SIZES:
+            wb, kd = (find_summary(summaries, m, ram, each) for m in (MAIN, BASELINE))
+            if wb and kd:
+                ratio = wb.downtime_seconds / kd.downtime_seconds
+                out.append(
+                    Goal(
+                        f"panic → in service at {ram} {each}: {LABELS[MAIN]} ≤ {GOAL_RATIO}× "
+                        f"{LABELS[BASELINE]}",
+                        f"{wb.downtime_seconds:.2f} s ÷ {kd.downtime_seconds:.2f} s = {ratio:.2f}",
+                        ratio <= GOAL_RATIO,
+                    )
+                )
+    for each in loads:
+        wb, kd = (find_summary(summaries, m, GOAL_SAVE_SIZE, each) for m in (MAIN, BASELINE))
         if wb and kd:
-            ratio = wb.downtime_seconds / kd.downtime_seconds
             out.append(
                 Goal(
-                    f"panic → in service at {ram} {load}: {LABELS[MAIN]} ≤ {GOAL_RATIO}× "
+                    f"panic → dump saved at {GOAL_SAVE_SIZE} {each}: {LABELS[MAIN]} no later "
+                    f"than {LABELS[BASELINE]}",
+                    f"{wb.saved_seconds:.2f} s against {kd.saved_seconds:.2f} s",
+                    wb.saved_seconds <= kd.saved_seconds,
+                )
+            )
+            out.append(
+                Goal(
+                    f"dump file at {GOAL_SAVE_SIZE} {each}: {LABELS[MAIN]} no larger than "
                     f"{LABELS[BASELINE]}",
-                    f"{wb.downtime_seconds:.2f} s ÷ {kd.downtime_seconds:.2f} s = {ratio:.2f}",
-                    ratio <= GOAL_RATIO,
+                    f"{_mb(wb.vmcore_bytes)} MB against {_mb(kd.vmcore_bytes)} MB",
+                    wb.vmcore_bytes <= kd.vmcore_bytes,
                 )
             )
     big = [ram for ram in s.sizes if ram_mib(ram) >= GOAL_FLAT_FROM_MIB]
