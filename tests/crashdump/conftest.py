@@ -53,8 +53,8 @@ def virt_lab(virt_crash_images, tmp_path, request):
 
 @pytest.fixture(scope="session")
 def crash_arm64_command() -> list[str]:
-    """Debian's arm64 crash(8) under qemu-aarch64-static, its sysroot made from
-    the pinned .debs (warmboot.vmcore.crash_arm64): a command prefix."""
+    """crash(8) for arm64 dumps, built here from the pinned Debian source
+    (warmboot.vmcore.crash_arm64; the first call builds it): a command prefix."""
     try:
         return crash_arm64.command()
     except crash_arm64.CrashArm64Error as exc:

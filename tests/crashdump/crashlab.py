@@ -299,8 +299,8 @@ def run_crash(
 
 def gdb_aarch64_backtraces(lab: Lab, vmcore: Path) -> str:
     """gdb-multiarch's `thread apply all bt` of an aarch64 vmcore with the
-    test OS's vmlinux (a second opinion beside Debian's arm64 crash, which
-    runs under qemu-user); the output is kept in the board's logs."""
+    test OS's vmlinux (a second opinion beside crash for arm64); the output
+    is kept in the board's logs."""
     gdb = subprocess.run(
         [
             "gdb-multiarch",

@@ -163,9 +163,10 @@ class LocalAptRepo:
             (self.pool / name).unlink()
 
     # -- indices -----------------------------------------------------------
-    def publish(self) -> None:
-        """Write Packages, Sources and a signed InRelease for what the pool holds."""
-        dist = self.root / "dists" / SUITE
+    def publish(self, suite: str = SUITE) -> None:
+        """Write suite's Packages, Sources and a signed InRelease for what the pool
+        holds now (another suite keeps the indices it was published with)."""
+        dist = self.root / "dists" / suite
         binary = dist / COMPONENT / f"binary-{self.arch}"
         source = dist / COMPONENT / "source"
         binary.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,7 @@ class LocalAptRepo:
             lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {rel}")
         release = dist / "Release"
         release.write_text(
-            f"Origin: warmboot-test\nLabel: warmboot-test\nSuite: {SUITE}\nCodename: {SUITE}\n"
+            f"Origin: warmboot-test\nLabel: warmboot-test\nSuite: {suite}\nCodename: {suite}\n"
             f"Date: {email.utils.formatdate(usegmt=True)}\n"
             f"Architectures: {self.arch}\nComponents: {COMPONENT}\n"
             "SHA256:\n" + "\n".join(lines) + "\n"

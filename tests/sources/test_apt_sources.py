@@ -3,7 +3,17 @@ formats, and only for Debian's archive; no host name is hard-coded."""
 
 import subprocess
 
-from warmboot.sources.apt import AptSource, is_debian, parse_deb822, parse_one_line, system_sources
+import pytest
+
+from warmboot.sources.apt import (
+    AptSource,
+    in_suite,
+    is_debian,
+    parse_deb822,
+    parse_one_line,
+    system_sources,
+)
+from warmboot.sources.errors import AptError
 from wbtest import TOP
 
 DEB822 = """\
@@ -45,6 +55,21 @@ def test_deb822_stanzas_become_deb_and_deb_src_lines():
         "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
         "http://mirror.example/debian bookworm main contrib",
     ]
+
+
+def test_another_suite_is_asked_of_the_release_entries_only():
+    sources = parse_deb822(DEB822) + parse_one_line(ONE_LINE)[:1]
+    moved = in_suite(sources, "unstable")
+    assert moved == [
+        AptSource(
+            "http://mirror.example/debian",
+            "unstable",
+            ("main", "contrib"),
+            "/usr/share/keyrings/debian-archive-keyring.gpg",
+        )
+    ]
+    with pytest.raises(AptError, match=r"no Debian release entry .* suite unstable"):
+        in_suite(parse_one_line(ONE_LINE)[:1], "unstable")  # bookworm-security only
 
 
 def test_one_line_entries_keep_signed_by_and_drop_arch():

@@ -49,3 +49,23 @@ def test_unknown_source_name_lists_the_known_ones():
     lock = load_lock(TOP / "coreboot-config/sources.lock.toml")
     with pytest.raises(LockError, match=r"no source named 'nope' .*coreboot"):
         lock.get("nope")
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (
+            {"kind": "archive", "version": "1", "suite": "unstable"},
+            "only Debian packages come from a suite",
+        ),
+        (
+            {"kind": "debian-source", "version": "1", "package": "p", "suite": "Sid Main"},
+            "is not a Debian suite name",
+        ),
+    ],
+)
+def test_a_suite_is_a_debian_suite_name_on_a_debian_package(entry, message, tmp_path):
+    entry["files"] = [{"name": "a", "sha256": "0" * 64}]
+    with pytest.raises(LockError, match=message) as err:
+        parse_lock({"sources": {"thing": entry}}, tmp_path / "lock.toml")
+    assert "[sources.thing]" in str(err.value) and "suite" in str(err.value)

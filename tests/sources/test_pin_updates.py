@@ -352,3 +352,39 @@ def test_a_pin_gone_from_the_archive_but_on_a_mirror_is_still_fetchable(archive,
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+NEW_SRC = """
+[sources.new-src]
+version = "2.0"
+kind = "debian-source"
+package = "wbnew"
+package_version = "2.0-1"
+"""
+
+
+def test_a_pin_naming_a_suite_comes_from_that_suite_of_the_machines_archive(archive):
+    new = archive.repo.add_source("wbnew", "2.0", "1", {"README": b"only in unstable\n"})
+    archive.repo.publish("unstable")  # the release suite ("test") does not list wbnew
+    head = archive.lock.read_text()
+
+    # Without the suite, the release's index does not carry it.
+    archive.lock.write_text(head + NEW_SRC + file_blocks("new-src", new))
+    missing = archive.sources("check", "new-src")
+    assert "the archive no longer carries wbnew 2.0-1 (nor any version of it)" in missing.stdout
+
+    archive.lock.write_text(head + NEW_SRC + 'suite = "unstable"\n' + file_blocks("new-src", new))
+    check = archive.sources("check", "new-src", "demo-src")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("ok: the archive carries it") == 2, check.stdout
+    fetched = archive.sources("fetch", "new-src")
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    tree = materialize(
+        load_lock(archive.lock).get("new-src"), SourceCache(archive.cache), environ={}
+    )
+    assert (tree.path / "README").read_text() == "only in unstable\n"
+    # Each suite keeps its own lists: the release's stay without wbnew.
+    release_sources = archive.cache / "apt" / "sources.list"
+    assert " test main" in release_sources.read_text()
+    assert " unstable main" in (archive.cache / "apt-unstable" / "sources.list").read_text()
+    assert " unstable " not in release_sources.read_text()

@@ -12,7 +12,7 @@ import functools
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -166,6 +166,24 @@ def configured_sources(environ=os.environ) -> list[AptSource]:
     return found
 
 
+def in_suite(sources: list[AptSource], suite: str) -> list[AptSource]:
+    """The same archives, asked for another suite: each release entry (bookworm,
+    not bookworm-updates or -security) with its suite replaced."""
+    out: list[AptSource] = []
+    for source in sources:
+        moved = replace(source, suite=suite)
+        if "-" not in source.suite and moved not in out:
+            out.append(moved)
+    if not out:
+        raise AptError(f"no Debian release entry in the apt sources to ask for suite {suite}")
+    return out
+
+
+def private_root(cache_root: Path, suite: str = "") -> Path:
+    """Each suite keeps its own lists, so the release's candidates stay its own."""
+    return cache_root / (f"apt-{suite}" if suite else "apt")
+
+
 @dataclass(frozen=True)
 class ArchiveFile:
     """A file as the archive's signed indices describe it."""
@@ -229,12 +247,14 @@ class PrivateApt:
         root: Path,
         architectures: tuple[str, ...] = (),
         sources: list[AptSource] | None = None,
+        suite: str = "",
     ):
         self.root = Path(root)
         archs = [host_architecture()]
         archs += [a for a in architectures if a not in archs and a != "all"]
         self.architectures = tuple(archs)
         self._sources = sources
+        self.suite = suite
 
     def _options(self) -> list[str]:
         r = self.root
@@ -259,6 +279,8 @@ class PrivateApt:
     def _configure(self) -> bool:
         """Write the private sources; True when they changed (lists are stale)."""
         sources = self._sources if self._sources is not None else configured_sources()
+        if self.suite:
+            sources = in_suite(sources, self.suite)
         text = "# derived by warmboot from this machine's apt sources\n"
         text += "".join(line + "\n" for s in sources for line in s.lines())
         text += "# architectures: " + " ".join(self.architectures) + "\n"

@@ -12,6 +12,7 @@ from .errors import LockError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 KINDS = ("debian-source", "debian-binary", "archive")
+SUITE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class PinnedSource:
     member: str = ""  # debian-binary: the path inside the package to unpack
     tree: str = ""  # subdirectory of the unpacked result that is the tree
     override: str = ""  # environment variable naming a local tree
+    # Debian: the suite that carries package_version when the machine's own
+    # release does not; apt asks the machine's archive for this suite instead.
+    suite: str = ""
 
     @property
     def key(self) -> str:
@@ -53,6 +57,7 @@ class PinnedSource:
             "package": self.package,
             "package_version": self.package_version,
             "architecture": self.architecture,
+            **({"suite": self.suite} if self.suite else {}),
             "files": [{"name": f.name, "sha256": f.sha256} for f in self.files],
         }
 
@@ -90,6 +95,7 @@ _SOURCE = tp.Table(
         "member": tp.Key(str, ""),
         "tree": tp.Key(str, ""),
         "override": tp.Key(str, ""),
+        "suite": tp.Key(str, ""),
     }
 )
 
@@ -120,6 +126,10 @@ def parse_lock(data: dict, path: Path) -> LockFile:
             raise entry.error(None, "no files")
         if kind.startswith("debian-") and not entry["package"]:
             raise entry.error(None, f"kind {kind} needs 'package' and 'package_version'")
+        if entry["suite"] and not kind.startswith("debian-"):
+            raise entry.error("suite", f"only Debian packages come from a suite, not kind {kind}")
+        if entry["suite"] and not SUITE_RE.match(entry["suite"]):
+            raise entry.error("suite", f"{entry['suite']!r} is not a Debian suite name")
         sources[name] = PinnedSource(
             name=name,
             version=entry["version"],
@@ -135,6 +145,7 @@ def parse_lock(data: dict, path: Path) -> LockFile:
                     "member",
                     "tree",
                     "override",
+                    "suite",
                 )
             },
         )

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from . import fetch
-from .apt import ArchiveFile, PrivateApt, upstream_version
+from .apt import ArchiveFile, PrivateApt, private_root, upstream_version
 from .cache import SourceCache, sha256_file
 from .errors import AptError, NotInArchiveError, SourceError
 from .lock import LockFile, PinnedFile, PinnedSource
@@ -77,10 +77,15 @@ def _is_cached(pinned: PinnedSource, cache: SourceCache) -> bool:
     )
 
 
-def private_apt(lock: LockFile, names: list[str], cache: SourceCache) -> PrivateApt:
-    """One private apt for all the pins at hand, so one `apt-get update` serves them."""
-    archs = tuple(sorted({lock.get(n).architecture for n in names} - {""}))
-    return PrivateApt(cache.root / "apt", archs)
+def private_apts(lock: LockFile, names: list[str], cache: SourceCache) -> dict[str, PrivateApt]:
+    """One private apt per suite for the Debian pins at hand ("" is the machine's
+    release), so one `apt-get update` serves all the pins of a suite."""
+    pins = [lock.get(n) for n in names if lock.get(n).kind.startswith("debian-")]
+    apts = {}
+    for suite in sorted({p.suite for p in pins}):
+        archs = tuple(sorted({p.architecture for p in pins if p.suite == suite} - {""}))
+        apts[suite] = PrivateApt(private_root(cache.root, suite), archs, suite=suite)
+    return apts
 
 
 def _on_mirrors(pinned: PinnedSource, environ) -> bool:
@@ -163,11 +168,10 @@ def check(
     lock: LockFile, names: list[str], cache: SourceCache, environ=os.environ
 ) -> list[PinStatus]:
     """The status of each named pin, from the archive's current index."""
-    apt = None
-    if any(lock.get(n).kind.startswith("debian-") for n in names):
-        apt = private_apt(lock, names, cache)
+    apts = private_apts(lock, names, cache)
+    for apt in apts.values():
         apt.refresh()  # a stale list would answer for yesterday's archive
-    return [check_pin(lock.get(n), apt, cache, environ) for n in names]
+    return [check_pin(lock.get(n), apts.get(lock.get(n).suite), cache, environ) for n in names]
 
 
 def _next_version(old: PinnedSource, package_version: str) -> str:
@@ -184,7 +188,7 @@ def _next_version(old: PinnedSource, package_version: str) -> str:
 
 
 def resolve_update(
-    pinned: PinnedSource, apt: PrivateApt, cache: SourceCache, log: Log = quiet
+    pinned: PinnedSource, apt: PrivateApt | None, cache: SourceCache, log: Log = quiet
 ) -> PinUpdate:
     """Re-resolve pinned to the archive's current version; its files end up verified
     in the cache. apt's lists must be fresh (refresh())."""
@@ -193,6 +197,8 @@ def resolve_update(
             f"{pinned.name}: kind {pinned.kind} is not fetched through apt; "
             "update its files and sha256 in the lock by hand"
         )
+    if apt is None:
+        raise ValueError(f"{pinned.name}: a Debian pin needs the private apt")
     source = pinned.kind == "debian-source"
     version = apt.candidate(pinned.package, pinned.architecture, source)
     if not version:
@@ -253,12 +259,14 @@ def update(
     failure on any of them leaves the lock exactly as it was."""
     if not names:
         return []
-    apt = private_apt(lock, names, cache)
-    apt.refresh()
+    apts = private_apts(lock, names, cache)
+    for apt in apts.values():
+        apt.refresh()
     updates = []
     for name in names:
+        pinned = lock.get(name)
         try:
-            updates.append(resolve_update(lock.get(name), apt, cache, log))
+            updates.append(resolve_update(pinned, apts.get(pinned.suite), cache, log))
         except AptError as exc:
             raise exc.__class__(f"{name}: {exc}; the lock was left unchanged") from None
     changed = {u.name: u.new for u in updates if u.changed}
