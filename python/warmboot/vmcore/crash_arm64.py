@@ -49,13 +49,18 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def make_target() -> list[str]:
+    """crash's own way to build for another architecture than the host's."""
+    return ["make", f"target={TARGET}"]
+
+
 def make_command(jobs: int) -> list[str]:
-    return ["make", f"target={TARGET}", f"-j{jobs}"]
+    return [*make_target(), f"-j{jobs}"]
 
 
 def build_key(pinned: PinnedSource) -> str:
     """Changes when the pinned source or the build command does."""
-    text = f"{pinned.key} {' '.join(make_command(0)[:2])}\n"
+    text = f"{pinned.key} {' '.join(make_target())}\n"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -117,7 +122,7 @@ def program(
             out = work / "out"
             out.mkdir()
             shutil.move(built, out / "crash")
-            described = {**pinned.describe(), "make": " ".join(make_command(0)[:2])}
+            described = {**pinned.describe(), "make": " ".join(make_target())}
             (out / MARKER).write_text(json.dumps(described, indent=2) + "\n")
             out.chmod(0o755)
             if final.exists():
