@@ -267,6 +267,25 @@ def page_differences(vmcore_path, snapshot: bytes, base: int = 0) -> dict:
     return diffs
 
 
+def pattern_addresses(
+    vmcore_path, info, token: bytes, floor: int = 0, chunk: int = 64 << 20
+) -> list[int]:
+    """Physical addresses of every copy of token at or above floor in the
+    vmcore's PT_LOADs, read in chunks (regions of several GiB)."""
+    found = []
+    with open(vmcore_path, "rb") as core:
+        for region in info.regions:
+            end = region.paddr + region.size
+            at = max(region.paddr, floor)
+            while at < end:
+                # Overlap by len(token) - 1 so a copy across chunks is found once.
+                core.seek(region.offset + at - region.paddr)
+                data = core.read(min(chunk + len(token) - 1, end - at))
+                found += [at + m.start() for m in re.finditer(re.escape(token), data)]
+                at += chunk
+    return found
+
+
 def read_paddr(vmcore_path, info, paddr: int, size: int) -> bytes:
     """size bytes at physical address paddr, from the vmcore's PT_LOADs."""
     region = next(r for r in info.regions if r.paddr <= paddr and paddr + size <= r.paddr + r.size)

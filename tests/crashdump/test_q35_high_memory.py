@@ -17,6 +17,7 @@ from crashlab import (
     Lab,
     boot_to_os,
     count,
+    pattern_addresses,
     read_paddr,
     run_crash,
     wait_in_service_and_saved,
@@ -34,17 +35,6 @@ FILL = 61440  # under a pipe's 64 KiB, so the writer never blocks
 def big_lab(crash_images, tmp_path, request):
     yield Lab(crash_images, tmp_path, request.node.name, memory="6G")
     shutil.rmtree(tmp_path, ignore_errors=True)  # a 2 GiB disk and the dump
-
-
-def pattern_addresses(dump, info, token: bytes) -> list[int]:
-    """Physical addresses of every copy of token in the dump's PT_LOADs."""
-    found = []
-    with open(dump, "rb") as core:
-        for region in info.regions:
-            core.seek(region.offset)
-            data = core.read(region.size)
-            found += [region.paddr + m.start() for m in re.finditer(re.escape(token), data)]
-    return found
 
 
 def test_kernel_data_above_4_gib_is_kept_and_in_the_saved_dump(big_lab, tmp_path):

@@ -14,7 +14,16 @@ import shutil
 
 import pytest
 
-from crashlab import BANNER, Lab, boot_to_os, count, read_paddr, run_crash, wait_os_ready
+from crashlab import (
+    BANNER,
+    Lab,
+    boot_to_os,
+    count,
+    pattern_addresses,
+    read_paddr,
+    run_crash,
+    wait_os_ready,
+)
 from warmboot.vmcore.reader import read_vmcore
 
 pytestmark = pytest.mark.qemu
@@ -30,24 +39,6 @@ LOW_FILL_MIB = 3072  # RAM from 1 to 4 GiB
 def virt_big_lab(virt_crash_images, tmp_path, request):
     yield Lab(virt_crash_images, tmp_path, request.node.name, board="qemu-virt", memory="6G")
     shutil.rmtree(tmp_path, ignore_errors=True)  # the disk and a 6 GiB (sparse) dump
-
-
-def high_pattern_addresses(dump, info, token: bytes, chunk: int = 64 * MiB) -> list[int]:
-    """Physical addresses of the copies of token at or above 4 GiB, read in
-    chunks (the regions up there are GiBs, mostly holes in the sparse file)."""
-    found = []
-    with open(dump, "rb") as core:
-        for region in info.regions:
-            start = max(region.paddr, 4 * GiB)
-            end = region.paddr + region.size
-            at = start
-            while at < end:
-                size = min(chunk + len(token) - 1, end - at)
-                core.seek(region.offset + at - region.paddr)
-                data = core.read(size)
-                found += [at + m.start() for m in re.finditer(re.escape(token), data)]
-                at += chunk
-    return found
 
 
 def test_kernel_data_above_4_gib_on_virt_is_kept_and_in_the_dump(
@@ -102,7 +93,7 @@ def test_kernel_data_above_4_gib_on_virt_is_kept_and_in_the_dump(
     dump = lab.extract(f"/crash/{directory}/vmcore", tmp_path / "vmcore")
     info = read_vmcore(dump)
     assert max(r.paddr + r.size for r in info.regions) > 6 * GiB
-    high = high_pattern_addresses(dump, info, token)
+    high = pattern_addresses(dump, info, token, floor=4 * GiB)
     written = PATTERN_BYTES // len(token)
     print(f"pattern copies above 4 GiB: {len(high)} of {written} written")
     assert len(high) >= written // 2, "the file's pages are not above 4 GiB"

@@ -9,12 +9,7 @@ StorageError (ERROR), PlaceBusyError (BUSY) and RunInterruptedError
 from __future__ import annotations
 
 from ..errors import WarmbootError
-
-
-def one_line(text: object) -> str:
-    """An error or message as the single line the CLI and the record print."""
-    line = " ".join(str(text).split())
-    return line or (type(text).__name__ if isinstance(text, BaseException) else "")
+from ..errors import one_line as one_line  # the lab's modules import it from here
 
 
 class LabError(WarmbootError):

@@ -179,11 +179,6 @@ def in_suite(sources: list[AptSource], suite: str) -> list[AptSource]:
     return out
 
 
-def private_root(cache_root: Path, suite: str = "") -> Path:
-    """Each suite keeps its own lists, so the release's candidates stay its own."""
-    return cache_root / (f"apt-{suite}" if suite else "apt")
-
-
 @dataclass(frozen=True)
 class ArchiveFile:
     """A file as the archive's signed indices describe it."""
@@ -255,6 +250,15 @@ class PrivateApt:
         self.architectures = tuple(archs)
         self._sources = sources
         self.suite = suite
+
+    @classmethod
+    def in_cache(
+        cls, cache_root: Path, architectures: tuple[str, ...] = (), suite: str = ""
+    ) -> PrivateApt:
+        """The cache's apt for suite ("" is the machine's release). Each suite
+        keeps its own lists, so the release's candidates stay its own."""
+        root = Path(cache_root) / (f"apt-{suite}" if suite else "apt")
+        return cls(root, architectures, suite=suite)
 
     def _options(self) -> list[str]:
         r = self.root

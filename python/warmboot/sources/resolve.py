@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fetch
-from .apt import PrivateApt, private_root
+from .apt import PrivateApt
 from .cache import SourceCache
 from .errors import (
     AptError,
@@ -146,11 +146,8 @@ def update_command(name: str) -> str:
 def _from_apt(
     pinned: PinnedSource, missing: list[PinnedFile], cache: SourceCache, log: Log
 ) -> dict[str, Path]:
-    apt = PrivateApt(
-        private_root(cache.root, pinned.suite),
-        (pinned.architecture,) if pinned.architecture else (),
-        suite=pinned.suite,
-    )
+    archs = (pinned.architecture,) if pinned.architecture else ()
+    apt = PrivateApt.in_cache(cache.root, archs, pinned.suite)
     got: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(dir=cache.root, prefix=".apt-") as tmp:
         where = Path(tmp)

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from . import fetch
-from .apt import ArchiveFile, PrivateApt, private_root, upstream_version
+from .apt import ArchiveFile, PrivateApt, upstream_version
 from .cache import SourceCache, sha256_file
 from .errors import AptError, NotInArchiveError, SourceError
 from .lock import LockFile, PinnedFile, PinnedSource
@@ -84,7 +84,7 @@ def private_apts(lock: LockFile, names: list[str], cache: SourceCache) -> dict[s
     apts = {}
     for suite in sorted({p.suite for p in pins}):
         archs = tuple(sorted({p.architecture for p in pins if p.suite == suite} - {""}))
-        apts[suite] = PrivateApt(private_root(cache.root, suite), archs, suite=suite)
+        apts[suite] = PrivateApt.in_cache(cache.root, archs, suite)
     return apts
 
 

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import WarmbootError
+from ..errors import WarmbootError, one_line
 from ..sources.cache import SourceCache
 from ..sources.cli import DEFAULT_LOCK
 from ..sources.errors import SourceError
@@ -43,10 +43,6 @@ LOG_TAIL = 3
 
 class CrashArm64Error(WarmbootError):
     """crash(8) for arm64 dumps cannot be built or run on this machine."""
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def make_target() -> list[str]:
@@ -72,7 +68,7 @@ def _pin(lock: LockFile) -> PinnedSource:
     try:
         return lock.get(SOURCE)
     except SourceError as exc:
-        raise CrashArm64Error(f"arm64 crash: {_one_line(exc)}") from None
+        raise CrashArm64Error(f"arm64 crash: {one_line(exc)}") from None
 
 
 def _build(tree: Path, work: Path, log_path: Path) -> Path:
@@ -130,7 +126,7 @@ def program(
             out.rename(final)
             log_path.unlink()
         except SourceError as exc:
-            raise CrashArm64Error(f"arm64 crash: {_one_line(exc)}") from None
+            raise CrashArm64Error(f"arm64 crash: {one_line(exc)}") from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return final / "crash"
