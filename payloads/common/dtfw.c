@@ -113,11 +113,11 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 	int rc;
 
 	memset(fw, 0, sizeof(*fw));
-	rc = read_pair(sysfs, &c, "warmboot,anchor", &a, &b, why, why_len);
+	rc = read_pair(sysfs, &c, PMT_DT_ANCHOR, &a, &b, why, why_len);
 	if (rc)
 		return rc;
 	if (b > UINT32_MAX) {
-		snprintf(why, why_len, "/chosen/warmboot,anchor: size %#llx is too large",
+		snprintf(why, why_len, "/chosen/" PMT_DT_ANCHOR ": size %#llx is too large",
 			 (unsigned long long)b);
 		return -1;
 	}
@@ -125,14 +125,14 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 	fw->anchor_size = (uint32_t)b;
 	fw->reject_entry = PMT_NO_ENTRY;
 	fw->firmware_low_end = PMT_DEFAULT_FIRMWARE_LOW_END;
-	rc = read_pair(sysfs, &c, "warmboot,boot-window", &fw->boot_window_base,
+	rc = read_pair(sysfs, &c, PMT_DT_BOOT_WINDOW, &fw->boot_window_base,
 		       &fw->boot_window_size, why, why_len);
 	if (rc > 0)
-		snprintf(why, why_len, "the device tree has /chosen/warmboot,anchor but no "
-			 "warmboot,boot-window");
+		snprintf(why, why_len, "the device tree has /chosen/" PMT_DT_ANCHOR " but no "
+			 PMT_DT_BOOT_WINDOW);
 	if (rc)
 		return -1;
-	rc = read_pair(sysfs, &c, "warmboot,reset-mailbox", &a, &b, why, why_len);
+	rc = read_pair(sysfs, &c, PMT_DT_RESET_MAILBOX, &a, &b, why, why_len);
 	if (rc < 0)
 		return -1;
 	if (!rc && b >= PMT_MAILBOX_SIZE && b <= UINT32_MAX) {
@@ -143,14 +143,14 @@ int wb_dt_find(const char *sysfs, const struct wb_physmem *mem, struct wb_firmwa
 	snprintf(fw->where, sizeof(fw->where), "device tree /chosen (%s)", sysfs);
 
 	/* warmboot,pmt: firmware processed an armed table on this boot. */
-	rc = read_pair(sysfs, &c, "warmboot,pmt", &a, &b, why, why_len);
+	rc = read_pair(sysfs, &c, PMT_DT_PMT, &a, &b, why, why_len);
 	if (rc < 0)
 		return -1;
 	if (rc)
 		return 0;
-	status = read_prop(sysfs, "/chosen", "warmboot,pmt-status", &len);
-	if (!status || len != 16) {
-		snprintf(why, why_len, "/chosen/warmboot,pmt without a 4-cell warmboot,pmt-status");
+	status = read_prop(sysfs, "/chosen", PMT_DT_PMT_STATUS, &len);
+	if (!status || len != PMT_DT_PMT_STATUS_CELLS * 4) {
+		snprintf(why, why_len, "/chosen/" PMT_DT_PMT " without a 4-cell " PMT_DT_PMT_STATUS);
 		free(status);
 		return -1;
 	}

@@ -367,6 +367,21 @@ _Static_assert(offsetof(struct lb_warmboot_pmt, firmware_low_end) == 72
 /* Layout 1 of the record ended here; its readers skip the rest by size. */
 #define LB_WARMBOOT_PMT_LAYOUT1_SIZE 56
 
+/* Device-tree binding: /chosen properties, /reserved-memory nodes. */
+#define PMT_DT_PRESERVED_COMPATIBLE "warmboot,preserved-memory"
+#define PMT_DT_FIRMWARE_COMPATIBLE "warmboot,firmware-memory"
+#define PMT_DT_ANCHOR "warmboot,anchor"
+#define PMT_DT_BOOT_WINDOW "warmboot,boot-window"
+#define PMT_DT_RESET_MAILBOX "warmboot,reset-mailbox"
+#define PMT_DT_PMT "warmboot,pmt"
+#define PMT_DT_PMT_STATUS "warmboot,pmt-status"
+#define PMT_DT_PMT_STATUS_CELLS 4
+#define PMT_DT_COPY_OF "warmboot,copy-of"
+#define PMT_DT_PRESERVED_NODE "warmboot-preserved"
+#define PMT_DT_BOOT_COPY_NODE "warmboot-boot-copy"
+#define PMT_DT_PMT_NODE "warmboot-pmt"
+#define PMT_DT_FIRMWARE_NODE "warmboot-firmware"
+
 /* entry.type */
 enum pmt_entry_type {
 	PMT_ENTRY_PRESERVE = 1,

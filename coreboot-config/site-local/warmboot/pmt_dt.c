@@ -31,9 +31,6 @@
 #include "pmt_mailbox.h"
 #include "warmboot.h"
 
-#define PRESERVED_COMPATIBLE	"warmboot,preserved-memory"
-#define FIRMWARE_COMPATIBLE	"warmboot,firmware-memory"
-
 struct region {
 	const char *kind;
 	uint64_t base;
@@ -76,10 +73,10 @@ static void add_reserved(struct device_tree *tree, const struct region *r, int n
 	}
 	/* dt_find_node_by_path() read the cells of /reserved-memory for its child. */
 	dt_add_string_prop(node, "compatible",
-			   no_map ? FIRMWARE_COMPATIBLE : PRESERVED_COMPATIBLE);
+			   no_map ? PMT_DT_FIRMWARE_COMPATIBLE : PMT_DT_PRESERVED_COMPATIBLE);
 	add_pair(node, "reg", r->base, r->size, addr_cells, size_cells);
 	if (r->has_copy_of)
-		dt_add_bin_prop(node, "warmboot,copy-of", cells(r->copy_of, addr_cells),
+		dt_add_bin_prop(node, PMT_DT_COPY_OF, cells(r->copy_of, addr_cells),
 				addr_cells * sizeof(u32));
 	if (no_map)
 		dt_add_bin_prop(node, "no-map", NULL, 0);
@@ -115,11 +112,11 @@ static void reserve_firmware(struct device_tree *tree)
 
 	/* QEMU's own device tree blob, rewritten on every reset. */
 	if (CONFIG_WARMBOOT_FIRMWARE_LOW_END > dram)
-		fw[n++] = (struct region){ "warmboot-firmware", dram,
+		fw[n++] = (struct region){ PMT_DT_FIRMWARE_NODE, dram,
 					   CONFIG_WARMBOOT_FIRMWARE_LOW_END - dram };
 	/* Bootblock, romstage, their stack and page tables: used before the copy. */
 	if (CONFIG_WARMBOOT_FIRMWARE_RESERVED_SIZE)
-		fw[n++] = (struct region){ "warmboot-firmware",
+		fw[n++] = (struct region){ PMT_DT_FIRMWARE_NODE,
 					   CONFIG_WARMBOOT_FIRMWARE_RESERVED_BASE,
 					   CONFIG_WARMBOOT_FIRMWARE_RESERVED_SIZE };
 	/*
@@ -129,7 +126,7 @@ static void reserve_firmware(struct device_tree *tree)
 	 */
 	cbmem_get_region(&cbmem_base, &cbmem_size);
 	if (ALIGN_DOWN((uintptr_t)cbmem_base, MiB) > band)
-		fw[n++] = (struct region){ "warmboot-firmware", band,
+		fw[n++] = (struct region){ PMT_DT_FIRMWARE_NODE, band,
 					   ALIGN_DOWN((uintptr_t)cbmem_base, MiB) - band };
 	if ((uintptr_t)cbmem_base < band)
 		printk(BIOS_ERR, "warmboot: CBMEM (%zu KiB) outgrew WARMBOOT_CBMEM_BAND\n",
@@ -153,15 +150,15 @@ static size_t reserve_table(struct device_tree *tree, const void *table,
 		if (e.fw_status == PMT_STATUS_SKIPPED || e.fw_status == PMT_STATUS_FAILED)
 			continue;
 		if (e.type == PMT_ENTRY_PRESERVE) {
-			r[n++] = (struct region){ "warmboot-preserved", e.base, e.size };
+			r[n++] = (struct region){ PMT_DT_PRESERVED_NODE, e.base, e.size };
 			covered |= e.base <= hdr->table_addr && table_end <= e.base + e.size;
 		} else if (e.type == PMT_ENTRY_BOOT_COPY) {
-			r[n++] = (struct region){ "warmboot-boot-copy", e.dest, e.size,
+			r[n++] = (struct region){ PMT_DT_BOOT_COPY_NODE, e.dest, e.size,
 						  e.base, 1 };
 		}
 	}
 	if (!covered)
-		r[n++] = (struct region){ "warmboot-pmt", ALIGN_DOWN(hdr->table_addr, 4096),
+		r[n++] = (struct region){ PMT_DT_PMT_NODE, ALIGN_DOWN(hdr->table_addr, 4096),
 					  ALIGN_UP(table_end, 4096)
 					  - ALIGN_DOWN(hdr->table_addr, 4096) };
 	add_sorted(tree, r, n, 0);
@@ -185,30 +182,31 @@ static int warmboot_dt_fixup(struct device_tree_fixup *fixup, struct device_tree
 	if (!dt_init_reserved_memory_node(tree))
 		return 0;
 	chosen = dt_find_node_by_path(tree, "/chosen", &ac, &sc, 1);
-	add_pair(chosen, "warmboot,anchor", (uintptr_t)hdr, CONFIG_WARMBOOT_ANCHOR_SIZE, ac, sc);
-	add_pair(chosen, "warmboot,boot-window", CONFIG_WARMBOOT_BOOT_WINDOW_BASE,
+	add_pair(chosen, PMT_DT_ANCHOR, (uintptr_t)hdr, CONFIG_WARMBOOT_ANCHOR_SIZE, ac, sc);
+	add_pair(chosen, PMT_DT_BOOT_WINDOW, CONFIG_WARMBOOT_BOOT_WINDOW_BASE,
 		 CONFIG_WARMBOOT_BOOT_WINDOW_SIZE, ac, sc);
 	if (mb)
-		add_pair(chosen, "warmboot,reset-mailbox", (uintptr_t)mb, sizeof(*mb), ac, sc);
+		add_pair(chosen, PMT_DT_RESET_MAILBOX, (uintptr_t)mb, sizeof(*mb), ac, sc);
 	reserve_firmware(tree);
 
 	/* Romstage zeroes the anchor unless it found an armed, registered table. */
 	if (memcmp(hdr->magic, PMT_MAGIC, PMT_MAGIC_SIZE) == 0 && (hdr->flags & PMT_FLAG_ARMED)) {
 		const int rejected = !accepted;
-		u32 *status = xmalloc(4 * sizeof(u32));
+		u32 *status = xmalloc(PMT_DT_PMT_STATUS_CELLS * sizeof(u32));
 		uint32_t size = MIN(hdr->total_size, (uint32_t)WARMBOOT_TABLE_MAX);
 
-		add_pair(chosen, "warmboot,pmt", (uintptr_t)hdr, size, ac, sc);
+		add_pair(chosen, PMT_DT_PMT, (uintptr_t)hdr, size, ac, sc);
 		dt_write_int((u8 *)&status[0], hdr->flags, 4);
 		dt_write_int((u8 *)&status[1], hdr->reject_reason, 4);
 		dt_write_int((u8 *)&status[2], hdr->reset_cause, 4);
 		dt_write_int((u8 *)&status[3], hdr->flags & PMT_FLAG_REJECTED
 			     ? hdr->reject_entry : PMT_NO_ENTRY, 4);
-		dt_add_bin_prop(chosen, "warmboot,pmt-status", status, 4 * sizeof(u32));
+		dt_add_bin_prop(chosen, PMT_DT_PMT_STATUS, status,
+				PMT_DT_PMT_STATUS_CELLS * sizeof(u32));
 		if (accepted) {
 			kept = reserve_table(tree, accepted, &judged);
 		} else {
-			struct region pmt = { "warmboot-pmt", (uintptr_t)hdr,
+			struct region pmt = { PMT_DT_PMT_NODE, (uintptr_t)hdr,
 					      ALIGN_UP(size, 4096) };
 
 			add_reserved(tree, &pmt, 0);

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..pmt import DEFAULT_LIMITS, spec
 from ..pmt.spec import Field, Layout, PmtError
-from . import cbtable
+from . import cbtable, devicetree
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER_PATH = REPO_ROOT / "payloads" / "libpmt" / "pmt.h"
@@ -148,6 +148,15 @@ _C_ENUMS = (
 )
 
 
+def _c_devicetree_names() -> list[str]:
+    """The device-tree binding's names (docs/handoff.md) as PMT_DT_*."""
+    lines = ["/* Device-tree binding: /chosen properties, /reserved-memory nodes. */"]
+    for suffix, value in devicetree.C_NAMES:
+        text = f'"{value}"' if isinstance(value, str) else str(value)
+        lines.append(f"#define PMT_DT_{suffix} {text}")
+    return [*lines, ""]
+
+
 def render_header(kernel: bool = False) -> str:
     """The full text of payloads/libpmt/pmt.h, or with kernel=True of the
     kernel's copy (kernel includes and include guard, the same definitions)."""
@@ -210,6 +219,7 @@ def render_header(kernel: bool = False) -> str:
         f"#define LB_WARMBOOT_PMT_LAYOUT1_SIZE {cbtable.PMT_RECORD_LAYOUT1_SIZE}",
         "",
     ]
+    lines += _c_devicetree_names()
     for c_name, prefix, members, doc in _C_ENUMS:
         lines += _c_enum(c_name, prefix, members, doc)
     lines += _c_bits("PMT_FLAG_", spec.PmtFlags, "header.flags")

@@ -24,10 +24,40 @@ import libfdt
 from ..errors import WarmbootError
 from ..pmt import NO_ENTRY, PAGE_SIZE, EntryStatus, EntryType, Pmt, PmtFlags
 
-COMPATIBLE = "warmboot,preserved-memory"
+# The binding's names (docs/handoff.md), defined here only: cgen writes them
+# into payloads/libpmt/pmt.h and the kernel's pmt.h as PMT_DT_*, which the
+# firmware (pmt_dt.c), the payload tools (dtfw.c) and the kernel driver use.
+COMPATIBLE = "warmboot,preserved-memory"  # memory kept for the OS to read
+FIRMWARE_COMPATIBLE = "warmboot,firmware-memory"  # firmware's own, no-map
+ANCHOR_PROPERTY = "warmboot,anchor"
+BOOT_WINDOW_PROPERTY = "warmboot,boot-window"
+RESET_MAILBOX_PROPERTY = "warmboot,reset-mailbox"
 PMT_PROPERTY = "warmboot,pmt"
 STATUS_PROPERTY = "warmboot,pmt-status"
+STATUS_CELLS = 4  # flags, reject_reason, reset_cause, reject_entry
 COPY_OF_PROPERTY = "warmboot,copy-of"
+# /reserved-memory node names before '@': for people reading the tree;
+# readers match the compatible.
+PRESERVED_NODE = "warmboot-preserved"
+BOOT_COPY_NODE = "warmboot-boot-copy"
+PMT_NODE = "warmboot-pmt"
+FIRMWARE_NODE = "warmboot-firmware"
+# (C macro suffix, value) of every name above, in the order cgen writes them.
+C_NAMES: tuple[tuple[str, str | int], ...] = (
+    ("PRESERVED_COMPATIBLE", COMPATIBLE),
+    ("FIRMWARE_COMPATIBLE", FIRMWARE_COMPATIBLE),
+    ("ANCHOR", ANCHOR_PROPERTY),
+    ("BOOT_WINDOW", BOOT_WINDOW_PROPERTY),
+    ("RESET_MAILBOX", RESET_MAILBOX_PROPERTY),
+    ("PMT", PMT_PROPERTY),
+    ("PMT_STATUS", STATUS_PROPERTY),
+    ("PMT_STATUS_CELLS", STATUS_CELLS),
+    ("COPY_OF", COPY_OF_PROPERTY),
+    ("PRESERVED_NODE", PRESERVED_NODE),
+    ("BOOT_COPY_NODE", BOOT_COPY_NODE),
+    ("PMT_NODE", PMT_NODE),
+    ("FIRMWARE_NODE", FIRMWARE_NODE),
+)
 # Both generated trees and /reserved-memory use 64-bit addresses and sizes.
 CELLS = 2
 # Firmware status values meaning the region's bytes were not kept.
@@ -59,7 +89,8 @@ class DtHandoff:
     regions: tuple[ReservedRegion, ...]
     pmt_addr: int
     pmt_size: int
-    status: tuple[int, int, int, int]  # flags, reject_reason, reset_cause, reject_entry
+    # STATUS_CELLS cells: flags, reject_reason, reset_cause, reject_entry
+    status: tuple[int, int, int, int]
 
 
 def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
@@ -76,18 +107,16 @@ def handoff_from_pmt(table: Pmt, no_map: bool = False) -> DtHandoff:
         if entry.fw_status in NOT_KEPT:
             continue
         if entry.type == EntryType.PRESERVE:
-            regions.append(ReservedRegion("warmboot-preserved", entry.base, entry.size, no_map))
+            regions.append(ReservedRegion(PRESERVED_NODE, entry.base, entry.size, no_map))
         elif entry.type == EntryType.BOOT_COPY:
             regions.append(
-                ReservedRegion(
-                    "warmboot-boot-copy", entry.dest, entry.size, no_map, copy_of=entry.base
-                )
+                ReservedRegion(BOOT_COPY_NODE, entry.dest, entry.size, no_map, copy_of=entry.base)
             )
     table_end = table.table_addr + table.total_size
     if not any(r.base <= table.table_addr and table_end <= r.base + r.size for r in regions):
         start = table.table_addr - table.table_addr % PAGE_SIZE
         end = -(-table_end // PAGE_SIZE) * PAGE_SIZE
-        regions.append(ReservedRegion("warmboot-pmt", start, end - start, no_map))
+        regions.append(ReservedRegion(PMT_NODE, start, end - start, no_map))
     # As in the coreboot record: an entry index only for a rejected table
     # (firmware leaves the header's field as the OS wrote it, 0, otherwise).
     rejected = table.reject_entry if table.flags & PmtFlags.REJECTED else NO_ENTRY
