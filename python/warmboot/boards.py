@@ -78,6 +78,10 @@ class TestOsSpec:
     rootfs: str  # relative to the checkout
     disk_mib: int
     host_tools: tuple[str, ...] = ()  # host programs the OS runs from its disk (sysroot/)
+    # Programs of another architecture than the host's, by their path in the
+    # pinned Debian packages sysroot_sources names (steps/debroot.py).
+    sysroot_programs: tuple[str, ...] = ()
+    sysroot_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,8 @@ BOARD_SCHEMA = tp.Table(
                     "disk_mib": int,
                     "patches": tp.Key(_STRINGS, ()),  # patch files or directories of them
                     "host_tools": tp.Key(_STRINGS, ()),  # host programs the OS runs from its disk
+                    "sysroot_programs": tp.Key(_STRINGS, ()),  # paths in sysroot_sources' packages
+                    "sysroot_sources": tp.Key(_STRINGS, ()),  # lock entries: Debian packages
                 }
             )
         ),
@@ -399,11 +405,18 @@ def load_board(top: Path, name: str) -> Board:
         flash = _flash(fl, cb["rom_size_kib"] * 1024)
     testos = None
     if (to := data["testos"]) is not None:
+        if bool(to["sysroot_programs"]) != bool(to["sysroot_sources"]):
+            raise to.error(None, "sysroot_programs and sysroot_sources go together")
+        for program in to["sysroot_programs"]:
+            if not program.startswith("/"):
+                raise to.error("sysroot_programs", f"{program!r} is not an absolute path")
         testos = TestOsSpec(
             kernel=_linux(lx, _fragments(to, top), to["cmdline"], _patches(to, top)),
             rootfs=to["rootfs"],
             disk_mib=to["disk_mib"],
             host_tools=to["host_tools"],
+            sysroot_programs=to["sysroot_programs"],
+            sysroot_sources=to["sysroot_sources"],
         )
     return Board(
         name=name,

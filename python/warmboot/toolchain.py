@@ -100,6 +100,14 @@ TEST = (
         "/usr/include/ncurses.h", "libncurses-dev", "file", "building crash for arm64 dumps"
     ),
     Requirement("/usr/include/mpfr.h", "libmpfr-dev", "file", "building crash for arm64 dumps"),
+    # ... and the compressed dump formats it reads, as Debian builds it (lzo snappy zstd).
+    Requirement(
+        "/usr/include/lzo/lzo1x.h", "liblzo2-dev", "file", "building crash for arm64 dumps"
+    ),
+    Requirement(
+        "/usr/include/snappy-c.h", "libsnappy-dev", "file", "building crash for arm64 dumps"
+    ),
+    Requirement("/usr/include/zstd.h", "libzstd-dev", "file", "building crash for arm64 dumps"),
     Requirement("makedumpfile", "makedumpfile"),
     Requirement("flashrom", "flashrom"),
     Requirement("kexec", "kexec-tools"),

@@ -344,3 +344,32 @@ def test_testos_patches_that_do_not_exist_are_refused(tmp_path, entries, expecte
     with pytest.raises(BoardError) as caught:
         load_board(top, "qemu-q35")
     assert str(caught.value).startswith(f"{path}: ") and expected in str(caught.value)
+
+
+def test_virt_takes_its_makedumpfile_from_pinned_arm64_packages():
+    board = load_board(TOP, "qemu-virt")
+    assert board.testos.sysroot_programs == ("/usr/bin/makedumpfile",)
+    lock = load_lock(TOP / "coreboot-config" / "sources.lock.toml")
+    for name in board.testos.sysroot_sources:
+        pinned = lock.get(name)
+        assert (pinned.kind, pinned.architecture) == ("debian-binary", "arm64"), name
+
+
+@pytest.mark.parametrize(
+    "added, expected",
+    [
+        ('sysroot_programs = ["/usr/bin/x"]', "sysroot_programs and sysroot_sources go together"),
+        ('sysroot_sources = ["x-arm64"]', "sysroot_programs and sysroot_sources go together"),
+        (
+            'sysroot_programs = ["usr/bin/x"]\nsysroot_sources = ["x-arm64"]',
+            "[testos]: sysroot_programs: 'usr/bin/x' is not an absolute path",
+        ),
+    ],
+)
+def test_sysroot_programs_need_their_packages_and_absolute_paths(tmp_path, added, expected):
+    top = board_top(tmp_path)
+    path = top / "coreboot-config/boards/qemu-q35/board.toml"
+    edit(path, "disk_mib = 2048", f"disk_mib = 2048\n{added}")
+    with pytest.raises(BoardError) as caught:
+        load_board(top, "qemu-q35")
+    assert str(caught.value).startswith(f"{path}: ") and expected in str(caught.value)

@@ -28,7 +28,7 @@ from warmboot.scons import (
 )
 from warmboot.sources.cache import SourceCache
 from warmboot.steps import coreboot as coreboot_step
-from warmboot.steps import hostbin
+from warmboot.steps import debroot, hostbin
 from warmboot.steps import kernel as kernel_step
 
 # The tools a board's graph uses; each applies the tools it needs itself, so
@@ -211,8 +211,14 @@ def _image(env, board):
     env.Clean(rom, env.subst("$WB_BUILD"))
     if board.testos:
         os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos", vmlinux=True)
-        # Debian's programs on the OS disk, linked from the initramfs (steps/hostbin.py).
+        # Debian's programs on the OS disk, linked from the initramfs: the host's
+        # (steps/hostbin.py), or another architecture's from pinned packages
+        # (steps/debroot.py), whose trees are fetched now to read what they load.
         programs = hostbin.sysroot_files(board.testos.host_tools)
+        if board.testos.sysroot_programs:
+            sources = board.testos.sysroot_sources
+            trees = [env.SourceTree(name).path for name in sources]
+            programs |= debroot.sysroot_files(board.testos.sysroot_programs, trees, sources)
         os_initramfs = env.InitramfsBuild(
             board,
             extra=[("/bin/pmtctl", tools["pmtctl"])],

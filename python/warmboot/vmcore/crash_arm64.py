@@ -36,6 +36,8 @@ from ..sources.resolve import Log, locked, materialize, quiet
 
 SOURCE = "crash"
 TARGET = "ARM64"
+# make goals that build crash with these formats of compressed kdump files
+COMPRESSIONS = ("lzo", "snappy", "zstd")
 MARKER = ".warmboot-crash.json"
 # Lines of a failed build's log that the one-line error quotes.
 LOG_TAIL = 3
@@ -46,8 +48,10 @@ class CrashArm64Error(WarmbootError):
 
 
 def make_target() -> list[str]:
-    """crash's own way to build for another architecture than the host's."""
-    return ["make", f"target={TARGET}"]
+    """crash's own way to build for another architecture than the host's,
+    with the compressed-dump formats Debian's build enables (debian/rules:
+    lzo snappy zstd), so it reads what makedumpfile -l, -p and -z write."""
+    return ["make", f"target={TARGET}", *COMPRESSIONS]
 
 
 def make_command(jobs: int) -> list[str]:
