@@ -73,7 +73,7 @@ def _elf_needs(file: Path) -> tuple[str, str | None, list[str]]:
             )
             # pyelftools sets a DT_NEEDED tag's `needed` from the string table.
             needed = [
-                str(getattr(tag, "needed"))  # noqa: B009 - not in the type stubs
+                str(getattr(tag, "needed"))  # noqa: B009 -- not in the type stubs
                 for section in elf.iter_sections()
                 if isinstance(section, DynamicSection)
                 for tag in section.iter_tags()
