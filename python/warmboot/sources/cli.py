@@ -18,9 +18,11 @@ DEFAULT_LOCK = Path(__file__).resolve().parents[3] / "coreboot-config" / "source
 def _list(args: argparse.Namespace) -> int:
     lock = load_lock(args.lock)
     cache = SourceCache()
+    width = max((len(name) for name in lock.sources), default=0)
+    version_width = max((len(p.version) for p in lock.sources.values()), default=0)
     for name, pinned in sorted(lock.sources.items()):
         state = "unpacked" if cached_tree(pinned, cache) else "not fetched"
-        print(f"{name:16s} {pinned.version:10s} {pinned.kind:14s} {state}")
+        print(f"{name:{width}s} {pinned.version:{version_width}s} {pinned.kind:14s} {state}")
         for f in pinned.files:
             print(f"    {f.sha256}  {f.name}")
     return 0
@@ -35,7 +37,7 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_line(status: pins.PinStatus) -> str:
+def _status_line(status: pins.PinStatus, name_width: int = 22) -> str:
     if status.fetchable and status.origin == "archive":
         text = "ok: the archive carries it"
         if status.current:
@@ -51,15 +53,17 @@ def _status_line(status: pins.PinStatus) -> str:
         if status.cached:
             text += "; still in this machine's cache, so builds here keep working"
     pinned = status.pinned
-    return f"{status.name:22s} {pinned.package_version or pinned.version:24s} {text}"
+    version = pinned.package_version or pinned.version
+    return f"{status.name:{name_width}s} {version:24s} {text}"
 
 
 def _check(args: argparse.Namespace) -> int:
     lock = load_lock(args.lock)
     names = args.names or sorted(lock.sources)
     statuses = pins.check(lock, [lock.get(n).name for n in names], SourceCache())
+    width = max((len(s.name) for s in statuses), default=0)
     for status in statuses:
-        print(_status_line(status))
+        print(_status_line(status, width))
     bad = [s.name for s in statuses if not s.fetchable]
     if bad:
         # A pin the archive has moved past is updated; one it lists at the pinned
