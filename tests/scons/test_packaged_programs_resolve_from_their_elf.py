@@ -102,3 +102,11 @@ def test_a_link_loop_in_the_packages_finds_nothing(tmp_path):
     (tmp_path / "usr/bin").mkdir(parents=True)
     os.symlink("loop", tmp_path / "usr/bin/loop")
     assert debroot.find(debroot.PurePosixPath("/usr/bin/loop"), [tmp_path]) is None
+
+
+def test_a_linked_directory_does_not_lead_out_of_the_packages(tmp_path):
+    """A package's directory link to an absolute path means the guest's path,
+    never the host's: the host's /usr/bin/env is not found through it."""
+    os.symlink("/usr", tmp_path / "usr")
+    assert Path("/usr/bin/env").exists()
+    assert debroot.find(debroot.PurePosixPath("/usr/bin/env"), [tmp_path]) is None

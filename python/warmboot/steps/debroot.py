@@ -47,7 +47,7 @@ def find(path: PurePosixPath, trees: Sequence[Path]) -> Path | None:
     symbolic links the way the guest would; None if no tree has it."""
     for _ in range(MAX_LINKS):
         inside = path.relative_to("/")
-        hit = next((t / inside for t in trees if _exists(t / inside)), None)
+        hit = next((h for t in trees if (h := _in_tree(t, inside))), None)
         if hit is None:
             return None
         if not hit.is_symlink():
@@ -58,8 +58,13 @@ def find(path: PurePosixPath, trees: Sequence[Path]) -> Path | None:
     return None
 
 
-def _exists(path: Path) -> bool:
-    return path.is_symlink() or path.exists()
+def _in_tree(tree: Path, inside: PurePosixPath) -> Path | None:
+    """tree/inside if it exists (a dangling link counts) and its directory
+    does not lead out of the tree through a linked directory; else None."""
+    path = tree / inside
+    if not (path.is_symlink() or path.exists()):
+        return None
+    return path if path.parent.resolve().is_relative_to(tree.resolve()) else None
 
 
 def _elf_needs(file: Path) -> tuple[str, str | None, list[str]]:
