@@ -213,9 +213,10 @@ def _image(env, board):
         os_kernel = env.LinuxBuild(board, spec=board.testos.kernel, variant="testos", vmlinux=True)
         # Debian's programs on the OS disk, linked from the initramfs: the host's
         # (steps/hostbin.py), or another architecture's from pinned packages
-        # (steps/debroot.py), whose trees are fetched now to read what they load.
+        # (steps/debroot.py), whose trees are fetched now to read what they load
+        # (not for `scons -c`, which removes the whole build directory).
         programs = hostbin.sysroot_files(board.testos.host_tools)
-        if board.testos.sysroot_programs:
+        if board.testos.sysroot_programs and not env.GetOption("clean"):
             sources = board.testos.sysroot_sources
             trees = [env.SourceTree(name).path for name in sources]
             programs |= debroot.sysroot_files(board.testos.sysroot_programs, trees, sources)
