@@ -94,6 +94,33 @@ def task_list(lab, dump, tmp_path) -> list[tuple[int, str]]:
     return list(zip(pids, comms, strict=True))
 
 
+def test_a_cpu_that_goes_offline_and_back_is_rearmed_and_in_the_dump(lab, tmp_path):
+    """The driver rebuilds the table when a CPU goes and when it comes back (a
+    new generation each time, docs/crashdump.md); firmware keeps the last one,
+    and a panic on the CPU that came back is in the dump with both CPUs."""
+    (lab.logs / f"{lab.name}-crash.txt").unlink(missing_ok=True)
+    vm = lab.start()
+    with vm:
+        boot_to_os(lab, vm)
+        generation = int(re.findall(r"warmboot: armed generation (\d+)", vm.output)[-1])
+        vm.send("echo 0 > /sys/devices/system/cpu/cpu1/online\n")
+        vm.wait_for(f"warmboot: armed generation {generation + 1} ", 60)
+        vm.send("echo 1 > /sys/devices/system/cpu/cpu1/online\n")
+        vm.wait_for(f"warmboot: armed generation {generation + 2} ", 60)
+        vm.send("taskset 2 sh -c 'echo c > /proc/sysrq-trigger'\n")
+        vm.wait_for("Kernel panic", 60)
+        _, _, saved = wait_in_service_and_saved(vm)
+        firmware = sysfs(lab, vm, "firmware")
+    assert f"generation={generation + 2}" in firmware, firmware
+    dump = lab.extract(f"/crash/{saved[1]}/{saved[2]}", tmp_path / "dump")
+    bt = run_crash(lab, dump, tmp_path, "bt\n")
+    assert re.search(r"PID: \d+\s+TASK: \S+\s+CPU: 1 ", bt), f"see {lab.crash_log}"
+    frames = re.findall(r"#\d+ \[[0-9a-f]+\] (\w+) at", bt)
+    assert "panic" in frames and "__handle_sysrq" in frames, frames
+    bt_all = run_crash(lab, dump, tmp_path, "bt -a\n")
+    assert bt_all.count("PID: ") == 2, f"see {lab.crash_log}"
+
+
 def test_panic_during_kernel_init_is_captured(lab, tmp_path):
     """The kernel panics before init runs (no root file system: rdinit= names
     no program); the driver armed the table earlier in init. The capture boot
