@@ -115,15 +115,18 @@ def program_files(
             )
         files[interp] = loader
     dirs = library_dirs(triplet)
-    pending = [(name, str(path)) for name in needed]
+    # (library, who needs it, whether it may be absent: the DLOPENED ones)
+    pending = [(name, str(path), False) for name in needed]
     # libc names the loader too; it is loaded already, as the interpreter.
     seen = {PurePosixPath(interp).name} if interp else set()
     while pending:
-        name, user = pending.pop(0)
+        name, user, optional = pending.pop(0)
         if name in seen:
             continue
         seen.add(name)
         hit = next(((d / name, f) for d in dirs if (f := find(d / name, trees))), None)
+        if hit is None and optional:
+            continue
         if hit is None:
             raise PackagedProgramError(
                 f"{name}, which {user} needs, is in none of the packages {where}"
@@ -131,10 +134,8 @@ def program_files(
         guest, file = hit
         files[str(guest)] = file
         if name.startswith("libc.so"):
-            pending += [
-                (extra, name) for extra in DLOPENED if any(find(d / extra, trees) for d in dirs)
-            ]
-        pending += [(lib, name) for lib in _elf_needs(file)[2]]
+            pending += [(extra, name, True) for extra in DLOPENED]
+        pending += [(lib, name, False) for lib in _elf_needs(file)[2]]
     return files
 
 
