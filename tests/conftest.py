@@ -29,6 +29,13 @@ def q35() -> BuiltBoard:
 
 
 @pytest.fixture(scope="session")
+def q35_testos() -> BuiltBoard:
+    """build/qemu-q35 with its test OS (build/qemu-q35/testos/: kernel,
+    initramfs, disk), built or found up to date by `scons board=qemu-q35 .`."""
+    return build_board("qemu-q35", ".")
+
+
+@pytest.fixture(scope="session")
 def virt() -> BuiltBoard:
     """build/qemu-virt (aarch64), built (or found up to date) by `scons board=qemu-virt`."""
     return build_board("qemu-virt")

@@ -58,9 +58,12 @@ class BuiltBoard:
         return self.build / "manifest.json"
 
 
-def build_board(name: str) -> BuiltBoard:
-    result = run_scons([f"board={name}"])
-    log = TOP / "build" / f"pytest-scons-{name}.log"
+def build_board(name: str, *targets: str) -> BuiltBoard:
+    """`scons board=NAME [TARGETS]` in this checkout (the image alone by
+    default; "." adds the test OS); a failure fails the test with the log's tail."""
+    result = run_scons([f"board={name}", *targets])
+    what = "-all" if targets else ""
+    log = TOP / "build" / f"pytest-scons-{name}{what}.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text(result.output)
     if result.returncode != 0:

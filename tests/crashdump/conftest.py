@@ -13,10 +13,7 @@ from wbtest import TOP
 @pytest.fixture(scope="session")
 def crash_images():
     """The ROM, the test OS disk and its vmlinux, built by scons."""
-    try:
-        return build_crash_images()
-    except AssertionError as exc:
-        pytest.fail(str(exc))
+    return build_crash_images()
 
 
 @pytest.fixture
@@ -30,10 +27,7 @@ def lab(crash_images, tmp_path, request):
 @pytest.fixture(scope="session")
 def virt_crash_images():
     """qemu-virt (aarch64): the ROM, the test OS disk and its vmlinux."""
-    try:
-        return build_crash_images("qemu-virt")
-    except AssertionError as exc:
-        pytest.fail(str(exc))
+    return build_crash_images("qemu-virt")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from elftools.elf.elffile import ELFFile
 
 from warmboot.boards import load_board
 from warmboot.qemu import MarkerTimeout, QemuMachine
-from wbtest import TOP, run_scons
+from wbtest import TOP, build_board
 
 GUEST_RAM = "512M"
 GUEST_RAM_BYTES = 512 << 20
@@ -31,17 +31,7 @@ class CrashImages:
 
 def build_crash_images(board: str = "qemu-q35") -> CrashImages:
     """`scons board=BOARD .`: the ROM, the test OS disk and its vmlinux."""
-    result = run_scons([f"board={board}", "."])
-    suffix = "" if board == "qemu-q35" else f"-{board}"
-    log = TOP / "build" / f"pytest-scons-testos{suffix}.log"
-    log.parent.mkdir(exist_ok=True)
-    log.write_text(result.output)
-    if result.returncode != 0:
-        raise AssertionError(
-            f"scons board={board} . failed (see {log}):\n"
-            + "\n".join(result.output.splitlines()[-40:])
-        )
-    build = TOP / "build" / board
+    build = build_board(board, ".").build
     return CrashImages(
         build / "coreboot.rom", build / "testos" / "os.img", build / "testos" / "vmlinux", build
     )

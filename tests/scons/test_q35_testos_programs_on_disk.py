@@ -28,9 +28,9 @@ def newc_entries(archive: bytes) -> dict[str, tuple[int, bytes]]:
         entries["/" + name.lstrip("/")] = (mode, data)
 
 
-def test_os_initramfs_links_makedumpfile_and_its_libraries_to_the_disk(q35):
+def test_os_initramfs_links_makedumpfile_and_its_libraries_to_the_disk(q35_testos):
     archive = subprocess.run(
-        ["lz4", "-dc", str(q35.build / "testos-initramfs" / "initramfs.cpio.lz4")],
+        ["lz4", "-dc", str(q35_testos.build / "testos-initramfs" / "initramfs.cpio.lz4")],
         capture_output=True,
         check=True,
     ).stdout
@@ -44,8 +44,8 @@ def test_os_initramfs_links_makedumpfile_and_its_libraries_to_the_disk(q35):
     assert "/bin/pmtctl" in entries and entries["/bin/pmtctl"][0] & 0o170000 == 0o100000
 
 
-def test_os_disk_holds_the_hosts_makedumpfile_in_its_sysroot(q35, tmp_path):
-    disk = q35.build / "testos" / "os.img"
+def test_os_disk_holds_the_hosts_makedumpfile_in_its_sysroot(q35_testos, tmp_path):
+    disk = q35_testos.build / "testos" / "os.img"
     for path, host_file in with_libraries("makedumpfile"):
         out = tmp_path / Path(path).name
         subprocess.run(
