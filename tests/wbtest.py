@@ -4,10 +4,13 @@ Imported as `wbtest` (tests/ is on sys.path through tests/conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,17 +30,33 @@ class SconsResult:
 def run_scons(
     args: list[str], cwd: Path = TOP, env: dict | None = None, timeout: float = 3600
 ) -> SconsResult:
-    """Run SCons from this interpreter's environment; output is captured."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "SCons", *args],
-        cwd=cwd,
-        env=env or os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """Run SCons from this interpreter's environment; output is captured.
+    Runs in this checkout take turns (pytest -n: one SCons at a time may own
+    build/ and its signature database)."""
+    with checkout_lock(cwd):
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "SCons", *args],
+            cwd=cwd,
+            env=env or os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     return SconsResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def checkout_lock(cwd: Path) -> Iterator[None]:
+    """Exclusive while a build runs in this checkout; a no-op for the copies
+    tests make in their own directories."""
+    if cwd.resolve() != TOP:
+        yield
+        return
+    (TOP / "build").mkdir(exist_ok=True)
+    with open(TOP / "build" / ".pytest-scons.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass(frozen=True)
