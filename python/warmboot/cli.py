@@ -33,10 +33,10 @@ EXIT_ERROR = 1
 
 
 def modules_for(argv: list[str]) -> list[str]:
-    """The command modules a parse of argv needs: the named command's, or all."""
-    command = next((arg for arg in argv if not arg.startswith("-")), None)
-    if command in COMMAND_MODULES:
-        return [COMMAND_MODULES[command]]
+    """The command modules a parse of argv needs: the command's when argv starts
+    with one, else all (the top-level parser's only option is --help)."""
+    if argv and argv[0] in COMMAND_MODULES:
+        return [COMMAND_MODULES[argv[0]]]
     return list(dict.fromkeys(COMMAND_MODULES.values()))
 
 

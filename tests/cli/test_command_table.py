@@ -56,3 +56,12 @@ def test_an_unknown_command_lists_every_command(capsys):
     error = capsys.readouterr().err
     for command in COMMAND_MODULES:
         assert command in error
+
+
+def test_help_before_the_command_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help", "verify"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in COMMAND_MODULES:
+        assert command in out
